@@ -1,0 +1,172 @@
+//! Benchmark plans, the scheduler that runs them, and what runs report.
+
+pub mod memory;
+pub mod scheduler;
+pub mod stats;
+
+use crate::engine::{EngineKind, EngineOptions};
+use serde::{Deserialize, Serialize};
+use stats::{Interval, Warning};
+use std::time::Duration;
+
+pub use scheduler::{run_plan, Clock, RealClock};
+
+/// How a run warms up before measuring.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Warmup {
+    Iterations(u64),
+    Duration(Duration),
+}
+
+/// When a run stops measuring.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopRule {
+    /// Exactly this many measured requests.
+    Iterations(u64),
+    /// At least `min_time` and at least `min_iterations` requests.
+    MinTime {
+        min_time: Duration,
+        min_iterations: u64,
+    },
+    /// Until the 95% confidence interval of p99 is within `rel_width` (0.05 = 5%) of p99,
+    /// after `min_iterations`, and at most `max_iterations` or `max_time`.
+    UntilStable {
+        rel_width: f64,
+        min_iterations: u64,
+        max_iterations: u64,
+        max_time: Duration,
+    },
+}
+
+/// Everything a benchmark does, independent of where its events go.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub engines: Vec<EngineKind>,
+    /// Samples per request; `None` feeds the data exactly as given.
+    pub batch_sizes: Vec<Option<usize>>,
+    /// Closed-loop client threads, each with its own session.
+    pub concurrency: usize,
+    pub warmup: Warmup,
+    pub stop: StopRule,
+    pub engine_options: EngineOptions,
+    /// Raw latencies kept per run for intervals and plots (a uniform subsample beyond this).
+    pub max_raw_samples: usize,
+    /// Distinct request batches cut from the data, cycled through.
+    pub max_distinct_requests: usize,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Plan {
+            engines: vec![EngineKind::Tract],
+            batch_sizes: vec![Some(1), Some(8), Some(32), Some(64)],
+            concurrency: 1,
+            warmup: Warmup::Iterations(10),
+            stop: StopRule::MinTime {
+                min_time: Duration::from_secs(2),
+                min_iterations: 200,
+            },
+            engine_options: EngineOptions::default(),
+            max_raw_samples: 1_000_000,
+            max_distinct_requests: 64,
+        }
+    }
+}
+
+/// Index of a run within a plan.
+pub type RunId = usize;
+
+/// One engine x variant x batch size x concurrency.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    pub engine: EngineKind,
+    pub variant: String,
+    pub batch_size: Option<usize>,
+    pub concurrency: usize,
+}
+
+/// Whether a sample belongs to warm-up or to the measurement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Loading,
+    Warmup,
+    Measure,
+}
+
+/// What the scheduler tells its sink, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Started {
+        run: RunId,
+        spec: RunSpec,
+    },
+    Progress {
+        run: RunId,
+        phase: Phase,
+        done: u64,
+        total: Option<u64>,
+    },
+    /// New latencies since the last batch, shipped a few times a second.
+    Samples {
+        run: RunId,
+        phase: Phase,
+        latencies_ns: Vec<u64>,
+        rss_bytes: u64,
+    },
+    RunDone {
+        run: RunId,
+        result: Box<RunResult>,
+    },
+    Finished,
+    Failed {
+        run: Option<RunId>,
+        error: String,
+    },
+}
+
+/// What one run measured. Latencies are in milliseconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub run_id: RunId,
+    pub model_name: String,
+    pub engine: EngineKind,
+    pub engine_version: String,
+    pub variant: String,
+    /// Samples per request (for data fed as given: the samples it holds).
+    pub batch_size: usize,
+    pub concurrency: usize,
+    pub n_iterations: u64,
+    pub warmup_iterations: u64,
+    pub latency_mean: f64,
+    pub latency_p50: f64,
+    pub latency_p90: f64,
+    pub latency_p95: f64,
+    pub latency_p99: f64,
+    pub latency_p999: f64,
+    pub latency_std: f64,
+    pub latency_min: f64,
+    pub latency_max: f64,
+    /// Coefficient of variation (std / mean).
+    pub latency_cv: f64,
+    pub ci_p50: Option<Interval>,
+    pub ci_p95: Option<Interval>,
+    pub ci_p99: Option<Interval>,
+    /// Samples per second (requests per second x batch size).
+    pub throughput_rps: f64,
+    pub requests_per_second: f64,
+    /// Peak resident memory of the process during the run, MB (10^6 bytes).
+    pub memory_mb: f64,
+    pub rss_before_load_mb: f64,
+    pub rss_after_load_mb: f64,
+    pub load_time_ms: f64,
+    pub first_iteration_ms: f64,
+    pub measure_seconds: f64,
+    pub stop_reason: String,
+    pub warnings: Vec<Warning>,
+    /// Measured latencies in arrival order (ns); not serialized.
+    #[serde(skip)]
+    pub raw_latencies_ns: Vec<u64>,
+}

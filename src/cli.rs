@@ -1,0 +1,743 @@
+//! The command line: argument definitions and the headless commands.
+
+use crate::bench::{self, Event, Phase, Plan, RunResult, StopRule, Warmup};
+use crate::data::{self, DataSource, SynthOptions};
+use crate::engine::{self, runtime, EngineChoice, EngineKind, EngineOptions, OptLevel};
+use crate::environment::Environment;
+use crate::fsutil::write_atomic;
+use crate::model::Model;
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "inferscope",
+    version,
+    about = "Profile, optimize and cost-plan ONNX models"
+)]
+pub struct Cli {
+    /// Load ONNX Runtime from this library before looking anywhere else.
+    #[arg(long, global = true, value_name = "LIB")]
+    pub ort_path: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show a model's inputs, outputs, operators, parameters and FLOPs.
+    Inspect {
+        model: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Sizes of symbolic dims for the FLOPs estimate, e.g. --dim seq=128 (batch defaults to 1).
+        #[arg(long = "dim", value_name = "NAME=N", value_parser = parse_dim)]
+        dims: Vec<(String, usize)>,
+    },
+    /// Measure latency, throughput and memory across batch sizes.
+    Bench(BenchArgs),
+    /// Show which ONNX Runtime library is used, or install one.
+    Runtime {
+        #[command(subcommand)]
+        action: Option<RuntimeAction>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RuntimeAction {
+    /// Install ONNX Runtime into the per-user folder from the PyPI wheel (needs python3 with pip).
+    Install,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum EngineArg {
+    Auto,
+    Ort,
+    Tract,
+    Both,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum OptArg {
+    Disabled,
+    Basic,
+    Extended,
+    All,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    pub model: PathBuf,
+    /// Sample inputs: .npy (one input), .npz (arrays named like the inputs, optional `labels`), .csv.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// CSV column holding labels (header name or 0-based index).
+    #[arg(long)]
+    pub label_column: Option<String>,
+    /// Engine: ONNX Runtime when found (auto), ort, tract, or both.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub engine: EngineArg,
+    /// Batch sizes, comma-separated. Default 1,8,32,64; with --data, the data as given.
+    #[arg(long, value_delimiter = ',')]
+    pub batch: Vec<usize>,
+    /// Threads inside an operator (intra-op).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Threads running operators in parallel (ONNX Runtime inter-op).
+    #[arg(long)]
+    pub inter_threads: Option<usize>,
+    /// ONNX Runtime graph optimization level.
+    #[arg(long, value_enum, default_value = "all")]
+    pub opt_level: OptArg,
+    /// ONNX Runtime execution provider (see `inferscope runtime`), default CPU.
+    #[arg(long)]
+    pub execution_provider: Option<String>,
+    /// Closed-loop client threads, each with its own session.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Warm-up: a number of iterations (10) or a time (2s, 500ms).
+    #[arg(long, default_value = "10")]
+    pub warmup: String,
+    /// Measure exactly this many requests per batch size.
+    #[arg(long, conflicts_with_all = ["duration", "until_stable"])]
+    pub iterations: Option<u64>,
+    /// Measure at least this long (and --min-iterations requests). Default 1s.
+    #[arg(long, conflicts_with = "until_stable")]
+    pub duration: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    pub min_iterations: u64,
+    /// Stop when the 95% interval of p99 is within this percentage of p99 (e.g. 5).
+    #[arg(long, value_name = "PERCENT")]
+    pub until_stable: Option<f64>,
+    /// Cap for --until-stable.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_iterations: u64,
+    /// Time cap for --until-stable.
+    #[arg(long, default_value = "60s")]
+    pub max_time: String,
+    /// Sizes of symbolic dims for synthesized inputs, e.g. --dim seq=128.
+    #[arg(long = "dim", value_name = "NAME=N", value_parser = parse_dim)]
+    pub dims: Vec<(String, usize)>,
+    /// Range LO,HI (exclusive) for synthesized integer inputs.
+    #[arg(long, value_name = "LO,HI", value_parser = parse_range)]
+    pub int_range: Option<(i64, i64)>,
+    /// Seed for synthesized inputs.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Write results as JSON ('-' for stdout).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write one CSV row per run.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Overwrite existing output files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+fn parse_dim(s: &str) -> Result<(String, usize), String> {
+    let (k, v) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("expected NAME=N, got '{s}'"))?;
+    let n = v
+        .trim()
+        .parse::<usize>()
+        .map_err(|_| format!("'{v}' is not a size in '{s}'"))?;
+    if n == 0 {
+        return Err(format!("dim '{k}' must be at least 1"));
+    }
+    Ok((k.trim().to_string(), n))
+}
+
+fn parse_range(s: &str) -> Result<(i64, i64), String> {
+    let (a, b) = s
+        .split_once(',')
+        .ok_or_else(|| format!("expected LO,HI, got '{s}'"))?;
+    let lo = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{a}' is not an integer"))?;
+    let hi = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{b}' is not an integer"))?;
+    if hi <= lo {
+        return Err(format!("the range {lo},{hi} is empty (HI is exclusive)"));
+    }
+    Ok((lo, hi))
+}
+
+/// `250ms`, `2s`, `1.5s`, `1m`.
+pub fn parse_duration(s: &str) -> Result<Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()));
+    let v: f64 = num
+        .trim()
+        .parse()
+        .with_context(|| format!("'{s}' is not a duration (try 500ms, 2s, 1m)"))?;
+    let secs = match unit {
+        "ms" => v / 1e3,
+        "s" | "" => v,
+        "m" | "min" => v * 60.0,
+        _ => bail!("'{s}' has an unknown unit (use ms, s or m)"),
+    };
+    if !(secs.is_finite() && secs >= 0.0) {
+        bail!("'{s}' is not a valid duration");
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        None => {
+            use clap::CommandFactory;
+            Cli::command().print_help()?;
+            Ok(())
+        }
+        Some(Command::Inspect { model, json, dims }) => inspect(&model, json, dims),
+        Some(Command::Bench(args)) => bench_cmd(args, cli.ort_path),
+        Some(Command::Runtime { action: None }) => runtime_show(cli.ort_path.as_deref()),
+        Some(Command::Runtime {
+            action: Some(RuntimeAction::Install),
+        }) => runtime_install(),
+    }
+}
+
+fn human_bytes(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+fn human_count(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000_000 => format!("{:.2} G", n as f64 / 1e9),
+        n if n >= 1_000_000 => format!("{:.2} M", n as f64 / 1e6),
+        n if n >= 1_000 => format!("{:.1} k", n as f64 / 1e3),
+        n => n.to_string(),
+    }
+}
+
+/// Fills in FLOPs at batch 1 and the given dims (tract's cost model).
+pub fn with_flops(model: &mut Model, dims: &[(String, usize)]) {
+    let opts = SynthOptions {
+        dims: dims.iter().cloned().collect(),
+        samples: 1,
+        ..Default::default()
+    };
+    let shapes = data::synthesize(model, &opts)
+        .map(|s| s.inputs.iter().map(|t| t.shape.clone()).collect::<Vec<_>>());
+    let result = shapes.and_then(|s| engine::tract::estimate_flops(model, &s).map(|f| (f, s)));
+    match result {
+        Ok((f, shapes)) => {
+            model.info.flops = Some(f);
+            let names: Vec<String> = model
+                .inputs()
+                .iter()
+                .zip(&shapes)
+                .map(|(i, s)| format!("{} {:?}", i.name, s))
+                .collect();
+            model.info.flops_note = format!("at {}", names.join(", "));
+        }
+        Err(e) => {
+            model.info.flops_note = format!(
+                "not estimated: {}",
+                format!("{e:#}").lines().next().unwrap_or("")
+            )
+        }
+    }
+}
+
+fn inspect(path: &Path, json: bool, dims: Vec<(String, usize)>) -> Result<()> {
+    let mut model = Model::load(path)?;
+    with_flops(&mut model, &dims);
+    let i = &model.info;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, i)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "Model       {} ({}, {})",
+        i.path.display(),
+        human_bytes(i.file_size_bytes),
+        i.name
+    )?;
+    writeln!(out, "sha256      {}", i.sha256)?;
+    let opsets: Vec<String> = i.opsets.iter().map(|(d, v)| format!("{d} {v}")).collect();
+    writeln!(
+        out,
+        "Producer    {}   IR {}   opsets {}",
+        i.producer,
+        i.ir_version,
+        opsets.join(", ")
+    )?;
+    let width = i
+        .inputs
+        .iter()
+        .chain(&i.outputs)
+        .map(|v| v.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    writeln!(out, "Inputs")?;
+    for v in &i.inputs {
+        writeln!(out, "  {:width$}  {}", v.name, v.type_string())?;
+    }
+    writeln!(out, "Outputs")?;
+    for v in &i.outputs {
+        let note = if v.is_tensor() {
+            ""
+        } else {
+            "   (not a tensor: shown, skipped in numeric comparisons)"
+        };
+        writeln!(out, "  {:width$}  {}{note}", v.name, v.type_string())?;
+    }
+    let mut ops: Vec<(&String, &usize)> = i.op_histogram.iter().collect();
+    ops.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    writeln!(
+        out,
+        "Operators   {} nodes{}: {}",
+        i.node_count,
+        if i.subgraph_count > 0 {
+            format!(" (in the main graph and {} subgraphs)", i.subgraph_count)
+        } else {
+            String::new()
+        },
+        ops.iter()
+            .map(|(k, v)| format!("{k} x{v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    writeln!(
+        out,
+        "Parameters  {} ({}){}",
+        human_count(i.parameter_count),
+        human_bytes(i.parameter_bytes),
+        if i.constant_node_parameters > 0 {
+            format!(
+                ", {} of them in Constant nodes",
+                human_count(i.constant_node_parameters)
+            )
+        } else {
+            String::new()
+        }
+    )?;
+    match i.flops {
+        Some(f) => writeln!(
+            out,
+            "FLOPs       {} per inference {}",
+            human_count(f),
+            i.flops_note
+        )?,
+        None => writeln!(out, "FLOPs       {}", i.flops_note)?,
+    }
+    Ok(())
+}
+
+fn runtime_show(explicit: Option<&Path>) -> Result<()> {
+    let located = runtime::locate(explicit);
+    let mut out = std::io::stdout().lock();
+    match &located.chosen {
+        Some(c) => {
+            writeln!(
+                out,
+                "ONNX Runtime {} at {}",
+                c.version.as_deref().unwrap_or("?"),
+                c.path.display()
+            )?;
+            writeln!(out, "  found via: {}", c.source.label())?;
+            match runtime::global(explicit) {
+                Ok(rt) => writeln!(out, "  execution providers: {}", rt.providers.join(", "))?,
+                Err(e) => writeln!(out, "  but it could not be started: {e:#}")?,
+            }
+            let rejected: Vec<_> = located
+                .candidates
+                .iter()
+                .filter(|c| c.problem.is_some())
+                .collect();
+            for c in rejected {
+                writeln!(
+                    out,
+                    "  skipped {} ({}): {}",
+                    c.path.display(),
+                    c.source.label(),
+                    c.problem.as_deref().unwrap_or("")
+                )?;
+            }
+        }
+        None => {
+            writeln!(out, "{}", located.why_not_found())?;
+            writeln!(out, "Benchmarks will use tract, the built-in engine.")?;
+        }
+    }
+    Ok(())
+}
+
+fn runtime_install() -> Result<()> {
+    let (path, version) = runtime::install(&mut |msg| eprintln!("{msg}"))?;
+    println!("Installed ONNX Runtime {version} at {}", path.display());
+    println!("Inferscope finds it there from now on (see `inferscope runtime`).");
+    Ok(())
+}
+
+/// Refuses to overwrite an existing file unless `force`.
+pub fn check_writable(path: &Path, force: bool) -> Result<()> {
+    if path.as_os_str() != "-" && path.exists() && !force {
+        bail!(
+            "{} already exists; pass --force to overwrite it",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// The JSON written by `bench --json`.
+#[derive(Serialize)]
+pub struct BenchReport<'a> {
+    pub environment: Environment,
+    pub model: &'a crate::model::ModelInfo,
+    pub data: String,
+    pub plan: &'a Plan,
+    pub runs: &'a [RunResult],
+    pub failures: &'a [String],
+}
+
+fn plan_from_args(
+    args: &BenchArgs,
+    engines: Vec<EngineKind>,
+    ort_path: Option<PathBuf>,
+) -> Result<Plan> {
+    let warmup = match args.warmup.trim().parse::<u64>() {
+        Ok(n) => Warmup::Iterations(n),
+        Err(_) => Warmup::Duration(parse_duration(&args.warmup)?),
+    };
+    let stop = if let Some(n) = args.iterations {
+        if n == 0 {
+            bail!("--iterations must be at least 1");
+        }
+        StopRule::Iterations(n)
+    } else if let Some(pct) = args.until_stable {
+        if !(pct > 0.0 && pct < 100.0) {
+            bail!("--until-stable takes a percentage between 0 and 100, e.g. 5");
+        }
+        StopRule::UntilStable {
+            rel_width: pct / 100.0,
+            min_iterations: args.min_iterations.max(100),
+            max_iterations: args.max_iterations,
+            max_time: parse_duration(&args.max_time)?,
+        }
+    } else {
+        let d = args
+            .duration
+            .as_deref()
+            .map(parse_duration)
+            .transpose()?
+            .unwrap_or(Duration::from_secs(1));
+        StopRule::MinTime {
+            min_time: d,
+            min_iterations: args.min_iterations,
+        }
+    };
+    if args.concurrency == 0 || args.concurrency > 256 {
+        bail!("--concurrency must be between 1 and 256");
+    }
+    if args.threads == Some(0) {
+        bail!("--threads must be at least 1");
+    }
+    let batch_sizes = if !args.batch.is_empty() {
+        if args.batch.contains(&0) {
+            bail!("batch sizes must be at least 1");
+        }
+        args.batch.iter().map(|&b| Some(b)).collect()
+    } else if args.data.is_some() {
+        vec![None]
+    } else {
+        vec![Some(1), Some(8), Some(32), Some(64)]
+    };
+    Ok(Plan {
+        engines,
+        batch_sizes,
+        concurrency: args.concurrency,
+        warmup,
+        stop,
+        engine_options: EngineOptions {
+            intra_threads: args.threads,
+            inter_threads: args.inter_threads,
+            opt_level: match args.opt_level {
+                OptArg::Disabled => OptLevel::Disabled,
+                OptArg::Basic => OptLevel::Basic,
+                OptArg::Extended => OptLevel::Extended,
+                OptArg::All => OptLevel::All,
+            },
+            execution_provider: args.execution_provider.clone(),
+            ort_path,
+        },
+        ..Plan::default()
+    })
+}
+
+fn bench_cmd(args: BenchArgs, ort_path: Option<PathBuf>) -> Result<()> {
+    for out in args.json.iter().chain(args.csv.iter()) {
+        check_writable(out, args.force)?;
+    }
+    let model = Model::load(&args.model)?;
+    let choice = match args.engine {
+        EngineArg::Auto => EngineChoice::Auto,
+        EngineArg::Ort => EngineChoice::Ort,
+        EngineArg::Tract => EngineChoice::Tract,
+        EngineArg::Both => EngineChoice::Both,
+    };
+    let base_options = EngineOptions {
+        ort_path: ort_path.clone(),
+        ..Default::default()
+    };
+    let (engines, notice) = engine::resolve_engines(choice, &base_options)?;
+    if let Some(n) = notice {
+        eprintln!("{n}");
+    }
+    let plan = plan_from_args(&args, engines, ort_path)?;
+    let max_batch = plan
+        .batch_sizes
+        .iter()
+        .flatten()
+        .copied()
+        .max()
+        .unwrap_or(1);
+    let source = match &args.data {
+        Some(p) => DataSource::File {
+            path: p.clone(),
+            label_column: args.label_column.clone(),
+        },
+        None => DataSource::Synthetic(SynthOptions {
+            dims: args.dims.iter().cloned().collect::<BTreeMap<_, _>>(),
+            int_range: args.int_range,
+            seed: args.seed,
+            samples: max_batch.max(64),
+        }),
+    };
+    let samples = data::load(&model, &source)?;
+    for n in &samples.notes {
+        eprintln!("note: {n}");
+    }
+
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {prefix:28} {msg:16} [{bar:30}] {pos}/{len}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut failures: Vec<String> = Vec::new();
+    let mut labels: BTreeMap<usize, String> = BTreeMap::new();
+    let cancel = AtomicBool::new(false);
+    let results =
+        bench::scheduler::run_model(&plan, &model, &samples, &cancel, &mut |ev| match ev {
+            Event::Started { run, spec } => {
+                let b = spec
+                    .batch_size
+                    .map(|b| format!("batch {b}"))
+                    .unwrap_or_else(|| "data as given".into());
+                labels.insert(run, format!("{} {b}", spec.engine));
+                bar.set_prefix(format!("{} {b}", spec.engine));
+            }
+            Event::Progress {
+                phase, done, total, ..
+            } => {
+                bar.set_message(match phase {
+                    Phase::Loading => "loading",
+                    Phase::Warmup => "warming up",
+                    Phase::Measure => "measuring",
+                });
+                bar.set_length(total.unwrap_or(done.max(1)));
+                bar.set_position(done);
+            }
+            Event::Failed { run, error } => {
+                let who = run
+                    .and_then(|r| labels.get(&r).cloned())
+                    .map(|l| format!("{l}: "))
+                    .unwrap_or_default();
+                failures.push(format!("{who}{error}"));
+            }
+            Event::Samples { .. } | Event::RunDone { .. } | Event::Finished => {}
+        });
+    bar.finish_and_clear();
+
+    let json_to_stdout = args.json.as_deref() == Some(Path::new("-"));
+    let table = results_table(&results);
+    if json_to_stdout {
+        eprint!("{table}");
+    } else {
+        print!("{table}");
+    }
+    let ort = match runtime::global(plan.engine_options.ort_path.as_deref()) {
+        Ok(rt) if plan.engines.contains(&EngineKind::Ort) => {
+            Ok((rt.version.as_str(), rt.path.as_path()))
+        }
+        Ok(_) => Err("not used".to_string()),
+        Err(e) => Err(format!("{e:#}")),
+    };
+    let report = BenchReport {
+        environment: Environment::detect(ort, Some(&model.info.sha256)),
+        model: &model.info,
+        data: samples.description.clone(),
+        plan: &plan,
+        runs: &results,
+        failures: &failures,
+    };
+    if let Some(p) = &args.json {
+        let text = serde_json::to_string_pretty(&report)? + "\n";
+        if json_to_stdout {
+            std::io::stdout().write_all(text.as_bytes())?;
+        } else {
+            write_atomic(p, text.as_bytes())?;
+        }
+    }
+    if let Some(p) = &args.csv {
+        write_atomic(p, runs_csv(&results)?.as_bytes())?;
+    }
+    if !failures.is_empty() {
+        bail!(
+            "{} run(s) failed:\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+fn fmt_ci(ci: &Option<bench::stats::Interval>) -> String {
+    ci.map(|c| format!("{:.3}-{:.3}", c.lo, c.hi))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+/// The human table of runs, with each run's warnings under it.
+pub fn results_table(results: &[RunResult]) -> String {
+    let mut s = format!(
+        "{:<12} {:>5} {:>7} {:>9} {:>19} {:>9} {:>9} {:>19} {:>9} {:>9} {:>12} {:>8}\n",
+        "engine",
+        "batch",
+        "iters",
+        "p50 ms",
+        "p50 95% CI",
+        "p95 ms",
+        "p99 ms",
+        "p99 95% CI",
+        "mean ms",
+        "std ms",
+        "samples/s",
+        "mem MB"
+    );
+    for r in results {
+        s.push_str(&format!(
+            "{:<12} {:>5} {:>7} {:>9.3} {:>19} {:>9.3} {:>9.3} {:>19} {:>9.3} {:>9.3} {:>12.1} {:>8.1}\n",
+            r.engine.label(),
+            r.batch_size,
+            r.n_iterations,
+            r.latency_p50,
+            fmt_ci(&r.ci_p50),
+            r.latency_p95,
+            r.latency_p99,
+            fmt_ci(&r.ci_p99),
+            r.latency_mean,
+            r.latency_std,
+            r.throughput_rps,
+            r.memory_mb
+        ));
+        for w in &r.warnings {
+            s.push_str(&format!("    ! {}: {}\n", w.metric, w.message));
+        }
+    }
+    s
+}
+
+/// One CSV row per run, with the core fields first.
+pub fn runs_csv(results: &[RunResult]) -> Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "model_name",
+        "engine",
+        "variant",
+        "batch_size",
+        "concurrency",
+        "n_iterations",
+        "latency_mean",
+        "latency_p50",
+        "latency_p95",
+        "latency_p99",
+        "latency_std",
+        "throughput_rps",
+        "memory_mb",
+        "latency_min",
+        "latency_max",
+        "latency_p90",
+        "latency_p999",
+        "latency_cv",
+        "requests_per_second",
+        "load_time_ms",
+        "warnings",
+    ])?;
+    for r in results {
+        w.write_record([
+            r.model_name.clone(),
+            r.engine.label().to_string(),
+            r.variant.clone(),
+            r.batch_size.to_string(),
+            r.concurrency.to_string(),
+            r.n_iterations.to_string(),
+            r.latency_mean.to_string(),
+            r.latency_p50.to_string(),
+            r.latency_p95.to_string(),
+            r.latency_p99.to_string(),
+            r.latency_std.to_string(),
+            r.throughput_rps.to_string(),
+            r.memory_mb.to_string(),
+            r.latency_min.to_string(),
+            r.latency_max.to_string(),
+            r.latency_p90.to_string(),
+            r.latency_p999.to_string(),
+            r.latency_cv.to_string(),
+            r.requests_per_second.to_string(),
+            r.load_time_ms.to_string(),
+            r.warnings
+                .iter()
+                .map(|w| w.kind.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        ])?;
+    }
+    Ok(String::from_utf8(
+        w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?,
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_durations_dims_and_ranges() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("3 parsecs").is_err());
+        assert_eq!(parse_dim("doc len=7").unwrap(), ("doc len".to_string(), 7));
+        assert!(parse_dim("seq=0").is_err());
+        assert_eq!(parse_range("0,50").unwrap(), (0, 50));
+        assert!(parse_range("5,5").is_err());
+    }
+}

@@ -1,0 +1,619 @@
+//! Sample inputs: read from .npy/.npz/.csv or synthesized from the model's shapes, checked
+//! against the model, and cut into batches.
+
+pub mod npy;
+
+use crate::model::{Dim, Model, ValueSpec};
+use crate::tensor::{DType, Tensor, TensorData};
+use anyhow::{bail, Context, Result};
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// How to synthesize inputs when no data file is given.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SynthOptions {
+    /// Sizes for symbolic dims by name (`batch=8`, `seq=128`).
+    pub dims: BTreeMap<String, usize>,
+    /// Range `[lo, hi)` for integer inputs; by default the size of the table an id indexes,
+    /// else `[0, 10)`.
+    pub int_range: Option<(i64, i64)>,
+    pub seed: u64,
+    /// Samples along the batch axis.
+    pub samples: usize,
+}
+
+impl Default for SynthOptions {
+    fn default() -> Self {
+        SynthOptions {
+            dims: BTreeMap::new(),
+            int_range: None,
+            seed: 0,
+            samples: 64,
+        }
+    }
+}
+
+/// Where inputs come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum DataSource {
+    File {
+        path: PathBuf,
+        label_column: Option<String>,
+    },
+    Synthetic(SynthOptions),
+}
+
+/// Inputs for every model input, plus optional labels.
+#[derive(Clone, Debug)]
+pub struct SampleSet {
+    /// One tensor per model input, in graph order.
+    pub inputs: Vec<Tensor>,
+    pub labels: Option<Tensor>,
+    /// Samples along the batch axis, when the model has one.
+    pub n_samples: Option<usize>,
+    /// Where the data came from, for reports.
+    pub description: String,
+    /// Defaults chosen on the user's behalf (dims, ranges), shown so nothing is hidden.
+    pub notes: Vec<String>,
+}
+
+/// Default size of a symbolic dim nobody set: sequence-like names get 128, image sides 224.
+fn default_dim(name: &str) -> usize {
+    let n = name.to_lowercase();
+    if ["seq", "len", "token", "time", "step", "sentence"]
+        .iter()
+        .any(|k| n.contains(k))
+    {
+        128
+    } else if ["height", "width"].iter().any(|k| n.contains(k)) || n == "h" || n == "w" {
+        224
+    } else {
+        1
+    }
+}
+
+/// Loads or synthesizes the inputs of `model` and checks them.
+pub fn load(model: &Model, source: &DataSource) -> Result<SampleSet> {
+    let set = match source {
+        DataSource::Synthetic(opts) => synthesize(model, opts)?,
+        DataSource::File { path, label_column } => {
+            let ext = path
+                .extension()
+                .map(|e| e.to_string_lossy().to_lowercase())
+                .unwrap_or_default();
+            match ext.as_str() {
+                "npy" => from_npy(model, path)?,
+                "npz" => from_npz(model, path)?,
+                "csv" => from_csv(model, path, label_column.as_deref())?,
+                _ => bail!(
+                    "{} is not a data file Inferscope reads: use .npy (one input), .npz (arrays named like the inputs) or .csv",
+                    path.display()
+                ),
+            }
+        }
+    };
+    validate(model, &set.inputs)?;
+    Ok(set)
+}
+
+/// Checks count, dtype, rank, fixed dims and finiteness of `inputs` against the model.
+pub fn validate(model: &Model, inputs: &[Tensor]) -> Result<()> {
+    let specs = model.inputs();
+    if inputs.len() != specs.len() {
+        bail!(
+            "the model takes {} inputs but the data provides {}",
+            specs.len(),
+            inputs.len()
+        );
+    }
+    for (spec, t) in specs.iter().zip(inputs) {
+        let Some(want) = spec.dtype() else {
+            bail!(
+                "input '{}' has type {}, which Inferscope cannot feed",
+                spec.name,
+                spec.type_string()
+            );
+        };
+        if t.dtype() != want {
+            bail!(
+                "input '{}' expects {} but the data holds {}; convert it (numpy: x.astype(np.{}))",
+                spec.name,
+                want,
+                t.dtype(),
+                want.numpy_name()
+            );
+        }
+        if let Some(shape) = spec.shape() {
+            let mismatch = shape.len() != t.shape.len()
+                || shape
+                    .iter()
+                    .zip(&t.shape)
+                    .any(|(d, &n)| matches!(d, Dim::Fixed(v) if *v != n as i64));
+            if mismatch {
+                bail!(
+                    "input '{}' expects shape {} but the data has shape {:?}",
+                    spec.name,
+                    spec.type_string(),
+                    t.shape
+                );
+            }
+        }
+        if let Some(i) = t.first_non_finite() {
+            let row_len: usize = t.shape.iter().skip(1).product::<usize>().max(1);
+            bail!(
+                "input '{}' contains NaN or infinity (element {i}, sample {}); clean or impute the data first",
+                spec.name,
+                i / row_len
+            );
+        }
+    }
+    Ok(())
+}
+
+fn count_samples(model: &Model, inputs: &[Tensor]) -> Result<Option<usize>> {
+    let mut n: Option<usize> = None;
+    for (spec, t) in model.inputs().iter().zip(inputs) {
+        if let Some(axis) = model.batch_axis(spec) {
+            let rows = t.shape.get(axis).copied().unwrap_or(0);
+            match n {
+                Some(prev) if prev != rows => bail!(
+                    "inputs disagree on the number of samples: '{}' has {rows}, another input has {prev}",
+                    spec.name
+                ),
+                _ => n = Some(rows),
+            }
+        }
+    }
+    if n == Some(0) {
+        bail!("the data holds no samples");
+    }
+    Ok(n)
+}
+
+fn split_labels(
+    model: &Model,
+    arrays: Vec<(String, Tensor)>,
+) -> (Vec<(String, Tensor)>, Option<Tensor>) {
+    let mut labels = None;
+    let mut rest = Vec::new();
+    for (name, t) in arrays {
+        let is_label = matches!(name.as_str(), "labels" | "label" | "y" | "target")
+            && !model.inputs().iter().any(|i| i.name == name);
+        if is_label {
+            labels = Some(t);
+        } else {
+            rest.push((name, t));
+        }
+    }
+    (rest, labels)
+}
+
+fn from_npy(model: &Model, path: &Path) -> Result<SampleSet> {
+    if model.inputs().len() != 1 {
+        bail!(
+            "{} holds one array but the model takes {} inputs ({}); put them in an .npz with those names",
+            path.display(),
+            model.inputs().len(),
+            model.inputs().iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let t = npy::parse_npy(&bytes, &path.display().to_string())?;
+    let inputs = vec![t];
+    Ok(SampleSet {
+        n_samples: count_samples(model, &inputs)?,
+        inputs,
+        labels: None,
+        description: path.display().to_string(),
+        notes: vec![],
+    })
+}
+
+fn from_npz(model: &Model, path: &Path) -> Result<SampleSet> {
+    let (arrays, labels) = split_labels(model, npy::read_npz(path)?);
+    let specs = model.inputs();
+    let mut inputs = Vec::new();
+    for spec in specs {
+        let found = arrays
+            .iter()
+            .find(|(n, _)| *n == spec.name)
+            .map(|(_, t)| t.clone());
+        let t = match found {
+            Some(t) => t,
+            None if specs.len() == 1 && arrays.len() == 1 => arrays[0].1.clone(),
+            None => bail!(
+                "{} has no array named '{}' (it holds: {}); name the arrays like the model's inputs",
+                path.display(),
+                spec.name,
+                arrays.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        };
+        inputs.push(t);
+    }
+    let n_samples = count_samples(model, &inputs)?;
+    if let (Some(l), Some(n)) = (&labels, n_samples) {
+        if l.shape.first() != Some(&n) {
+            bail!(
+                "{}: labels hold {:?} values but the inputs hold {n} samples",
+                path.display(),
+                l.shape
+            );
+        }
+    }
+    Ok(SampleSet {
+        inputs,
+        labels,
+        n_samples,
+        description: path.display().to_string(),
+        notes: vec![],
+    })
+}
+
+fn from_csv(model: &Model, path: &Path, label_column: Option<&str>) -> Result<SampleSet> {
+    let specs = model.inputs();
+    let spec = match specs {
+        [one] if one.shape().is_some_and(|s| s.len() == 2) && one.dtype().is_some_and(DType::is_float) => one,
+        _ => bail!(
+            "a CSV file feeds models with one 2-D float input; this model takes {}. Use an .npz instead",
+            specs.iter().map(|s| format!("{} {}", s.name, s.type_string())).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(false)
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut rows: Vec<csv::StringRecord> = Vec::new();
+    for (i, r) in reader.records().enumerate() {
+        rows.push(r.with_context(|| format!("{}: line {} is malformed", path.display(), i + 1))?);
+    }
+    if rows.is_empty() {
+        bail!("{} is empty", path.display());
+    }
+    let has_header = rows[0].iter().any(|f| f.parse::<f64>().is_err());
+    let header: Option<Vec<String>> =
+        has_header.then(|| rows[0].iter().map(str::to_string).collect());
+    let body = &rows[has_header as usize..];
+    if body.is_empty() {
+        bail!("{} has a header but no rows", path.display());
+    }
+    let label_ix = match label_column {
+        None => None,
+        Some(name) => {
+            let ix = header
+                .as_ref()
+                .and_then(|h| h.iter().position(|c| c == name))
+                .or_else(|| name.parse::<usize>().ok());
+            Some(ix.with_context(|| {
+                format!(
+                    "{} has no column named '{name}' (give a header name or a 0-based index)",
+                    path.display()
+                )
+            })?)
+        }
+    };
+    let width = body[0].len();
+    let features = width - label_ix.is_some() as usize;
+    if let Some(Dim::Fixed(want)) = spec.shape().and_then(|s| s.get(1)) {
+        if *want as usize != features {
+            let hint = if label_ix.is_none() && features == *want as usize + 1 {
+                " (is one column a label? name it with --label-column)"
+            } else {
+                ""
+            };
+            bail!(
+                "{} has {features} feature columns but input '{}' expects {want}{hint}",
+                path.display(),
+                spec.name
+            );
+        }
+    }
+    let mut values = Vec::with_capacity(body.len() * features);
+    let mut labels = Vec::new();
+    for (r, row) in body.iter().enumerate() {
+        let line = r + 1 + has_header as usize;
+        for (c, field) in row.iter().enumerate() {
+            let v: f64 = field.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "{}: line {line}, column {}: '{field}' is not a number",
+                    path.display(),
+                    c + 1
+                )
+            })?;
+            if Some(c) == label_ix {
+                labels.push(v);
+            } else {
+                values.push(v);
+            }
+        }
+    }
+    let x = Tensor::new(vec![body.len(), features], TensorData::F64(values))?
+        .cast_to(spec.dtype().unwrap_or(DType::F32))?;
+    let labels = label_ix.map(|_| {
+        if labels.iter().all(|v| v.fract() == 0.0) {
+            Tensor {
+                shape: vec![labels.len()],
+                data: TensorData::I64(labels.iter().map(|&v| v as i64).collect()),
+            }
+        } else {
+            Tensor {
+                shape: vec![labels.len()],
+                data: TensorData::F64(labels),
+            }
+        }
+    });
+    Ok(SampleSet {
+        n_samples: Some(body.len()),
+        inputs: vec![x],
+        labels,
+        description: path.display().to_string(),
+        notes: vec![],
+    })
+}
+
+/// Concrete sizes for every dim of `spec`, with `samples` on the batch axis.
+fn concrete_shape(
+    model: &Model,
+    spec: &ValueSpec,
+    opts: &SynthOptions,
+    samples: usize,
+    notes: &mut Vec<String>,
+) -> Result<Vec<usize>> {
+    let batch_axis = model.batch_axis(spec);
+    let Some(shape) = spec.shape() else {
+        bail!(
+            "input '{}' declares no shape; Inferscope cannot synthesize it (give a data file)",
+            spec.name
+        );
+    };
+    Ok(shape
+        .iter()
+        .enumerate()
+        .map(|(axis, d)| match d {
+            Dim::Fixed(v) => (*v).max(0) as usize,
+            _ if Some(axis) == batch_axis => samples,
+            Dim::Symbol(s) => opts.dims.get(s).copied().unwrap_or_else(|| {
+                let v = default_dim(s);
+                let note = format!("dim '{s}' set to {v} (change with --dim {s}=N)");
+                if !notes.contains(&note) {
+                    notes.push(note);
+                }
+                v
+            }),
+            Dim::Unknown => {
+                let note = format!("unnamed dim {axis} of '{}' set to 1", spec.name);
+                notes.push(note);
+                1
+            }
+        })
+        .collect())
+}
+
+/// Random inputs shaped like the model's: normal floats, ids in a valid range, random bools.
+pub fn synthesize(model: &Model, opts: &SynthOptions) -> Result<SampleSet> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
+    let mut notes = Vec::new();
+    let mut inputs = Vec::new();
+    let has_batch = model.batch_symbol().is_some();
+    for spec in model.inputs() {
+        let Some(dtype) = spec.dtype() else {
+            bail!(
+                "input '{}' has type {}, which Inferscope cannot synthesize",
+                spec.name,
+                spec.type_string()
+            );
+        };
+        let shape = concrete_shape(model, spec, opts, opts.samples.max(1), &mut notes)?;
+        let n: usize = shape.iter().product();
+        let (lo, hi) = match opts.int_range {
+            Some(r) => r,
+            None => match model.gather_table_size(&spec.name) {
+                Some(size) if size > 0 => {
+                    notes.push(format!(
+                        "ids for '{}' drawn from 0..{size} (the table it indexes)",
+                        spec.name
+                    ));
+                    (0, size)
+                }
+                _ => (0, 10),
+            },
+        };
+        if hi <= lo {
+            bail!("the integer range {lo}..{hi} is empty");
+        }
+        let data = match dtype {
+            DType::F32 => TensorData::F32(
+                (0..n)
+                    .map(|_| rng.sample(rand_distr::StandardNormal))
+                    .collect(),
+            ),
+            DType::F64 => TensorData::F64(
+                (0..n)
+                    .map(|_| rng.sample(rand_distr::StandardNormal))
+                    .collect(),
+            ),
+            DType::I64 => TensorData::I64((0..n).map(|_| rng.random_range(lo..hi)).collect()),
+            DType::I32 => {
+                TensorData::I32((0..n).map(|_| rng.random_range(lo..hi) as i32).collect())
+            }
+            DType::I8 => TensorData::I8(
+                (0..n)
+                    .map(|_| rng.random_range(lo.max(-128)..hi.min(128)) as i8)
+                    .collect(),
+            ),
+            DType::U8 => TensorData::U8(
+                (0..n)
+                    .map(|_| rng.random_range(lo.max(0)..hi.min(256)) as u8)
+                    .collect(),
+            ),
+            DType::Bool => TensorData::Bool((0..n).map(|_| rng.random_bool(0.5)).collect()),
+        };
+        inputs.push(Tensor::new(shape, data)?);
+    }
+    Ok(SampleSet {
+        n_samples: if has_batch {
+            Some(opts.samples.max(1))
+        } else {
+            None
+        },
+        inputs,
+        labels: None,
+        description: format!("synthetic (seed {})", opts.seed),
+        notes,
+    })
+}
+
+/// Cuts `set` into up to `max_distinct` requests of `batch` samples each (wrapping around the
+/// sample set); inputs without a batch axis are fed whole. `None` feeds the arrays as given.
+pub fn requests(
+    model: &Model,
+    set: &SampleSet,
+    batch: Option<usize>,
+    max_distinct: usize,
+) -> Result<Vec<Vec<Tensor>>> {
+    let Some(b) = batch else {
+        return Ok(vec![set.inputs.clone()]);
+    };
+    if b == 0 {
+        bail!("a batch size must be at least 1");
+    }
+    if model.batch_symbol().is_none() {
+        let fixed = model
+            .inputs()
+            .first()
+            .and_then(|i| i.shape())
+            .and_then(|s| s.first().cloned());
+        if fixed == Some(Dim::Fixed(b as i64)) {
+            return Ok(vec![set.inputs.clone()]);
+        }
+        bail!(
+            "this model has a fixed batch dimension ({}), so it cannot be run at batch size {b}; \
+             run it without --batch (or with --batch {})",
+            model
+                .inputs()
+                .iter()
+                .map(|i| i.type_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            fixed.map(|d| d.to_string()).unwrap_or_else(|| "1".into())
+        );
+    }
+    let n = set.n_samples.unwrap_or(1).max(1);
+    let distinct = n.div_ceil(b).clamp(1, max_distinct.max(1));
+    (0..distinct)
+        .map(|k| {
+            model
+                .inputs()
+                .iter()
+                .zip(&set.inputs)
+                .map(|(spec, t)| match model.batch_axis(spec) {
+                    Some(axis) => t.take_rows_wrapping(axis, k * b, b),
+                    None => Ok(t.clone()),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(p: &str) -> Model {
+        Model::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(p)).unwrap()
+    }
+
+    #[test]
+    fn synthesizes_ids_in_the_embedding_range_and_batches_only_batch_axes() {
+        let m = model("tests/data/multi_io.onnx");
+        let mut opts = SynthOptions {
+            samples: 5,
+            ..Default::default()
+        };
+        opts.dims.insert("doc len".into(), 7);
+        let set = synthesize(&m, &opts).unwrap();
+        assert_eq!(set.inputs[0].shape, vec![5, 7]);
+        assert_eq!(set.inputs[2].shape, Vec::<usize>::new());
+        assert!(set.inputs[0]
+            .to_f64_vec()
+            .iter()
+            .all(|&v| (0.0..50.0).contains(&v)));
+        validate(&m, &set.inputs).unwrap();
+        let reqs = requests(&m, &set, Some(2), 16).unwrap();
+        assert_eq!(reqs.len(), 3);
+        assert_eq!(reqs[2][0].shape, vec![2, 7]); // wraps: sample 4 then sample 0
+        assert_eq!(reqs[2][2].shape, Vec::<usize>::new());
+    }
+
+    #[test]
+    fn recurrent_state_is_fed_whole() {
+        let m = model("tests/data/recurrent.onnx");
+        let set = synthesize(
+            &m,
+            &SynthOptions {
+                samples: 8,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let reqs = requests(&m, &set, Some(4), 16).unwrap();
+        assert_eq!(reqs[0][0].shape, vec![4, 6]);
+        assert_eq!(reqs[0][1].shape, vec![1, 16]);
+    }
+
+    #[test]
+    fn fixed_batch_models_cannot_be_batched() {
+        let m = model("tests/data/fixed_batch.onnx");
+        let set = synthesize(&m, &SynthOptions::default()).unwrap();
+        assert_eq!(set.inputs[0].shape, vec![1, 4]);
+        let e = requests(&m, &set, Some(8), 16).unwrap_err().to_string();
+        assert!(e.contains("fixed batch dimension"), "{e}");
+        assert_eq!(requests(&m, &set, Some(1), 16).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn csv_with_header_and_label_column() {
+        let m = model("assets/logreg.onnx");
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/breast_cancer.csv");
+        let src = DataSource::File {
+            path: p.clone(),
+            label_column: Some("label".into()),
+        };
+        let set = load(&m, &src).unwrap();
+        assert_eq!(set.inputs[0].shape, vec![171, 30]);
+        assert_eq!(set.labels.unwrap().shape, vec![171]);
+        let e = load(
+            &m,
+            &DataSource::File {
+                path: p,
+                label_column: None,
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--label-column"), "{e}");
+    }
+
+    #[test]
+    fn wrong_dtype_shape_and_nan_are_refused() {
+        let m = model("assets/logreg.onnx");
+        let f64x = Tensor::new(vec![2, 30], TensorData::F64(vec![0.0; 60])).unwrap();
+        assert!(validate(&m, &[f64x])
+            .unwrap_err()
+            .to_string()
+            .contains("astype(np.float32)"));
+        let wrong = Tensor::new(vec![2, 29], TensorData::F32(vec![0.0; 58])).unwrap();
+        assert!(validate(&m, &[wrong])
+            .unwrap_err()
+            .to_string()
+            .contains("expects shape"));
+        let mut v = vec![0.0f32; 60];
+        v[35] = f32::NAN;
+        let nan = Tensor::new(vec![2, 30], TensorData::F32(v)).unwrap();
+        let e = validate(&m, &[nan]).unwrap_err().to_string();
+        assert!(e.contains("NaN") && e.contains("sample 1"), "{e}");
+    }
+}

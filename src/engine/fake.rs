@@ -1,0 +1,104 @@
+//! A scripted engine and clock: they make the scheduler's statistics and stop rules exactly
+//! testable, and measure the harness's own overhead (an engine that does nothing).
+
+use super::{Engine, EngineKind, Output, Prepared};
+use crate::bench::Clock;
+use crate::tensor::Tensor;
+use anyhow::{bail, Result};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A clock that only moves when told to.
+#[derive(Default)]
+pub struct FakeClock(AtomicU64);
+
+impl FakeClock {
+    pub fn advance(&self, ns: u64) {
+        self.0.fetch_add(ns, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now_ns(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// How a fake call spends its latency.
+#[derive(Clone)]
+pub enum FakeTime {
+    /// Advance a fake clock: exact, instantaneous.
+    Scripted(Arc<FakeClock>),
+    /// Really sleep, for cancellation and live-event tests.
+    Sleep,
+    /// Do nothing at all: what is left is the harness's overhead.
+    Nothing,
+}
+
+/// An engine whose calls take the scripted latencies in turn (cycling), shared by its forks.
+#[derive(Clone)]
+pub struct FakeEngine {
+    pub latencies_ns: Arc<Vec<u64>>,
+    pub time: FakeTime,
+    next: Arc<AtomicUsize>,
+    /// Fail on this call (0-based), to test error paths.
+    pub fail_at: Option<usize>,
+}
+
+impl FakeEngine {
+    pub fn new(latencies_ns: Vec<u64>, time: FakeTime) -> FakeEngine {
+        FakeEngine {
+            latencies_ns: Arc::new(latencies_ns),
+            time,
+            next: Arc::new(AtomicUsize::new(0)),
+            fail_at: None,
+        }
+    }
+
+    /// Calls made so far, across forks.
+    pub fn calls(&self) -> usize {
+        self.next.load(Ordering::SeqCst)
+    }
+}
+
+impl Engine for FakeEngine {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Tract
+    }
+
+    fn version(&self) -> String {
+        "fake".into()
+    }
+
+    fn prepare(&mut self, _inputs: &[Tensor]) -> Result<Prepared> {
+        Ok(Prepared(Box::new(())))
+    }
+
+    #[inline]
+    fn run_prepared(&mut self, _inputs: &Prepared) -> Result<()> {
+        let i = self.next.fetch_add(1, Ordering::SeqCst);
+        if self.fail_at == Some(i) {
+            bail!("scripted failure on call {i}");
+        }
+        if self.latencies_ns.is_empty() {
+            return Ok(());
+        }
+        let lat = self.latencies_ns[i % self.latencies_ns.len()];
+        match &self.time {
+            FakeTime::Scripted(c) => c.advance(lat),
+            FakeTime::Sleep => std::thread::sleep(Duration::from_nanos(lat)),
+            FakeTime::Nothing => {}
+        }
+        Ok(())
+    }
+
+    fn run_prepared_outputs(&mut self, inputs: &Prepared) -> Result<Vec<Output>> {
+        self.run_prepared(inputs)?;
+        Ok(vec![])
+    }
+
+    fn fork(&self) -> Result<Box<dyn Engine>> {
+        Ok(Box::new(self.clone()))
+    }
+}

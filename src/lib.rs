@@ -1,0 +1,13 @@
+//! Inferscope: profile, optimize and cost-plan ONNX models.
+//!
+//! The core (everything except `cli`) knows nothing about terminals or windows: the CLI and the
+//! app both drive the same functions.
+
+pub mod bench;
+pub mod cli;
+pub mod data;
+pub mod engine;
+pub mod environment;
+pub mod fsutil;
+pub mod model;
+pub mod tensor;
