@@ -173,6 +173,15 @@ fn from_tvalue(v: &TValue) -> Result<Output> {
         grab!(u8, U8)
     } else if dt == bool::datum_type() {
         grab!(bool, Bool)
+    } else if dt.is_integer() || dt == TDim::datum_type() {
+        // Symbolic-dim (TDim) and other integer tensors: tract's internal integer types.
+        let as_i64 = v.cast_to::<i64>()?;
+        let data = as_i64
+            .to_plain_array_view::<i64>()?
+            .iter()
+            .copied()
+            .collect();
+        Output::Tensor(Tensor::new(shape, TensorData::I64(data))?)
     } else {
         Output::NonTensor(format!("tensor of {dt:?}"))
     })
