@@ -91,7 +91,9 @@ impl Recorder {
             bail!("no latency was measured");
         }
         let ms = |ns: f64| ns / 1e6;
-        let q = |p: f64| ms(self.hist.value_at_quantile(p) as f64);
+        // The histogram reports a bucket's highest equivalent value, which can pass the exact
+        // extremes by up to its precision (0.1%): clamp so min <= p50 <= ... <= max holds.
+        let q = |p: f64| ms(self.hist.value_at_quantile(p).clamp(self.min, self.max) as f64);
         let mut sorted = self.raw.clone();
         sorted.sort_unstable();
         let ci = |p: f64| {
