@@ -16,9 +16,17 @@ use std::time::Instant;
 fn main() {
     const N: u64 = 2_000_000;
     let engine = FakeEngine::new(vec![], FakeTime::Nothing);
-    let requests = |b: Option<usize>| -> anyhow::Result<(Vec<Vec<Tensor>>, usize)> { Ok((vec![vec![]], b.unwrap_or(1))) };
-    let load = move |_k: EngineKind| -> anyhow::Result<Box<dyn Engine>> { Ok(Box::new(engine.clone())) };
-    let w = Workload { model_name: "noop".into(), variant: "original".into(), requests: &requests, load: &load };
+    let requests = |b: Option<usize>| -> anyhow::Result<(Vec<Vec<Tensor>>, usize)> {
+        Ok((vec![vec![]], b.unwrap_or(1)))
+    };
+    let load =
+        move |_k: EngineKind| -> anyhow::Result<Box<dyn Engine>> { Ok(Box::new(engine.clone())) };
+    let w = Workload {
+        model_name: "noop".into(),
+        variant: "original".into(),
+        requests: &requests,
+        load: &load,
+    };
     for concurrency in [1, 2] {
         let plan = Plan {
             batch_sizes: vec![Some(1)],
@@ -28,7 +36,13 @@ fn main() {
             ..Plan::default()
         };
         let t = Instant::now();
-        let results = run_plan(&plan, &w, Arc::new(RealClock::new()), &AtomicBool::new(false), &mut |_| {});
+        let results = run_plan(
+            &plan,
+            &w,
+            Arc::new(RealClock::new()),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
         let wall = t.elapsed().as_nanos() as f64;
         let r = &results[0];
         println!(

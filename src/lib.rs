@@ -3,6 +3,7 @@
 //! The core (everything except `cli`) knows nothing about terminals or windows: the CLI and the
 //! app both drive the same functions.
 
+pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod data;
@@ -11,3 +12,4 @@ pub mod environment;
 pub mod fsutil;
 pub mod model;
 pub mod tensor;
+pub mod worker;

@@ -6,7 +6,12 @@ fn main() {
         eprintln!("Internal error in Inferscope (please report it): {info}");
     }));
     let cli = inferscope::cli::Cli::parse();
-    if let Err(e) = inferscope::cli::run(cli) {
+    let result = if cli.command.is_none() {
+        inferscope::app::run_window()
+    } else {
+        inferscope::cli::run(cli)
+    };
+    if let Err(e) = result {
         eprintln!("Error: {e:#}");
         std::process::exit(1);
     }

@@ -19,14 +19,25 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[track_caller]
 fn fails_with(o: &Output, needles: &[&str]) {
     let t = text(o);
-    assert_eq!(o.status.code(), Some(1), "expected a clean failure, got:\n{t}");
-    assert!(!t.contains("panicked") && !t.contains("Internal error"), "panic:\n{t}");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "expected a clean failure, got:\n{t}"
+    );
+    assert!(
+        !t.contains("panicked") && !t.contains("Internal error"),
+        "panic:\n{t}"
+    );
     for n in needles {
         assert!(t.contains(n), "missing '{n}' in:\n{t}");
     }
@@ -53,18 +64,34 @@ fn inspect_shows_every_asset() {
         assert!(out.contains(expect), "{name}: {out}");
         assert!(out.contains("sha256"), "{out}");
     }
-    let o = run(&["inspect", "--json", root("assets/cnn.onnx").to_str().unwrap()]);
+    let o = run(&[
+        "inspect",
+        "--json",
+        root("assets/cnn.onnx").to_str().unwrap(),
+    ]);
     let j: Value = serde_json::from_slice(&o.stdout).unwrap();
     // conv1: 16x1x3x3 at 8x8, conv2: 32x16x3x3 at 4x4, fc: 512x10 -> 2 x multiply-adds.
     assert_eq!(j["flops"], 2 * (16 * 9 * 64 + 32 * 16 * 9 * 16 + 512 * 10));
-    assert_eq!(j["parameter_count"], 16 * 9 + 16 + 32 * 16 * 9 + 32 + 512 * 10 + 10);
+    assert_eq!(
+        j["parameter_count"],
+        16 * 9 + 16 + 32 * 16 * 9 + 32 + 512 * 10 + 10
+    );
     assert_eq!(j["inputs"][0]["shape"][0], "batch");
 }
 
 fn bench_json(model: &str, extra: &[&str]) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.json");
-    let mut args = vec!["bench", model, "--iterations", "60", "--warmup", "3", "--json", out.to_str().unwrap()];
+    let mut args = vec![
+        "bench",
+        model,
+        "--iterations",
+        "60",
+        "--warmup",
+        "3",
+        "--json",
+        out.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     succeeds(&run(&args));
     serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap()
@@ -78,19 +105,48 @@ fn bench_runs_every_asset_on_both_engines() {
         ("assets/forest.onnx", "assets/breast_cancer.npz"),
         ("assets/logreg.onnx", "assets/breast_cancer.npz"),
     ] {
-        let j = bench_json(root(model).to_str().unwrap(), &["--engine", "both", "--data", root(data).to_str().unwrap(), "--batch", "1,32"]);
+        let j = bench_json(
+            root(model).to_str().unwrap(),
+            &[
+                "--engine",
+                "both",
+                "--data",
+                root(data).to_str().unwrap(),
+                "--batch",
+                "1,32",
+            ],
+        );
         let runs = j["runs"].as_array().unwrap();
         assert_eq!(runs.len(), 4, "{model}");
         let engines: Vec<&str> = runs.iter().map(|r| r["engine"].as_str().unwrap()).collect();
         assert_eq!(engines, ["ort", "ort", "tract", "tract"]);
         for r in runs {
-            for k in ["model_name", "batch_size", "n_iterations", "latency_mean", "latency_p50", "latency_p95", "latency_p99", "latency_std", "throughput_rps", "memory_mb"] {
+            for k in [
+                "model_name",
+                "batch_size",
+                "n_iterations",
+                "latency_mean",
+                "latency_p50",
+                "latency_p95",
+                "latency_p99",
+                "latency_std",
+                "throughput_rps",
+                "memory_mb",
+            ] {
                 assert!(!r[k].is_null(), "{model}: no {k}");
             }
             let f = |k: &str| r[k].as_f64().unwrap();
-            assert!(f("latency_p50") <= f("latency_p95") && f("latency_p95") <= f("latency_p99") && f("latency_p99") <= f("latency_max"));
+            assert!(
+                f("latency_p50") <= f("latency_p95")
+                    && f("latency_p95") <= f("latency_p99")
+                    && f("latency_p99") <= f("latency_max")
+            );
             let per_request = f("batch_size") / (f("latency_mean") / 1e3);
-            assert!(f("throughput_rps") <= per_request * 1.001 && f("throughput_rps") > per_request * 0.3, "{model}: {r}");
+            assert!(
+                f("throughput_rps") <= per_request * 1.001
+                    && f("throughput_rps") > per_request * 0.3,
+                "{model}: {r}"
+            );
             assert_eq!(r["n_iterations"], 60);
         }
         let env = &j["environment"];
@@ -104,37 +160,121 @@ fn bench_runs_every_asset_on_both_engines() {
 fn data_as_given_and_csv_with_labels() {
     let j = bench_json(
         root("assets/logreg.onnx").to_str().unwrap(),
-        &["--engine", "tract", "--data", root("assets/breast_cancer.csv").to_str().unwrap(), "--label-column", "label"],
+        &[
+            "--engine",
+            "tract",
+            "--data",
+            root("assets/breast_cancer.csv").to_str().unwrap(),
+            "--label-column",
+            "label",
+        ],
     );
-    assert_eq!(j["runs"][0]["batch_size"], 171, "one request holds all CSV rows as given");
+    assert_eq!(
+        j["runs"][0]["batch_size"], 171,
+        "one request holds all CSV rows as given"
+    );
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("runs.csv");
-    let o = run(&["bench", root("assets/mlp.onnx").to_str().unwrap(), "--engine", "tract", "--batch", "4", "--iterations", "20", "--csv", csv.to_str().unwrap()]);
+    let o = run(&[
+        "bench",
+        root("assets/mlp.onnx").to_str().unwrap(),
+        "--engine",
+        "tract",
+        "--batch",
+        "4",
+        "--iterations",
+        "20",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
     succeeds(&o);
     let body = std::fs::read_to_string(&csv).unwrap();
-    assert!(body.starts_with("model_name,engine,variant,batch_size"), "{body}");
+    assert!(
+        body.starts_with("model_name,engine,variant,batch_size"),
+        "{body}"
+    );
     assert_eq!(body.lines().count(), 2);
     // An existing file is never overwritten silently.
-    let o = run(&["bench", root("assets/mlp.onnx").to_str().unwrap(), "--engine", "tract", "--iterations", "5", "--csv", csv.to_str().unwrap()]);
+    let o = run(&[
+        "bench",
+        root("assets/mlp.onnx").to_str().unwrap(),
+        "--engine",
+        "tract",
+        "--iterations",
+        "5",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
     fails_with(&o, &["already exists", "--force"]);
 }
 
 #[test]
 fn unusual_models_run_and_json_goes_to_stdout() {
-    let o = run(&["bench", root("tests/data/multi_io.onnx").to_str().unwrap(), "--engine", "both", "--batch", "2", "--dim", "doc len=16", "--iterations", "20", "--json", "-"]);
-    let j: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    let o = run(&[
+        "bench",
+        root("tests/data/multi_io.onnx").to_str().unwrap(),
+        "--engine",
+        "both",
+        "--batch",
+        "2",
+        "--dim",
+        "doc len=16",
+        "--iterations",
+        "20",
+        "--json",
+        "-",
+    ]);
+    let j: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
     assert_eq!(j["runs"].as_array().unwrap().len(), 2);
     for m in ["tests/data/if_subgraph.onnx", "tests/data/recurrent.onnx"] {
-        succeeds(&run(&["bench", root(m).to_str().unwrap(), "--engine", "both", "--batch", "1,4", "--iterations", "20"]));
+        succeeds(&run(&[
+            "bench",
+            root(m).to_str().unwrap(),
+            "--engine",
+            "both",
+            "--batch",
+            "1,4",
+            "--iterations",
+            "20",
+        ]));
     }
-    succeeds(&run(&["bench", root("tests/data/sequence_output.onnx").to_str().unwrap(), "--engine", "ort", "--iterations", "20", "--batch", "3"]));
+    succeeds(&run(&[
+        "bench",
+        root("tests/data/sequence_output.onnx").to_str().unwrap(),
+        "--engine",
+        "ort",
+        "--iterations",
+        "20",
+        "--batch",
+        "3",
+    ]));
 }
 
 #[test]
 fn an_op_tract_lacks_is_named_and_the_other_engine_suggested() {
     let m = root("tests/data/tract_unsupported.onnx");
-    fails_with(&run(&["bench", m.to_str().unwrap(), "--engine", "tract", "--iterations", "5"]), &["Det", "--engine ort"]);
-    succeeds(&run(&["bench", m.to_str().unwrap(), "--engine", "ort", "--iterations", "5", "--batch", "2"]));
+    fails_with(
+        &run(&[
+            "bench",
+            m.to_str().unwrap(),
+            "--engine",
+            "tract",
+            "--iterations",
+            "5",
+        ]),
+        &["Det", "--engine ort"],
+    );
+    succeeds(&run(&[
+        "bench",
+        m.to_str().unwrap(),
+        "--engine",
+        "ort",
+        "--iterations",
+        "5",
+        "--batch",
+        "2",
+    ]));
 }
 
 #[test]
@@ -143,7 +283,11 @@ fn bad_model_files_get_clear_errors() {
     let good = std::fs::read(root("assets/mlp.onnx")).unwrap();
     let cases: [(&str, Vec<u8>, &str); 3] = [
         ("empty.onnx", vec![], "empty"),
-        ("truncated.onnx", good[..good.len() / 3].to_vec(), "truncated"),
+        (
+            "truncated.onnx",
+            good[..good.len() / 3].to_vec(),
+            "truncated",
+        ),
         ("text.onnx", b"name,value\nx,1\n".to_vec(), "not"),
     ];
     for (name, bytes, needle) in cases {
@@ -153,7 +297,10 @@ fn bad_model_files_get_clear_errors() {
             fails_with(&run(&[cmd, p.to_str().unwrap()]), &[needle, name]);
         }
     }
-    fails_with(&run(&["inspect", dir.path().join("missing.onnx").to_str().unwrap()]), &["cannot read", "missing.onnx"]);
+    fails_with(
+        &run(&["inspect", dir.path().join("missing.onnx").to_str().unwrap()]),
+        &["cannot read", "missing.onnx"],
+    );
 }
 
 fn write_npy(dir: &Path, name: &str, t: Tensor) -> PathBuf {
@@ -166,14 +313,40 @@ fn write_npy(dir: &Path, name: &str, t: Tensor) -> PathBuf {
 fn bad_data_gets_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let mlp = root("assets/mlp.onnx");
-    let bench = |data: &Path| run(&["bench", mlp.to_str().unwrap(), "--engine", "tract", "--iterations", "5", "--data", data.to_str().unwrap()]);
-    let wrong_shape = write_npy(dir.path(), "shape.npy", Tensor::new(vec![4, 63], TensorData::F32(vec![0.5; 252])).unwrap());
+    let bench = |data: &Path| {
+        run(&[
+            "bench",
+            mlp.to_str().unwrap(),
+            "--engine",
+            "tract",
+            "--iterations",
+            "5",
+            "--data",
+            data.to_str().unwrap(),
+        ])
+    };
+    let wrong_shape = write_npy(
+        dir.path(),
+        "shape.npy",
+        Tensor::new(vec![4, 63], TensorData::F32(vec![0.5; 252])).unwrap(),
+    );
     fails_with(&bench(&wrong_shape), &["expects shape", "[4, 63]"]);
-    let wrong_dtype = write_npy(dir.path(), "dtype.npy", Tensor::new(vec![4, 64], TensorData::F64(vec![0.5; 256])).unwrap());
-    fails_with(&bench(&wrong_dtype), &["expects float32", "float64", "astype"]);
+    let wrong_dtype = write_npy(
+        dir.path(),
+        "dtype.npy",
+        Tensor::new(vec![4, 64], TensorData::F64(vec![0.5; 256])).unwrap(),
+    );
+    fails_with(
+        &bench(&wrong_dtype),
+        &["expects float32", "float64", "astype"],
+    );
     let mut v = vec![0.5f32; 256];
     v[130] = f32::NAN;
-    let nan = write_npy(dir.path(), "nan.npy", Tensor::new(vec![4, 64], TensorData::F32(v)).unwrap());
+    let nan = write_npy(
+        dir.path(),
+        "nan.npy",
+        Tensor::new(vec![4, 64], TensorData::F32(v)).unwrap(),
+    );
     fails_with(&bench(&nan), &["NaN", "sample 2"]);
     let not_npy = dir.path().join("x.npy");
     std::fs::write(&not_npy, b"1,2,3").unwrap();
@@ -186,50 +359,144 @@ fn bad_data_gets_clear_errors() {
     fails_with(&bench(&bad_csv), &["2 feature columns", "expects 64"]);
     // A fixed batch dimension cannot be batched.
     let fixed = root("tests/data/fixed_batch.onnx");
-    fails_with(&run(&["bench", fixed.to_str().unwrap(), "--batch", "8", "--iterations", "5"]), &["fixed batch dimension"]);
-    fails_with(&run(&["bench", mlp.to_str().unwrap(), "--batch", "0"]), &["at least 1"]);
-    fails_with(&run(&["bench", mlp.to_str().unwrap(), "--warmup", "soon"]), &["not a duration"]);
+    fails_with(
+        &run(&[
+            "bench",
+            fixed.to_str().unwrap(),
+            "--batch",
+            "8",
+            "--iterations",
+            "5",
+        ]),
+        &["fixed batch dimension"],
+    );
+    fails_with(
+        &run(&["bench", mlp.to_str().unwrap(), "--batch", "0"]),
+        &["at least 1"],
+    );
+    fails_with(
+        &run(&["bench", mlp.to_str().unwrap(), "--warmup", "soon"]),
+        &["not a duration"],
+    );
 }
 
 #[test]
 fn without_onnx_runtime_the_user_is_told_and_tract_is_used() {
     let mlp = root("assets/mlp.onnx");
-    let no_ort = |args: &[&str]| bin().args(args).env("INFERSCOPE_ORT_SEARCH", "explicit").env_remove("ORT_DYLIB_PATH").output().unwrap();
-    let o = no_ort(&["bench", mlp.to_str().unwrap(), "--iterations", "5", "--batch", "1", "--json", "-"]);
+    let no_ort = |args: &[&str]| {
+        bin()
+            .args(args)
+            .env("INFERSCOPE_ORT_SEARCH", "explicit")
+            .env_remove("ORT_DYLIB_PATH")
+            .output()
+            .unwrap()
+    };
+    let o = no_ort(&[
+        "bench",
+        mlp.to_str().unwrap(),
+        "--iterations",
+        "5",
+        "--batch",
+        "1",
+        "--json",
+        "-",
+    ]);
     let t = succeeds(&o);
-    assert!(t.contains("No compatible ONNX Runtime") && t.contains("Using tract"), "{t}");
+    assert!(
+        t.contains("No compatible ONNX Runtime") && t.contains("Using tract"),
+        "{t}"
+    );
     let j: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["runs"][0]["engine"], "tract");
-    assert!(j["environment"]["onnxruntime_problem"].as_str().unwrap().contains("runtime install"));
-    fails_with(&no_ort(&["bench", mlp.to_str().unwrap(), "--engine", "ort", "--iterations", "5"]), &["No compatible ONNX Runtime", "inferscope runtime install"]);
+    assert!(j["environment"]["onnxruntime_problem"]
+        .as_str()
+        .unwrap()
+        .contains("runtime install"));
+    fails_with(
+        &no_ort(&[
+            "bench",
+            mlp.to_str().unwrap(),
+            "--engine",
+            "ort",
+            "--iterations",
+            "5",
+        ]),
+        &["No compatible ONNX Runtime", "inferscope runtime install"],
+    );
     let t = succeeds(&no_ort(&["runtime"]));
-    assert!(t.contains("No compatible ONNX Runtime") && t.contains("tract"), "{t}");
+    assert!(
+        t.contains("No compatible ONNX Runtime") && t.contains("tract"),
+        "{t}"
+    );
     // An explicit library that is not ONNX Runtime, or not there.
     let dir = tempfile::tempdir().unwrap();
     let fake = dir.path().join("libonnxruntime.so");
     std::fs::write(&fake, b"not a library").unwrap();
-    fails_with(&run(&["--ort-path", fake.to_str().unwrap(), "bench", mlp.to_str().unwrap(), "--engine", "ort"]), &["cannot be loaded", "libonnxruntime.so"]);
-    fails_with(&run(&["--ort-path", "/nowhere/libonnxruntime.so", "bench", mlp.to_str().unwrap(), "--engine", "ort"]), &["no such file"]);
+    fails_with(
+        &run(&[
+            "--ort-path",
+            fake.to_str().unwrap(),
+            "bench",
+            mlp.to_str().unwrap(),
+            "--engine",
+            "ort",
+        ]),
+        &["cannot be loaded", "libonnxruntime.so"],
+    );
+    fails_with(
+        &run(&[
+            "--ort-path",
+            "/nowhere/libonnxruntime.so",
+            "bench",
+            mlp.to_str().unwrap(),
+            "--engine",
+            "ort",
+        ]),
+        &["no such file"],
+    );
 }
 
 #[test]
 fn runtime_reports_what_it_found() {
     let t = succeeds(&run(&["runtime"]));
-    assert!(t.contains("ONNX Runtime 1.31.1 at") && t.contains("CPUExecutionProvider"), "{t}");
+    assert!(
+        t.contains("ONNX Runtime 1.31.1 at") && t.contains("CPUExecutionProvider"),
+        "{t}"
+    );
 }
 
 /// Downloads the wheel from PyPI with pip: the same route a user's first install takes.
 #[test]
 fn runtime_install_puts_a_working_library_in_the_user_folder() {
     let dir = tempfile::tempdir().unwrap();
-    let o = bin().args(["runtime", "install"]).env("INFERSCOPE_DATA_DIR", dir.path()).output().unwrap();
+    let o = bin()
+        .args(["runtime", "install"])
+        .env("INFERSCOPE_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
     let t = succeeds(&o);
     assert!(t.contains("Installed ONNX Runtime 1.31.1"), "{t}");
     let lib = dir.path().join("onnxruntime/libonnxruntime.so.1.31.1");
     assert!(lib.exists(), "{t}");
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("onnxruntime")).unwrap().flatten().map(|e| e.file_name()).collect();
-    assert_eq!(leftovers.len(), 1, "only the library is left: {leftovers:?}");
-    let o = bin().args(["runtime"]).env("INFERSCOPE_DATA_DIR", dir.path()).env("INFERSCOPE_ORT_SEARCH", "user").output().unwrap();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("onnxruntime"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        1,
+        "only the library is left: {leftovers:?}"
+    );
+    let o = bin()
+        .args(["runtime"])
+        .env("INFERSCOPE_DATA_DIR", dir.path())
+        .env("INFERSCOPE_ORT_SEARCH", "user")
+        .output()
+        .unwrap();
     let t = succeeds(&o);
-    assert!(t.contains(lib.to_str().unwrap()) && t.contains("per-user data folder"), "{t}");
+    assert!(
+        t.contains(lib.to_str().unwrap()) && t.contains("per-user data folder"),
+        "{t}"
+    );
 }

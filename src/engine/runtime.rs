@@ -314,27 +314,34 @@ pub struct OrtRuntime {
     pub providers: Vec<String>,
 }
 
-static RUNTIME: OnceLock<std::result::Result<OrtRuntime, String>> = OnceLock::new();
+static RUNTIME: OnceLock<OrtRuntime> = OnceLock::new();
+static LOADING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The process-wide ONNX Runtime, located and loaded on first use. A library can be loaded
-/// once per process, so a later call naming another explicit path is an error.
+/// once per process, so a later call naming another explicit path is an error. A failure is
+/// not remembered: after `runtime install`, the next call finds the new library.
 pub fn global(explicit: Option<&Path>) -> Result<&'static OrtRuntime> {
-    let r = RUNTIME.get_or_init(|| load(explicit).map_err(|e| format!("{e:#}")));
-    match r {
-        Ok(rt) => {
-            if let Some(p) = explicit {
-                if rt.source != Source::Explicit || rt.path != p {
-                    bail!(
-                        "ONNX Runtime is already loaded from {} in this process; cannot switch to {}",
-                        rt.path.display(),
-                        p.display()
-                    );
-                }
+    let check = |rt: &'static OrtRuntime| -> Result<&'static OrtRuntime> {
+        if let Some(p) = explicit {
+            if rt.source != Source::Explicit || rt.path != p {
+                bail!(
+                    "ONNX Runtime is already loaded from {} in this process; cannot switch to {}",
+                    rt.path.display(),
+                    p.display()
+                );
             }
-            Ok(rt)
         }
-        Err(e) => Err(anyhow!("{e}")),
+        Ok(rt)
+    };
+    if let Some(rt) = RUNTIME.get() {
+        return check(rt);
     }
+    let _guard = LOADING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(rt) = RUNTIME.get() {
+        return check(rt);
+    }
+    let rt = load(explicit)?;
+    check(RUNTIME.get_or_init(|| rt))
 }
 
 fn load(explicit: Option<&Path>) -> Result<OrtRuntime> {

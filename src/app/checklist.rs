@@ -1,0 +1,103 @@
+//! The production checklist: what a run shows about readiness, and what to do next.
+
+use crate::bench::RunResult;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Pass,
+    Fail,
+    NotYet,
+}
+
+pub struct Item {
+    pub title: String,
+    pub status: Status,
+    pub detail: String,
+}
+
+/// Evaluates the checklist on finished runs.
+pub fn evaluate(results: &[&RunResult], latency_target_ms: f64) -> Vec<Item> {
+    let mut items = Vec::new();
+    let batch1: Vec<&&RunResult> = results.iter().filter(|r| r.batch_size == 1).collect();
+    items.push(match batch1.iter().min_by(|a, b| a.latency_p95.total_cmp(&b.latency_p95)) {
+        None => Item {
+            title: format!("p95 at batch 1 under {latency_target_ms:.0} ms"),
+            status: Status::NotYet,
+            detail: "Run a benchmark that includes batch size 1.".into(),
+        },
+        Some(r) if r.latency_p95 <= latency_target_ms => Item {
+            title: format!("p95 at batch 1 under {latency_target_ms:.0} ms"),
+            status: Status::Pass,
+            detail: format!("{} p95 is {:.3} ms, {:.0}x below the target.", r.engine, r.latency_p95, latency_target_ms / r.latency_p95.max(1e-9)),
+        },
+        Some(r) => Item {
+            title: format!("p95 at batch 1 under {latency_target_ms:.0} ms"),
+            status: Status::Fail,
+            detail: format!(
+                "Best p95 is {:.1} ms ({}). Try the other engine, more threads, or an optimized variant (int8, pruning) in Compare.",
+                r.latency_p95, r.engine
+            ),
+        },
+    });
+    items.push(
+        match results
+            .iter()
+            .map(|r| r.memory_mb)
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
+        {
+            Some(mb) if mb > 0.0 => Item {
+                title: "Memory measured".into(),
+                status: Status::Pass,
+                detail: format!(
+                    "Peak resident memory {mb:.0} MB: size functions or instances above it."
+                ),
+            },
+            _ => Item {
+                title: "Memory measured".into(),
+                status: Status::NotYet,
+                detail: "Run a benchmark.".into(),
+            },
+        },
+    );
+    let mut batches: Vec<usize> = results.iter().map(|r| r.batch_size).collect();
+    batches.sort_unstable();
+    batches.dedup();
+    items.push(Item {
+        title: "Several batch sizes tried".into(),
+        status: match batches.len() {
+            0 => Status::NotYet,
+            1 => Status::Fail,
+            _ => Status::Pass,
+        },
+        detail: match batches.len() {
+            0 => "Run a benchmark.".into(),
+            1 => "Only one batch size: add 1, 8, 32, 64 to see where throughput saturates.".into(),
+            _ => format!(
+                "Batch sizes {}.",
+                batches
+                    .iter()
+                    .map(|b| b.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
+    });
+    items.push(match results.iter().max_by(|a, b| a.throughput_rps.total_cmp(&b.throughput_rps)) {
+        Some(r) => Item {
+            title: "Batch size with the best throughput".into(),
+            status: Status::Pass,
+            detail: format!(
+                "Batch {} on {}: {:.0} samples/s at p95 {:.3} ms. Serve batched if clients can wait that long.",
+                r.batch_size, r.engine, r.throughput_rps, r.latency_p95
+            ),
+        },
+        None => Item { title: "Batch size with the best throughput".into(), status: Status::NotYet, detail: "Run a benchmark.".into() },
+    });
+    items.push(Item {
+        title: "Features of low importance".into(),
+        status: Status::NotYet,
+        detail: "Needs feature importance from the comparison tools (tabular models with labels)."
+            .into(),
+    });
+    items
+}

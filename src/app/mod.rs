@@ -1,0 +1,576 @@
+//! The desktop window. `logic` ingests worker events and applies commands even when nothing is
+//! drawn; the `*_ui` functions only draw and collect commands.
+
+pub mod checklist;
+pub mod plots;
+mod profile;
+mod ui;
+
+use crate::bench::{Event, Phase, Plan, RunResult, RunSpec, StopRule, Warmup};
+use crate::data::{DataSource, SynthOptions};
+use crate::engine::runtime::{self, Located};
+use crate::engine::{EngineChoice, EngineOptions};
+use crate::model::Model;
+use crate::worker::{BenchJob, Worker};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+/// How often the window repaints while a benchmark streams events.
+pub const REPAINT_EVERY: Duration = Duration::from_millis(250);
+
+/// The tabs of the main area.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Tab {
+    Profile,
+    Compare,
+    Cost,
+}
+
+/// How measurement stops, as the settings panel edits it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StopKind {
+    Iterations,
+    Duration,
+    UntilStable,
+}
+
+/// Benchmark settings, saved across restarts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProfileSettings {
+    pub engine: EngineChoice,
+    /// 0: the engine's default.
+    pub threads: usize,
+    pub batch_sizes: String,
+    pub warmup_iterations: u64,
+    pub stop_kind: StopKind,
+    pub iterations: u64,
+    pub duration_s: f64,
+    pub min_iterations: u64,
+    pub stable_percent: f64,
+    pub max_iterations: u64,
+    pub concurrency: usize,
+    /// `seq=128, batch=8`
+    pub dims: String,
+    pub seed: u64,
+    pub latency_target_ms: f64,
+}
+
+impl Default for ProfileSettings {
+    fn default() -> Self {
+        ProfileSettings {
+            engine: EngineChoice::Auto,
+            threads: 0,
+            batch_sizes: "1, 8, 32, 64".into(),
+            warmup_iterations: 10,
+            stop_kind: StopKind::Duration,
+            iterations: 1000,
+            duration_s: 1.0,
+            min_iterations: 100,
+            stable_percent: 5.0,
+            max_iterations: 100_000,
+            concurrency: 1,
+            dims: String::new(),
+            seed: 0,
+            latency_target_ms: 100.0,
+        }
+    }
+}
+
+impl ProfileSettings {
+    /// The plan these settings describe, or what is wrong with them.
+    pub fn plan(
+        &self,
+        engines: Vec<crate::engine::EngineKind>,
+        has_data_file: bool,
+    ) -> Result<Plan, String> {
+        let mut batch_sizes = Vec::new();
+        for part in self
+            .batch_sizes
+            .split([',', ' '])
+            .filter(|s| !s.trim().is_empty())
+        {
+            match part.trim().parse::<usize>() {
+                Ok(b) if b > 0 => batch_sizes.push(Some(b)),
+                _ => {
+                    return Err(format!(
+                        "'{part}' is not a batch size (use positive numbers like 1, 8, 32)"
+                    ))
+                }
+            }
+        }
+        if batch_sizes.is_empty() {
+            if has_data_file {
+                batch_sizes.push(None);
+            } else {
+                return Err("give at least one batch size".into());
+            }
+        }
+        let stop = match self.stop_kind {
+            StopKind::Iterations => StopRule::Iterations(self.iterations.max(1)),
+            StopKind::Duration => StopRule::MinTime {
+                min_time: Duration::from_secs_f64(self.duration_s.clamp(0.01, 3600.0)),
+                min_iterations: self.min_iterations,
+            },
+            StopKind::UntilStable => StopRule::UntilStable {
+                rel_width: (self.stable_percent / 100.0).clamp(0.001, 0.99),
+                min_iterations: self.min_iterations.max(100),
+                max_iterations: self.max_iterations.max(100),
+                max_time: Duration::from_secs(120),
+            },
+        };
+        Ok(Plan {
+            engines,
+            batch_sizes,
+            concurrency: self.concurrency.clamp(1, 256),
+            warmup: Warmup::Iterations(self.warmup_iterations),
+            stop,
+            engine_options: EngineOptions {
+                intra_threads: (self.threads > 0).then_some(self.threads),
+                ..EngineOptions::default()
+            },
+            ..Plan::default()
+        })
+    }
+
+    /// `seq=128, batch=8` as a map, or the part that does not parse.
+    pub fn dims_map(&self) -> Result<BTreeMap<String, usize>, String> {
+        let mut m = BTreeMap::new();
+        for part in self.dims.split(',').filter(|s| !s.trim().is_empty()) {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| format!("'{part}' should look like name=size"))?;
+            let n: usize = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("'{v}' is not a size"))?;
+            if n == 0 {
+                return Err(format!("dim '{}' must be at least 1", k.trim()));
+            }
+            m.insert(k.trim().to_string(), n);
+        }
+        Ok(m)
+    }
+}
+
+/// What survives a restart.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Saved {
+    pub settings: ProfileSettings,
+    pub recent: Vec<PathBuf>,
+    pub model_path: Option<PathBuf>,
+    pub data_path: Option<PathBuf>,
+    pub dark_mode: bool,
+    pub tab: Option<Tab>,
+}
+
+/// A run as the window sees it: live samples, then the result.
+#[derive(Default)]
+pub struct RunView {
+    pub spec: Option<RunSpec>,
+    pub warmup_ms: Vec<f32>,
+    pub measure_ms: Vec<f32>,
+    pub result: Option<RunResult>,
+    pub failed: Option<String>,
+    /// Histogram and CDF of `measure_ms`, recomputed when new samples arrive.
+    pub dist: Option<plots::Distribution>,
+}
+
+/// The state of the current (or last) benchmark.
+pub struct Session {
+    pub worker: Option<Worker>,
+    pub runs: BTreeMap<usize, RunView>,
+    pub started: Instant,
+    /// (seconds since start, resident MB)
+    pub memory: Vec<[f64; 2]>,
+    pub progress: Option<(usize, Phase, u64, Option<u64>)>,
+    pub cancelled: bool,
+    pub finished: bool,
+    pub notice: Option<String>,
+}
+
+impl Session {
+    pub fn results(&self) -> Vec<&RunResult> {
+        self.runs
+            .values()
+            .filter_map(|r| r.result.as_ref())
+            .collect()
+    }
+}
+
+/// A request made by the UI during a frame, applied at its end.
+pub enum Command {
+    Open(PathBuf),
+    Run,
+    Cancel,
+    InstallRuntime,
+    ClearData,
+}
+
+/// The state of `runtime install` started from the window.
+pub struct Install {
+    pub messages: Receiver<Result<String, String>>,
+    pub log: Vec<String>,
+    pub done: Option<Result<String, String>>,
+}
+
+pub struct InferscopeApp {
+    pub saved: Saved,
+    pub model: Option<Model>,
+    pub session: Option<Session>,
+    pub errors: Vec<String>,
+    pub located: Located,
+    pub install: Option<Install>,
+    pub path_input: String,
+    pub selected_run: Option<usize>,
+    commands: Vec<Command>,
+    ctx: Option<egui::Context>,
+}
+
+impl InferscopeApp {
+    /// The app with saved state from eframe storage (none in tests).
+    pub fn new(cc: &eframe::CreationContext<'_>) -> InferscopeApp {
+        let saved: Saved = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        let mut app = InferscopeApp::with_saved(saved);
+        app.ctx = Some(cc.egui_ctx.clone());
+        cc.egui_ctx.set_theme(if app.saved.dark_mode {
+            egui::Theme::Dark
+        } else {
+            egui::Theme::Light
+        });
+        // Reopen what was open last time, if it is still there.
+        if let Some(p) = app.saved.model_path.clone().filter(|p| p.exists()) {
+            app.open(&p);
+        }
+        if let Some(p) = app.saved.data_path.clone() {
+            if !p.exists() {
+                app.saved.data_path = None;
+            }
+        }
+        app
+    }
+
+    pub fn with_saved(saved: Saved) -> InferscopeApp {
+        InferscopeApp {
+            saved,
+            model: None,
+            session: None,
+            errors: Vec::new(),
+            located: runtime::locate(None),
+            install: None,
+            path_input: String::new(),
+            selected_run: None,
+            commands: Vec::new(),
+            ctx: None,
+        }
+    }
+
+    pub fn command(&mut self, c: Command) {
+        self.commands.push(c);
+    }
+
+    fn remember(&mut self, path: &Path) {
+        self.saved.recent.retain(|p| p != path);
+        self.saved.recent.insert(0, path.to_path_buf());
+        self.saved.recent.truncate(10);
+    }
+
+    /// Opens a model or a data file by extension: what a drop, the File menu and the typed
+    /// path all do.
+    pub fn open(&mut self, path: &Path) {
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        match ext.as_str() {
+            "onnx" => match Model::load(path) {
+                Ok(mut m) => {
+                    let dims: Vec<(String, usize)> = self.saved.settings.dims_map().unwrap_or_default().into_iter().collect();
+                    crate::cli::with_flops(&mut m, &dims);
+                    self.model = Some(m);
+                    self.saved.model_path = Some(path.to_path_buf());
+                    self.remember(path);
+                }
+                Err(e) => self.errors.push(format!("{e:#}")),
+            },
+            "npy" | "npz" | "csv" => {
+                if !path.exists() {
+                    self.errors.push(format!("{} does not exist", path.display()));
+                    return;
+                }
+                self.saved.data_path = Some(path.to_path_buf());
+                self.remember(path);
+            }
+            "ron" => self.errors.push(format!(
+                "{}: presets (.ron) are not supported yet; open a model (.onnx) or data (.npy, .npz, .csv)",
+                path.display()
+            )),
+            _ => self.errors.push(format!(
+                "{}: Inferscope opens models (.onnx) and sample data (.npy, .npz, .csv)",
+                path.display()
+            )),
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.session.as_ref().is_some_and(|s| s.worker.is_some())
+    }
+
+    fn start_run(&mut self) {
+        if self.is_running() {
+            return;
+        }
+        let Some(model) = self.model.clone() else {
+            self.errors.push(
+                "open a model first (drop an .onnx file on the window or use File > Open)".into(),
+            );
+            return;
+        };
+        let s = &self.saved.settings;
+        let (engines, notice) =
+            match crate::engine::resolve_engines(s.engine, &EngineOptions::default()) {
+                Ok(x) => x,
+                Err(e) => {
+                    self.errors.push(format!("{e:#}"));
+                    return;
+                }
+            };
+        let plan = match s.plan(engines, self.saved.data_path.is_some()) {
+            Ok(p) => p,
+            Err(e) => {
+                self.errors.push(e);
+                return;
+            }
+        };
+        let source = match &self.saved.data_path {
+            Some(p) => DataSource::File {
+                path: p.clone(),
+                label_column: None,
+            },
+            None => match s.dims_map() {
+                Ok(dims) => DataSource::Synthetic(SynthOptions {
+                    dims,
+                    seed: s.seed,
+                    samples: plan
+                        .batch_sizes
+                        .iter()
+                        .flatten()
+                        .copied()
+                        .max()
+                        .unwrap_or(1)
+                        .max(64),
+                    int_range: None,
+                }),
+                Err(e) => {
+                    self.errors.push(e);
+                    return;
+                }
+            },
+        };
+        let ctx = self.ctx.clone();
+        // A few repaints a second while events arrive: enough to look live, little enough that
+        // drawing does not compete with the benchmark for the CPU.
+        let worker = Worker::start(
+            BenchJob {
+                model,
+                source,
+                plan,
+            },
+            move || {
+                if let Some(c) = &ctx {
+                    c.request_repaint_after(REPAINT_EVERY);
+                }
+            },
+        );
+        self.selected_run = None;
+        self.session = Some(Session {
+            worker: Some(worker),
+            runs: BTreeMap::new(),
+            started: Instant::now(),
+            memory: Vec::new(),
+            progress: None,
+            cancelled: false,
+            finished: false,
+            notice: notice.map(|n| {
+                n.lines().last().unwrap_or_default().to_string()
+                    + " (no compatible ONNX Runtime found)"
+            }),
+        });
+    }
+
+    fn start_install(&mut self) {
+        if self.install.as_ref().is_some_and(|i| i.done.is_none()) {
+            return;
+        }
+        let (tx, rx) = mpsc::channel();
+        let ctx = self.ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("inferscope-install".into())
+            .spawn(move || {
+                let progress_tx = tx.clone();
+                let c2 = ctx.clone();
+                let result = runtime::install(&mut |m| {
+                    let _ = progress_tx.send(Ok(m.to_string()));
+                    if let Some(c) = &c2 {
+                        c.request_repaint();
+                    }
+                });
+                let _ = tx.send(match result {
+                    Ok((p, v)) => Ok(format!("Installed ONNX Runtime {v} at {}", p.display())),
+                    Err(e) => Err(format!("{e:#}")),
+                });
+                if let Some(c) = &ctx {
+                    c.request_repaint();
+                }
+            });
+        match spawned {
+            Ok(_) => {
+                self.install = Some(Install {
+                    messages: rx,
+                    log: Vec::new(),
+                    done: None,
+                })
+            }
+            Err(e) => self.errors.push(format!("cannot start the install: {e}")),
+        }
+    }
+
+    /// Ingests worker and install events and applies the frame's commands.
+    pub fn logic(&mut self) {
+        for c in std::mem::take(&mut self.commands) {
+            match c {
+                Command::Open(p) => self.open(&p),
+                Command::Run => self.start_run(),
+                Command::Cancel => {
+                    if let Some(w) = self.session.as_ref().and_then(|s| s.worker.as_ref()) {
+                        w.cancel();
+                    }
+                }
+                Command::InstallRuntime => self.start_install(),
+                Command::ClearData => self.saved.data_path = None,
+            }
+        }
+        if let Some(inst) = &mut self.install {
+            let mut finished = None;
+            for m in inst.messages.try_iter() {
+                match m {
+                    Ok(line) if inst.done.is_none() && !line.starts_with("Installed") => {
+                        inst.log.push(line)
+                    }
+                    other => finished = Some(other),
+                }
+            }
+            if let Some(f) = finished {
+                inst.done = Some(f);
+                self.located = runtime::locate(None);
+            }
+        }
+        let Some(session) = &mut self.session else {
+            return;
+        };
+        let events = session
+            .worker
+            .as_ref()
+            .map(|w| w.drain())
+            .unwrap_or_default();
+        for e in events {
+            match e {
+                Event::Started { run, spec } => {
+                    session.runs.entry(run).or_default().spec = Some(spec);
+                    self.selected_run = Some(run);
+                }
+                Event::Progress {
+                    run,
+                    phase,
+                    done,
+                    total,
+                } => session.progress = Some((run, phase, done, total)),
+                Event::Samples {
+                    run,
+                    phase,
+                    latencies_ns,
+                    rss_bytes,
+                } => {
+                    let view = session.runs.entry(run).or_default();
+                    let target = if phase == Phase::Warmup {
+                        &mut view.warmup_ms
+                    } else {
+                        &mut view.measure_ms
+                    };
+                    target.extend(latencies_ns.iter().map(|&ns| (ns as f64 / 1e6) as f32));
+                    if rss_bytes > 0 {
+                        session.memory.push([
+                            session.started.elapsed().as_secs_f64(),
+                            rss_bytes as f64 / 1e6,
+                        ]);
+                    }
+                }
+                Event::RunDone { run, result } => {
+                    session.runs.entry(run).or_default().result = Some(*result)
+                }
+                Event::Failed { run, error } => {
+                    if error == "cancelled" {
+                        session.cancelled = true;
+                    } else {
+                        if let Some(r) = run {
+                            session.runs.entry(r).or_default().failed = Some(error.clone());
+                        }
+                        self.errors.push(error);
+                    }
+                }
+                Event::Finished => {
+                    session.finished = true;
+                    session.worker = None;
+                }
+            }
+        }
+    }
+}
+
+impl eframe::App for InferscopeApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        if self.ctx.is_none() {
+            self.ctx = Some(ctx.clone());
+        }
+        InferscopeApp::logic(self);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame_ui(ui);
+        // Commands collected while drawing take effect now, not a frame later.
+        InferscopeApp::logic(self);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.saved);
+    }
+}
+
+/// Opens the window (blocks until it is closed).
+pub fn run_window() -> anyhow::Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Inferscope")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([800.0, 500.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Inferscope",
+        options,
+        Box::new(|cc| Ok(Box::new(InferscopeApp::new(cc)))),
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the window: {e}. Without a display, use the commands: inferscope --help"
+        )
+    })
+}

@@ -1,0 +1,455 @@
+//! The Profile tab: settings, run controls, live plots, the results table and the checklist.
+
+use super::checklist::{self, Status};
+use super::plots::{decimate, distribution, log_ms_label};
+use super::{Command, InferscopeApp, StopKind};
+use crate::bench::Phase;
+use crate::engine::EngineChoice;
+use egui::{Color32, RichText};
+use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot, PlotPoints, Span, VLine};
+
+const PLOT_HEIGHT: f32 = 190.0;
+const MAX_POINTS: usize = 2000;
+
+fn header(ui: &mut egui::Ui, text: &str, tip: &str) {
+    ui.label(RichText::new(text).strong()).on_hover_text(tip);
+}
+
+const PALETTE: [Color32; 6] = [
+    Color32::from_rgb(31, 119, 180),
+    Color32::from_rgb(255, 127, 14),
+    Color32::from_rgb(44, 160, 44),
+    Color32::from_rgb(214, 39, 40),
+    Color32::from_rgb(148, 103, 189),
+    Color32::from_rgb(140, 86, 75),
+];
+
+impl InferscopeApp {
+    pub(super) fn profile_ui(&mut self, ui: &mut egui::Ui) {
+        egui::ScrollArea::vertical()
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                self.settings_ui(ui);
+                ui.separator();
+                self.run_controls_ui(ui);
+                if self.session.is_some() {
+                    ui.add_space(6.0);
+                    self.plots_ui(ui);
+                    ui.add_space(6.0);
+                    self.results_table_ui(ui);
+                }
+                ui.add_space(6.0);
+                self.checklist_ui(ui);
+            });
+    }
+
+    fn settings_ui(&mut self, ui: &mut egui::Ui) {
+        let running = self.is_running();
+        let s = &mut self.saved.settings;
+        egui::CollapsingHeader::new(RichText::new("Settings").strong()).default_open(true).show(ui, |ui| {
+            ui.add_enabled_ui(!running, |ui| {
+                egui::Grid::new("settings").num_columns(4).spacing([18.0, 6.0]).show(ui, |ui| {
+                    let l = ui.label("Engine").on_hover_text("Auto: ONNX Runtime when found, else tract (pure Rust, built in)");
+                    egui::ComboBox::from_id_salt("engine")
+                        .selected_text(match s.engine {
+                            EngineChoice::Auto => "Auto",
+                            EngineChoice::Ort => "ONNX Runtime",
+                            EngineChoice::Tract => "tract",
+                            EngineChoice::Both => "Both",
+                        })
+                        .show_ui(ui, |ui| {
+                            ui.selectable_value(&mut s.engine, EngineChoice::Auto, "Auto");
+                            ui.selectable_value(&mut s.engine, EngineChoice::Ort, "ONNX Runtime");
+                            ui.selectable_value(&mut s.engine, EngineChoice::Tract, "tract");
+                            ui.selectable_value(&mut s.engine, EngineChoice::Both, "Both");
+                        })
+                        .response
+                        .labelled_by(l.id);
+                    let l = ui.label("Threads").on_hover_text("Threads inside one operator (intra-op); 0 = the engine's default");
+                    ui.add(egui::DragValue::new(&mut s.threads).range(0..=256)).labelled_by(l.id);
+                    ui.end_row();
+
+                    let l = ui.label("Batch sizes").on_hover_text("Samples per request, comma-separated. Empty with a data file: the data as given");
+                    ui.add(egui::TextEdit::singleline(&mut s.batch_sizes).desired_width(120.0)).labelled_by(l.id);
+                    let l = ui.label("Concurrency").on_hover_text("Closed-loop client threads, each with its own session");
+                    ui.add(egui::DragValue::new(&mut s.concurrency).range(1..=64)).labelled_by(l.id);
+                    ui.end_row();
+
+                    let l = ui.label("Warm-up").on_hover_text("Iterations run before measuring; shown shaded, kept out of the statistics");
+                    ui.add(egui::DragValue::new(&mut s.warmup_iterations).range(0..=100_000).suffix(" it")).labelled_by(l.id);
+                    ui.label("Stop rule");
+                    ui.horizontal(|ui| {
+                        ui.radio_value(&mut s.stop_kind, StopKind::Iterations, "Iterations");
+                        ui.radio_value(&mut s.stop_kind, StopKind::Duration, "Time");
+                        ui.radio_value(&mut s.stop_kind, StopKind::UntilStable, "Until stable")
+                            .on_hover_text("Stop when the 95% confidence interval of p99 is within the given percentage of p99");
+                    });
+                    ui.end_row();
+
+                    ui.label("");
+                    ui.label("");
+                    ui.label("");
+                    ui.horizontal(|ui| match s.stop_kind {
+                        StopKind::Iterations => {
+                            let l = ui.label("measure");
+                            ui.add(egui::DragValue::new(&mut s.iterations).range(1..=10_000_000).suffix(" it")).labelled_by(l.id);
+                        }
+                        StopKind::Duration => {
+                            let l = ui.label("measure for");
+                            ui.add(egui::DragValue::new(&mut s.duration_s).range(0.05..=3600.0).speed(0.1).suffix(" s")).labelled_by(l.id);
+                            let l = ui.label("and at least");
+                            ui.add(egui::DragValue::new(&mut s.min_iterations).range(1..=10_000_000).suffix(" it")).labelled_by(l.id);
+                        }
+                        StopKind::UntilStable => {
+                            let l = ui.label("p99 interval within");
+                            ui.add(egui::DragValue::new(&mut s.stable_percent).range(0.5..=50.0).speed(0.1).suffix(" %")).labelled_by(l.id);
+                            let l = ui.label("cap");
+                            ui.add(egui::DragValue::new(&mut s.max_iterations).range(100..=10_000_000).suffix(" it")).labelled_by(l.id);
+                        }
+                    });
+                    ui.end_row();
+
+                    let l = ui.label("Symbolic dims").on_hover_text("Sizes for named dims of synthesized inputs, e.g. seq=128");
+                    ui.add(egui::TextEdit::singleline(&mut s.dims).hint_text("seq=128").desired_width(120.0)).labelled_by(l.id);
+                    let l = ui.label("Latency target").on_hover_text("p95 at batch 1 must stay under this (checklist)");
+                    ui.add(egui::DragValue::new(&mut s.latency_target_ms).range(0.01..=100_000.0).suffix(" ms")).labelled_by(l.id);
+                    ui.end_row();
+                });
+            });
+        });
+    }
+
+    fn run_controls_ui(&mut self, ui: &mut egui::Ui) {
+        let running = self.is_running();
+        ui.horizontal(|ui| {
+            let can_run = self.model.is_some() && !running;
+            if ui
+                .add_enabled(can_run, egui::Button::new(RichText::new("Run").strong()))
+                .on_hover_text("Ctrl+R or F5")
+                .clicked()
+            {
+                self.command(Command::Run);
+            }
+            if ui
+                .add_enabled(running, egui::Button::new("Cancel"))
+                .on_hover_text("Esc")
+                .clicked()
+            {
+                self.command(Command::Cancel);
+            }
+            if let Some(session) = &self.session {
+                let label_of = |run: usize| {
+                    session
+                        .runs
+                        .get(&run)
+                        .and_then(|r| r.spec.as_ref())
+                        .map(|s| {
+                            format!(
+                                "{} · batch {}",
+                                s.engine,
+                                s.batch_size
+                                    .map(|b| b.to_string())
+                                    .unwrap_or_else(|| "as given".into())
+                            )
+                        })
+                };
+                if running {
+                    if let Some((run, phase, done, total)) = session.progress {
+                        let what = match phase {
+                            Phase::Loading => "loading model".to_string(),
+                            Phase::Warmup => {
+                                format!("{} · warming up", label_of(run).unwrap_or_default())
+                            }
+                            Phase::Measure => {
+                                format!("{} · measuring", label_of(run).unwrap_or_default())
+                            }
+                        };
+                        let frac = total.map(|t| done as f32 / t.max(1) as f32).unwrap_or(0.0);
+                        let text = match total {
+                            Some(t) => format!("{what}: {done}/{t}"),
+                            None => format!("{what}: {done}"),
+                        };
+                        ui.add(
+                            egui::ProgressBar::new(frac.min(1.0))
+                                .text(text)
+                                .desired_width(420.0)
+                                .animate(total.is_none()),
+                        );
+                    } else {
+                        ui.spinner();
+                        ui.label("starting…");
+                    }
+                } else if session.cancelled {
+                    ui.label(RichText::new("Cancelled").color(Color32::from_rgb(190, 120, 0)));
+                } else if session.finished {
+                    ui.label(format!("Done: {} runs", session.results().len()));
+                }
+                if let Some(n) = &session.notice {
+                    ui.label(RichText::new(n).weak());
+                }
+            } else if self.model.is_none() {
+                ui.label(RichText::new("Open a model to run a benchmark.").weak());
+            }
+        });
+    }
+
+    fn plots_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(session) = &self.session else { return };
+        let warmup = self.saved.settings.warmup_iterations as f64;
+        let width = (ui.available_width() / 2.0 - 8.0).max(200.0);
+        let runs: Vec<(usize, String)> = session
+            .runs
+            .iter()
+            .filter_map(|(id, r)| {
+                r.spec.as_ref().map(|s| {
+                    (
+                        *id,
+                        format!(
+                            "{} b{}",
+                            s.engine,
+                            s.batch_size
+                                .map(|b| b.to_string())
+                                .unwrap_or_else(|| "·".into())
+                        ),
+                    )
+                })
+            })
+            .collect();
+        let selected = self
+            .selected_run
+            .filter(|r| session.runs.contains_key(r))
+            .or(runs.last().map(|r| r.0));
+
+        ui.horizontal(|ui| {
+            ui.vertical(|ui| {
+                ui.set_width(width);
+                header(ui, "Latency over time", "Each request's latency in order, per run; the shaded band is warm-up (not in the statistics)");
+                Plot::new("latency_time").height(PLOT_HEIGHT).legend(Legend::default()).x_axis_label("request").y_axis_label("ms").show(ui, |p| {
+                    if warmup > 0.0 {
+                        p.add(Span::new("warm-up", 0.0..=warmup).fill(Color32::from_gray(128).gamma_multiply(0.25)));
+                    }
+                    for (i, (id, name)) in runs.iter().enumerate() {
+                        let r = &session.runs[id];
+                        let color = PALETTE[i % PALETTE.len()];
+                        let mut pts = decimate(&r.warmup_ms, 0.0, MAX_POINTS / 4);
+                        pts.extend(decimate(&r.measure_ms, r.warmup_ms.len() as f64, MAX_POINTS));
+                        p.add(Line::new(name.as_str(), PlotPoints::from(pts)).color(color));
+                    }
+                });
+            });
+            ui.vertical(|ui| {
+                ui.set_width(width);
+                header(ui, "Resident memory", "Resident set size of the process over the session, sampled every 10 ms; lines mark after-load and peak");
+                Plot::new("memory").height(PLOT_HEIGHT).x_axis_label("s").y_axis_label("MB").show(ui, |p| {
+                    p.add(Line::new("RSS", PlotPoints::from(session.memory.clone())).color(PALETTE[0]).fill(0.0).fill_alpha(0.2));
+                    if let Some(r) = session.results().first() {
+                        p.add(HLine::new("after load", r.rss_after_load_mb).color(Color32::from_rgb(44, 160, 44)));
+                    }
+                    if let Some(peak) = session.memory.iter().map(|m| m[1]).reduce(f64::max) {
+                        p.add(HLine::new("peak", peak).color(Color32::from_rgb(214, 39, 40)));
+                    }
+                });
+            });
+        });
+
+        ui.horizontal(|ui| {
+            let l = ui.label("Distribution of");
+            let mut sel = selected.unwrap_or(0);
+            egui::ComboBox::from_id_salt("dist_run")
+                .selected_text(
+                    runs.iter()
+                        .find(|r| r.0 == sel)
+                        .map(|r| r.1.clone())
+                        .unwrap_or_default(),
+                )
+                .show_ui(ui, |ui| {
+                    for (id, name) in &runs {
+                        ui.selectable_value(&mut sel, *id, name);
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+            if Some(sel) != selected {
+                self.selected_run = Some(sel);
+            }
+        });
+        let Some(session) = &mut self.session else {
+            return;
+        };
+        let dist = selected.and_then(|id| session.runs.get_mut(&id)).map(|r| {
+            let stale = r.dist.as_ref().is_none_or(|d| d.n != r.measure_ms.len());
+            if stale {
+                r.dist = Some(distribution(&r.measure_ms, 40));
+            }
+            r.dist.clone().unwrap_or_default()
+        });
+        ui.horizontal(|ui| {
+            let d = dist.clone().unwrap_or_default();
+            ui.vertical(|ui| {
+                ui.set_width(width);
+                header(
+                    ui,
+                    "Latency histogram (log scale)",
+                    "Measured latencies in log-spaced bins; lines at p50, p95, p99",
+                );
+                Plot::new("histogram")
+                    .height(PLOT_HEIGHT)
+                    .legend(Legend::default())
+                    .x_axis_formatter(|m, _| log_ms_label(m.value))
+                    .y_axis_label("requests")
+                    .show(ui, |p| {
+                        let bars: Vec<Bar> = d
+                            .bins
+                            .iter()
+                            .map(|&(x, c, w)| Bar::new(x, c).width(w * 0.95))
+                            .collect();
+                        p.add(BarChart::new("requests", bars).color(PALETTE[0]));
+                        percentile_lines(p, &d);
+                    });
+            });
+            ui.vertical(|ui| {
+                ui.set_width(width);
+                header(
+                    ui,
+                    "Cumulative distribution (log scale)",
+                    "Fraction of requests at or under a latency; lines at p50, p95, p99",
+                );
+                Plot::new("cdf")
+                    .height(PLOT_HEIGHT)
+                    .legend(Legend::default())
+                    .x_axis_formatter(|m, _| log_ms_label(m.value))
+                    .include_y(0.0)
+                    .include_y(1.0)
+                    .show(ui, |p| {
+                        p.add(Line::new("CDF", PlotPoints::from(d.cdf.clone())).color(PALETTE[0]));
+                        percentile_lines(p, &d);
+                    });
+            });
+        });
+
+        let results = session.results();
+        if !results.is_empty() {
+            header(ui, "Throughput against batch size", "Samples per second per engine; where the curve flattens, bigger batches only add latency");
+            Plot::new("throughput")
+                .height(PLOT_HEIGHT)
+                .width(width * 2.0)
+                .legend(Legend::default())
+                .x_axis_label("batch size")
+                .y_axis_label("samples/s")
+                .show(ui, |p| {
+                    let mut engines: Vec<_> = results.iter().map(|r| r.engine).collect();
+                    engines.dedup();
+                    for (i, e) in engines.iter().enumerate() {
+                        let mut pts: Vec<[f64; 2]> = results
+                            .iter()
+                            .filter(|r| r.engine == *e)
+                            .map(|r| [r.batch_size as f64, r.throughput_rps])
+                            .collect();
+                        pts.sort_by(|a, b| a[0].total_cmp(&b[0]));
+                        p.add(
+                            Line::new(e.label(), PlotPoints::from(pts))
+                                .color(PALETTE[i % PALETTE.len()]),
+                        );
+                    }
+                });
+        }
+    }
+
+    fn results_table_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(session) = &self.session else { return };
+        let results: Vec<_> = session.results().into_iter().cloned().collect();
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("Results").strong().size(15.0));
+            if ui
+                .add_enabled(!results.is_empty(), egui::Button::new("Copy as text"))
+                .on_hover_text("Copies the table as the CLI prints it")
+                .clicked()
+            {
+                ui.ctx().copy_text(crate::cli::results_table(&results));
+            }
+        });
+        if results.is_empty() {
+            ui.label(RichText::new("Results appear here as each run finishes.").weak());
+            return;
+        }
+        let ci = |c: &Option<crate::bench::stats::Interval>| {
+            c.map(|c| format!("[{:.3}, {:.3}]", c.lo, c.hi))
+                .unwrap_or_else(|| "[n/a]".into())
+        };
+        egui::Grid::new("results").striped(true).spacing([14.0, 4.0]).show(ui, |ui| {
+            header(ui, "Engine", "The engine that ran the model");
+            header(ui, "Batch", "Samples per request");
+            header(ui, "Iterations", "Measured requests (warm-up excluded)");
+            header(ui, "p50 ms [95% CI]", "Median latency; the interval is distribution-free, from the raw samples' order statistics");
+            header(ui, "p95 ms", "95% of requests finished within this");
+            header(ui, "p99 ms [95% CI]", "99% of requests finished within this; needs several hundred samples to be bounded");
+            header(ui, "Mean ± std ms", "Exact mean and standard deviation of all measured latencies");
+            header(ui, "Samples/s", "Throughput: requests per second x batch size, over the measured window");
+            header(ui, "Memory MB", "Peak resident memory of the process during the run");
+            ui.end_row();
+            for r in &results {
+                let warn_for = |metric: &str| r.warnings.iter().filter(|w| w.metric == metric).map(|w| w.message.clone()).collect::<Vec<_>>();
+                let cell = |ui: &mut egui::Ui, text: String, metric: &str| {
+                    let w = warn_for(metric);
+                    if w.is_empty() {
+                        ui.label(text);
+                    } else {
+                        ui.label(RichText::new(format!("{text} (!)")).color(Color32::from_rgb(190, 120, 0))).on_hover_text(w.join("\n\n"));
+                    }
+                };
+                ui.label(r.engine.label());
+                ui.label(r.batch_size.to_string());
+                ui.label(r.n_iterations.to_string());
+                cell(ui, format!("{:.3} {}", r.latency_p50, ci(&r.ci_p50)), "latency_p50");
+                cell(ui, format!("{:.3}", r.latency_p95), "latency_p95");
+                cell(ui, format!("{:.3} {}", r.latency_p99, ci(&r.ci_p99)), "latency_p99");
+                cell(ui, format!("{:.3} ± {:.3}", r.latency_mean, r.latency_std), "latency_std");
+                ui.label(format!("{:.1}", r.throughput_rps));
+                ui.label(format!("{:.1}", r.memory_mb));
+                ui.end_row();
+            }
+        });
+    }
+
+    fn checklist_ui(&mut self, ui: &mut egui::Ui) {
+        let results: Vec<_> = self
+            .session
+            .as_ref()
+            .map(|s| s.results())
+            .unwrap_or_default();
+        let items = checklist::evaluate(&results, self.saved.settings.latency_target_ms);
+        egui::CollapsingHeader::new(RichText::new("Production checklist").strong())
+            .default_open(true)
+            .show(ui, |ui| {
+                egui::Grid::new("checklist")
+                    .num_columns(3)
+                    .spacing([10.0, 4.0])
+                    .show(ui, |ui| {
+                        for it in items {
+                            let (mark, color) = match it.status {
+                                Status::Pass => ("pass", Color32::from_rgb(30, 140, 60)),
+                                Status::Fail => ("fail", Color32::from_rgb(200, 40, 40)),
+                                Status::NotYet => ("not yet", Color32::GRAY),
+                            };
+                            ui.label(RichText::new(mark).color(color));
+                            ui.label(it.title);
+                            ui.label(RichText::new(it.detail).weak());
+                            ui.end_row();
+                        }
+                    });
+            });
+    }
+}
+
+fn percentile_lines(p: &mut egui_plot::PlotUi, d: &super::plots::Distribution) {
+    if d.n == 0 {
+        return;
+    }
+    for (name, v, color) in [
+        ("p50", d.p50, PALETTE[2]),
+        ("p95", d.p95, PALETTE[1]),
+        ("p99", d.p99, PALETTE[3]),
+    ] {
+        p.add(VLine::new(name, v.log10()).color(color));
+    }
+}

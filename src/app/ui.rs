@@ -1,0 +1,306 @@
+//! The frame around the tabs: menu, shortcuts, drops, errors, and the model panel.
+
+use super::{Command, InferscopeApp, Tab};
+use egui::{Color32, RichText};
+
+fn human_bytes(b: u64) -> String {
+    match b {
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+fn human_count(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000_000 => format!("{:.2} G", n as f64 / 1e9),
+        n if n >= 1_000_000 => format!("{:.2} M", n as f64 / 1e6),
+        n if n >= 1_000 => format!("{:.1} k", n as f64 / 1e3),
+        n => n.to_string(),
+    }
+}
+
+impl InferscopeApp {
+    pub(super) fn frame_ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        // Drops anywhere on the window, and keyboard shortcuts.
+        let dropped: Vec<std::path::PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        for p in dropped {
+            self.command(Command::Open(p));
+        }
+        use egui::{Key, KeyboardShortcut, Modifiers};
+        if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::O)))
+        {
+            self.pick_file();
+        }
+        if ctx.input_mut(|i| {
+            i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::R))
+                || i.key_pressed(Key::F5)
+        }) {
+            self.command(Command::Run);
+        }
+        if ctx.input(|i| i.key_pressed(Key::Escape)) && self.is_running() {
+            self.command(Command::Cancel);
+        }
+
+        egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui));
+        if !self.errors.is_empty() {
+            egui::Panel::bottom("errors").show(ui, |ui| self.errors_ui(ui));
+        }
+        egui::Panel::left("model")
+            .resizable(true)
+            .default_size(290.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| self.model_panel_ui(ui));
+            });
+        egui::CentralPanel::default_margins().show(ui, |ui| {
+            let tab = self.saved.tab.unwrap_or(Tab::Profile);
+            ui.horizontal(|ui| {
+                for (t, label) in [(Tab::Profile, "Profile"), (Tab::Compare, "Compare"), (Tab::Cost, "Cost")] {
+                    if ui.selectable_label(tab == t, RichText::new(label).size(16.0)).clicked() {
+                        self.saved.tab = Some(t);
+                    }
+                }
+            });
+            ui.separator();
+            match tab {
+                Tab::Profile => self.profile_ui(ui),
+                Tab::Compare => placeholder_ui(
+                    ui,
+                    "Compare",
+                    "Optimized variants (int8 quantization, pruning, fp16, fewer trees, another model) benchmarked side \
+                     by side with the original: latency, throughput, memory, size and output drift. Coming next.",
+                ),
+                Tab::Cost => placeholder_ui(
+                    ui,
+                    "Cost",
+                    "Monthly cost of serving this model on serverless, container, Kubernetes and dedicated tiers, \
+                     driven by the measured latencies, with a recommendation. Coming next.",
+                ),
+            }
+        });
+    }
+
+    fn pick_file(&mut self) {
+        let picked = rfd::FileDialog::new()
+            .add_filter("Models and data", &["onnx", "npy", "npz", "csv"])
+            .pick_file();
+        match picked {
+            Some(p) => self.command(Command::Open(p)),
+            None => {
+                // Where no dialog service runs, rfd returns at once: point at the other ways.
+                if self.path_input.is_empty() {
+                    self.errors.push("No file was chosen. You can also drop files on the window or type a path in the model panel.".into());
+                }
+            }
+        }
+    }
+
+    fn menu_ui(&mut self, ui: &mut egui::Ui) {
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                if ui.button("Open model or data…  (Ctrl+O)").clicked() {
+                    ui.close();
+                    self.pick_file();
+                }
+                ui.menu_button("Recent", |ui| {
+                    if self.saved.recent.is_empty() {
+                        ui.label("Nothing yet");
+                    }
+                    for p in self.saved.recent.clone() {
+                        if ui.button(p.display().to_string()).clicked() {
+                            ui.close();
+                            self.command(Command::Open(p));
+                        }
+                    }
+                });
+                if self.saved.data_path.is_some() && ui.button("Use synthesized data").clicked() {
+                    ui.close();
+                    self.command(Command::ClearData);
+                }
+            });
+            ui.menu_button("View", |ui| {
+                let label = if self.saved.dark_mode {
+                    "Light theme"
+                } else {
+                    "Dark theme"
+                };
+                if ui.button(label).clicked() {
+                    self.saved.dark_mode = !self.saved.dark_mode;
+                    ui.ctx().set_theme(if self.saved.dark_mode {
+                        egui::Theme::Dark
+                    } else {
+                        egui::Theme::Light
+                    });
+                    ui.close();
+                }
+            });
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.label(RichText::new(format!("Inferscope {}", env!("CARGO_PKG_VERSION"))).weak());
+            });
+        });
+    }
+
+    fn errors_ui(&mut self, ui: &mut egui::Ui) {
+        let mut dismiss = None;
+        for (i, e) in self.errors.iter().enumerate().rev().take(3) {
+            ui.horizontal(|ui| {
+                if ui.small_button("Dismiss").clicked() {
+                    dismiss = Some(i);
+                }
+                ui.label(RichText::new(e).color(Color32::from_rgb(200, 40, 40)));
+            });
+        }
+        if let Some(i) = dismiss {
+            self.errors.remove(i);
+        }
+    }
+
+    fn model_panel_ui(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Model");
+        ui.horizontal(|ui| {
+            let edit = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.path_input)
+                        .hint_text("path to .onnx / .npz / .csv")
+                        .desired_width(190.0),
+                )
+                .on_hover_text("Type or paste a path and press Enter");
+            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if (ui.button("Open").clicked() || enter) && !self.path_input.trim().is_empty() {
+                self.command(Command::Open(self.path_input.trim().into()));
+                self.path_input.clear();
+            }
+        });
+        match &self.model {
+            None => {
+                ui.label(RichText::new("Drop an .onnx model (and .npz/.npy/.csv data) anywhere on the window, use File > Open, or type a path.").weak());
+            }
+            Some(m) => {
+                let i = &m.info;
+                ui.label(RichText::new(&i.name).strong().size(16.0));
+                ui.label(RichText::new(i.path.display().to_string()).weak().small());
+                egui::Grid::new("model_facts").num_columns(2).show(ui, |ui| {
+                    ui.label("Size");
+                    ui.label(human_bytes(i.file_size_bytes));
+                    ui.end_row();
+                    ui.label("Parameters").on_hover_text("Elements in initializers, Constant nodes (subgraphs included) and ML-operator attributes");
+                    ui.label(format!("{} ({})", human_count(i.parameter_count), human_bytes(i.parameter_bytes)));
+                    ui.end_row();
+                    ui.label("FLOPs").on_hover_text("2 x multiply-adds per inference (MatMul, Gemm, Conv...), from tract's cost model");
+                    match i.flops {
+                        Some(f) => ui.label(human_count(f)).on_hover_text(&i.flops_note),
+                        None => ui.label("n/a").on_hover_text(&i.flops_note),
+                    };
+                    ui.end_row();
+                    ui.label("Producer");
+                    ui.label(&i.producer);
+                    ui.end_row();
+                    ui.label("IR / opsets");
+                    ui.label(format!("{} / {}", i.ir_version, i.opsets.iter().map(|(d, v)| format!("{d} {v}")).collect::<Vec<_>>().join(", ")));
+                    ui.end_row();
+                    ui.label("sha256");
+                    ui.label(format!("{}…", &i.sha256[..12])).on_hover_text(&i.sha256);
+                    ui.end_row();
+                });
+                ui.add_space(4.0);
+                ui.label(RichText::new("Inputs").strong());
+                for v in &i.inputs {
+                    ui.label(format!("{}  {}", v.name, v.type_string()));
+                }
+                ui.label(RichText::new("Outputs").strong());
+                for v in &i.outputs {
+                    ui.label(format!("{}  {}", v.name, v.type_string()));
+                }
+                egui::CollapsingHeader::new(format!("Operators ({} nodes)", i.node_count))
+                    .default_open(false)
+                    .show(ui, |ui| {
+                        let mut ops: Vec<_> = i.op_histogram.iter().collect();
+                        ops.sort_by(|a, b| b.1.cmp(a.1));
+                        for (op, n) in ops {
+                            ui.label(format!("{op} × {n}"));
+                        }
+                    });
+            }
+        }
+        ui.separator();
+        ui.label(RichText::new("Data").strong());
+        match &self.saved.data_path {
+            Some(p) => {
+                ui.label(p.display().to_string());
+            }
+            None => {
+                ui.label("Synthesized from the model's shapes")
+                    .on_hover_text("Drop an .npy/.npz/.csv file to use your own samples");
+            }
+        }
+        ui.separator();
+        self.engine_status_ui(ui);
+    }
+
+    fn engine_status_ui(&mut self, ui: &mut egui::Ui) {
+        ui.label(RichText::new("Engines").strong());
+        ui.label(format!(
+            "tract {} (built in)",
+            env!("INFERSCOPE_TRACT_VERSION")
+        ));
+        match &self.located.chosen {
+            Some(c) => {
+                ui.label(format!(
+                    "ONNX Runtime {}",
+                    c.version.as_deref().unwrap_or("?")
+                ))
+                .on_hover_text(c.path.display().to_string());
+                ui.label(
+                    RichText::new(format!("found via {}", c.source.label()))
+                        .weak()
+                        .small(),
+                );
+            }
+            None => {
+                ui.label(
+                    RichText::new("ONNX Runtime not found").color(Color32::from_rgb(190, 120, 0)),
+                )
+                .on_hover_text(self.located.why_not_found());
+                let busy = self.install.as_ref().is_some_and(|i| i.done.is_none());
+                let button = ui.add_enabled(!busy, egui::Button::new("Install ONNX Runtime"))
+                    .on_hover_text("Runs `inferscope runtime install`: pip downloads the onnxruntime wheel and the library is copied to your user folder");
+                if button.clicked() {
+                    self.command(Command::InstallRuntime);
+                }
+            }
+        }
+        if let Some(inst) = &self.install {
+            for l in &inst.log {
+                ui.label(RichText::new(l).small());
+            }
+            match &inst.done {
+                None => {
+                    ui.spinner();
+                }
+                Some(Ok(m)) => {
+                    ui.label(RichText::new(m).color(Color32::from_rgb(30, 140, 60)));
+                }
+                Some(Err(e)) => {
+                    ui.label(RichText::new(e).color(Color32::from_rgb(200, 40, 40)));
+                }
+            }
+        }
+    }
+}
+
+fn placeholder_ui(ui: &mut egui::Ui, title: &str, text: &str) {
+    ui.add_space(40.0);
+    ui.vertical_centered(|ui| {
+        ui.heading(title);
+        ui.add_space(8.0);
+        ui.label(RichText::new(text).weak());
+    });
+}

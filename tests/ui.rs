@@ -1,0 +1,219 @@
+//! The real app, driven through egui_kittest: drop a model, run, watch, cancel, break things.
+//!
+//! Set `INFERSCOPE_SCREENSHOTS=1` to also write the PNGs in `screenshots/` (the README's).
+
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+use inferscope::app::{InferscopeApp, StopKind};
+use inferscope::engine::EngineChoice;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn root(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+fn harness() -> Harness<'static, InferscopeApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 860.0))
+        .build_eframe(|cc| InferscopeApp::new(cc))
+}
+
+/// A file dropped from the desktop, as the windowing layer hands it to egui.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// Drops files on the window exactly as the OS does.
+fn drop_file(h: &mut Harness<'static, InferscopeApp>, path: &Path) {
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(path.to_path_buf())));
+    h.step();
+    h.step();
+}
+
+/// Steps the UI while the worker runs, until `done` or the timeout.
+fn step_until(
+    h: &mut Harness<'static, InferscopeApp>,
+    timeout: Duration,
+    done: impl Fn(&InferscopeApp) -> bool,
+) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out waiting; errors: {:?}",
+            h.state().errors
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.step();
+    h.step();
+}
+
+/// Clicks Run and waits until the worker has started.
+fn click_run(h: &mut Harness<'static, InferscopeApp>) {
+    h.get_by_label("Run").click();
+    for _ in 0..5 {
+        h.step();
+        if h.state().is_running() {
+            return;
+        }
+    }
+    panic!("the run did not start; errors: {:?}", h.state().errors);
+}
+
+fn finished(app: &InferscopeApp) -> bool {
+    app.session.as_ref().is_some_and(|s| s.finished)
+}
+
+fn screenshot(h: &mut Harness<'static, InferscopeApp>, name: &str) {
+    if std::env::var_os("INFERSCOPE_SCREENSHOTS").is_some() {
+        let img = h.render().expect("render");
+        img.save(root(&format!("screenshots/{name}.png")))
+            .expect("save screenshot");
+    }
+}
+
+#[test]
+fn drop_a_model_run_a_benchmark_and_read_the_results() {
+    let mut h = harness();
+    drop_file(&mut h, &root("assets/mlp.onnx"));
+    drop_file(&mut h, &root("assets/digits.npz"));
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    h.get_by_label("mlp");
+    h.get_by_label_contains("float32[?, 64]");
+    h.get_by_label_contains("digits.npz");
+    {
+        let s = &mut h.state_mut().saved.settings;
+        s.engine = EngineChoice::Both;
+        s.batch_sizes = "1, 8, 32".into();
+        s.stop_kind = StopKind::Iterations;
+        s.iterations = 400;
+    }
+    h.step();
+    click_run(&mut h);
+    // Mid-run: the progress bar shows what is measured.
+    step_until(&mut h, Duration::from_secs(60), |a| {
+        a.session
+            .as_ref()
+            .is_some_and(|s| s.runs.values().any(|r| !r.measure_ms.is_empty()))
+    });
+    screenshot(&mut h, "profile_running");
+    step_until(&mut h, Duration::from_secs(120), finished);
+    let app = h.state();
+    let session = app.session.as_ref().unwrap();
+    assert_eq!(session.results().len(), 6, "errors: {:?}", app.errors);
+    // The plots have points: every run streamed its samples, and memory was sampled.
+    for r in session.runs.values() {
+        assert_eq!(r.measure_ms.len(), 400);
+        assert_eq!(r.warmup_ms.len(), 10);
+    }
+    assert!(!session.memory.is_empty());
+    // The table shows percentiles with intervals, for both engines.
+    h.get_by_label("p50 ms [95% CI]");
+    h.get_by_label("p99 ms [95% CI]");
+    // One table row per run (the plot legends name the engines too).
+    assert!(h.get_all_by_label("onnxruntime").count() >= 3);
+    assert!(h.get_all_by_label("tract").count() >= 3);
+    let first = &h.state().session.as_ref().unwrap().results()[0].clone();
+    h.get_by_label_contains(&format!("{:.3} [", first.latency_p50));
+    // The checklist judged the run.
+    h.get_by_label_contains("Several batch sizes tried");
+    assert!(h.query_all_by_label("pass").count() >= 3);
+    screenshot(&mut h, "profile_done");
+}
+
+#[test]
+fn cancel_midway_leaves_the_app_usable() {
+    let mut h = harness();
+    drop_file(&mut h, &root("assets/cnn.onnx"));
+    {
+        let s = &mut h.state_mut().saved.settings;
+        s.engine = EngineChoice::Tract;
+        s.batch_sizes = "1, 8".into();
+        s.stop_kind = StopKind::Duration;
+        s.duration_s = 600.0;
+    }
+    h.step();
+    click_run(&mut h);
+    step_until(&mut h, Duration::from_secs(30), |a| {
+        a.session
+            .as_ref()
+            .is_some_and(|s| s.runs.values().any(|r| r.measure_ms.len() > 20))
+    });
+    h.get_by_label("Cancel").click();
+    let t = Instant::now();
+    step_until(&mut h, Duration::from_secs(10), finished);
+    assert!(t.elapsed() < Duration::from_secs(5));
+    let app = h.state();
+    assert!(app.session.as_ref().unwrap().cancelled);
+    assert!(app.errors.is_empty(), "{:?}", app.errors);
+    h.get_by_label("Cancelled");
+    // And it runs again.
+    {
+        let s = &mut h.state_mut().saved.settings;
+        s.stop_kind = StopKind::Iterations;
+        s.iterations = 50;
+    }
+    h.step();
+    click_run(&mut h);
+    step_until(&mut h, Duration::from_secs(60), finished);
+    assert_eq!(h.state().session.as_ref().unwrap().results().len(), 2);
+}
+
+#[test]
+fn a_broken_model_shows_an_error_and_keeps_the_previous_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.onnx");
+    let bytes = std::fs::read(root("assets/mlp.onnx")).unwrap();
+    std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
+    let mut h = harness();
+    drop_file(&mut h, &root("assets/logreg.onnx"));
+    drop_file(&mut h, &bad);
+    h.get_by_label_contains("broken.onnx is not a valid ONNX model");
+    assert_eq!(h.state().model.as_ref().unwrap().info.name, "logreg");
+    // An op tract lacks fails that run only, with the reason, and the window goes on.
+    drop_file(&mut h, &root("tests/data/tract_unsupported.onnx"));
+    {
+        let s = &mut h.state_mut().saved.settings;
+        s.engine = EngineChoice::Tract;
+        s.stop_kind = StopKind::Iterations;
+        s.iterations = 10;
+    }
+    h.step();
+    click_run(&mut h);
+    step_until(&mut h, Duration::from_secs(30), finished);
+    h.get_by_label_contains("does not implement the operator Det");
+    // Unsupported files say what is supported.
+    drop_file(&mut h, &dir.path().join("notes.txt"));
+    h.get_by_label_contains("Inferscope opens models (.onnx)");
+}
+
+#[test]
+fn tabs_and_theme() {
+    let mut h = harness();
+    drop_file(&mut h, &root("assets/cnn.onnx"));
+    h.snapshot("profile_with_model");
+    h.get_by_label("Compare").click();
+    h.run();
+    h.get_by_label_contains("Optimized variants");
+    h.snapshot("compare_tab");
+    screenshot(&mut h, "compare");
+    h.get_by_label("Cost").click();
+    h.run();
+    h.get_by_label_contains("Monthly cost");
+    h.snapshot("cost_tab");
+    screenshot(&mut h, "cost");
+    assert!(!h.state().saved.dark_mode);
+}
