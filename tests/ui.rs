@@ -217,3 +217,45 @@ fn tabs_and_theme() {
     screenshot(&mut h, "cost");
     assert!(!h.state().saved.dark_mode);
 }
+
+/// eframe storage in memory, as the real one keeps it between runs.
+#[derive(Default)]
+struct MemoryStorage(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for MemoryStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_string(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn settings_recent_files_and_theme_survive_a_restart() {
+    let mut h = harness();
+    drop_file(&mut h, &root("assets/cnn.onnx"));
+    drop_file(&mut h, &root("assets/digits_images.npz"));
+    h.get_by_label("View").click();
+    h.run();
+    h.get_by_label("Dark theme").click();
+    h.run();
+    {
+        let s = &mut h.state_mut().saved.settings;
+        s.batch_sizes = "2, 4".into();
+        s.stop_kind = StopKind::UntilStable;
+        s.latency_target_ms = 25.0;
+    }
+    let mut storage = MemoryStorage::default();
+    eframe::App::save(h.state_mut(), &mut storage);
+    let saved: inferscope::app::Saved = eframe::get_value(&storage, eframe::APP_KEY).expect("saved state");
+    let restored = InferscopeApp::with_saved(saved);
+    assert_eq!(restored.saved.settings, h.state().saved.settings);
+    assert!(restored.saved.dark_mode);
+    assert_eq!(restored.saved.recent, vec![root("assets/digits_images.npz"), root("assets/cnn.onnx")]);
+    assert_eq!(restored.saved.model_path, Some(root("assets/cnn.onnx")));
+}
