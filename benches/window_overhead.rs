@@ -25,7 +25,14 @@ fn root(p: &str) -> PathBuf {
 
 fn headless() -> (f64, f64) {
     let model = Model::load(&root("assets/mlp.onnx")).unwrap();
-    let samples = data::load(&model, &DataSource::File { path: root("assets/digits.npz"), label_column: None }).unwrap();
+    let samples = data::load(
+        &model,
+        &DataSource::File {
+            path: root("assets/digits.npz"),
+            label_column: None,
+        },
+    )
+    .unwrap();
     let plan = Plan {
         engines: vec![EngineKind::Ort],
         batch_sizes: vec![Some(1)],
@@ -33,12 +40,20 @@ fn headless() -> (f64, f64) {
         stop: StopRule::Iterations(ITERATIONS),
         ..Plan::default()
     };
-    let r = run_model(&plan, &model, &samples, &AtomicBool::new(false), &mut |_| {});
+    let r = run_model(
+        &plan,
+        &model,
+        &samples,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    );
     (r[0].latency_p50, r[0].latency_p99)
 }
 
 fn harness() -> Harness<'static, InferscopeApp> {
-    Harness::builder().with_size(egui::vec2(1280.0, 800.0)).build_eframe(|cc| InferscopeApp::new(cc))
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_eframe(|cc| InferscopeApp::new(cc))
 }
 
 fn in_window() -> (f64, f64) {
@@ -69,13 +84,25 @@ fn in_window() -> (f64, f64) {
 fn frame_time(samples: usize) -> f64 {
     let mut h = harness();
     h.state_mut().open(&root("assets/mlp.onnx"));
-    let mut view = RunView { spec: Some(RunSpec { engine: EngineKind::Ort, variant: "original".into(), batch_size: Some(1), concurrency: 1 }), ..Default::default() };
-    view.measure_ms = (0..samples).map(|i| 0.05 + ((i * 7919) % 1000) as f32 * 1e-4).collect();
+    let mut view = RunView {
+        spec: Some(RunSpec {
+            engine: EngineKind::Ort,
+            variant: "original".into(),
+            batch_size: Some(1),
+            concurrency: 1,
+        }),
+        ..Default::default()
+    };
+    view.measure_ms = (0..samples)
+        .map(|i| 0.05 + ((i * 7919) % 1000) as f32 * 1e-4)
+        .collect();
     h.state_mut().session = Some(Session {
         worker: None,
         runs: [(0, view)].into_iter().collect(),
         started: Instant::now(),
-        memory: (0..samples / 100).map(|i| [i as f64 * 0.01, 100.0]).collect(),
+        memory: (0..samples / 100)
+            .map(|i| [i as f64 * 0.01, 100.0])
+            .collect(),
         progress: None,
         cancelled: false,
         finished: true,
@@ -111,7 +138,13 @@ fn main() {
     }
     let r50: Vec<f64> = b50.iter().zip(&a50).map(|(b, a)| b / a).collect();
     let r99: Vec<f64> = b99.iter().zip(&a99).map(|(b, a)| b / a).collect();
-    println!("window / headless: p50 ratio {:.3} (rounds {:?}), p99 ratio {:.3} (rounds {:?})", median(r50.clone()), r50, median(r99.clone()), r99);
+    println!(
+        "window / headless: p50 ratio {:.3} (rounds {:?}), p99 ratio {:.3} (rounds {:?})",
+        median(r50.clone()),
+        r50,
+        median(r99.clone()),
+        r99
+    );
     let small = frame_time(1_000);
     let large = frame_time(1_000_000);
     println!("frame with 1k samples: {small:.1} ms; with 1M samples: {large:.1} ms (ratio {:.2}); repaint interval while running: {:?}", large / small, REPAINT_EVERY);

@@ -10,6 +10,7 @@ pub mod data;
 pub mod engine;
 pub mod environment;
 pub mod fsutil;
+pub mod guard;
 pub mod model;
 pub mod tensor;
 pub mod worker;

@@ -61,12 +61,14 @@ fn step_until(
     h.step();
 }
 
-/// Clicks Run and waits until the worker has started.
+/// Clicks Run and waits until a new run session exists (it may already have finished: a model
+/// an engine cannot load fails at once).
 fn click_run(h: &mut Harness<'static, InferscopeApp>) {
+    let before = h.state().session.as_ref().map(|s| s.started);
     h.get_by_label("Run").click();
     for _ in 0..5 {
         h.step();
-        if h.state().is_running() {
+        if h.state().session.as_ref().map(|s| s.started) != before {
             return;
         }
     }
@@ -252,10 +254,14 @@ fn settings_recent_files_and_theme_survive_a_restart() {
     }
     let mut storage = MemoryStorage::default();
     eframe::App::save(h.state_mut(), &mut storage);
-    let saved: inferscope::app::Saved = eframe::get_value(&storage, eframe::APP_KEY).expect("saved state");
+    let saved: inferscope::app::Saved =
+        eframe::get_value(&storage, eframe::APP_KEY).expect("saved state");
     let restored = InferscopeApp::with_saved(saved);
     assert_eq!(restored.saved.settings, h.state().saved.settings);
     assert!(restored.saved.dark_mode);
-    assert_eq!(restored.saved.recent, vec![root("assets/digits_images.npz"), root("assets/cnn.onnx")]);
+    assert_eq!(
+        restored.saved.recent,
+        vec![root("assets/digits_images.npz"), root("assets/cnn.onnx")]
+    );
     assert_eq!(restored.saved.model_path, Some(root("assets/cnn.onnx")));
 }

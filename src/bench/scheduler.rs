@@ -151,7 +151,8 @@ pub fn run_plan(
                 concurrency: plan.concurrency.max(1),
             };
             sink(Event::Started { run, spec });
-            let prepared = (workload.requests)(batch).and_then(|(reqs, per_request)| {
+            let prepared = crate::guard::catch("preparing the inputs", || {
+                let (reqs, per_request) = (workload.requests)(batch)?;
                 let mut all = Vec::new();
                 for e in std::iter::once(&mut primary).chain(forks.iter_mut()) {
                     let p = reqs

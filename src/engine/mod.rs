@@ -106,10 +106,12 @@ pub trait Engine: Send {
 
 /// Loads `model` into the engine `kind`.
 pub fn load(kind: EngineKind, model: &Model, options: &EngineOptions) -> Result<Box<dyn Engine>> {
-    match kind {
-        EngineKind::Ort => Ok(Box::new(ort::OrtEngine::load(model, options)?)),
-        EngineKind::Tract => Ok(Box::new(tract::TractEngine::load(model, options)?)),
-    }
+    crate::guard::catch(&format!("loading the model into {kind}"), || match kind {
+        EngineKind::Ort => Ok(Box::new(ort::OrtEngine::load(model, options)?) as Box<dyn Engine>),
+        EngineKind::Tract => {
+            Ok(Box::new(tract::TractEngine::load(model, options)?) as Box<dyn Engine>)
+        }
+    })
 }
 
 /// Which engines a user asked for.

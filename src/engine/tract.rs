@@ -249,6 +249,10 @@ impl TractEngine {
 /// Floating-point operations per inference (2 x multiply-adds, from tract's cost model: MatMul,
 /// Gemm, Conv and their kin) at the given concrete input shapes.
 pub fn estimate_flops(model: &Model, shapes: &[Vec<usize>]) -> Result<u64> {
+    crate::guard::catch("estimating FLOPs", || flops_inner(model, shapes))
+}
+
+fn flops_inner(model: &Model, shapes: &[Vec<usize>]) -> Result<u64> {
     let parsed = parse(model)?;
     let typed = with_input_facts(parsed, model, Some(shapes))?
         .into_typed()?
