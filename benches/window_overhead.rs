@@ -1,5 +1,5 @@
-//! Does an open window disturb the measurement? The same benchmark (mlp on ONNX Runtime, batch
-//! 1) runs headless as the CLI runs it, and inside the real app while it repaints and renders
+//! Does an open window disturb the measurement? The same benchmark (mlp on ONNX Runtime at
+//! batch 1) runs headless as the CLI runs it, and inside the real app while it repaints and renders
 //! every frame (wgpu, as in a window), interleaved A B A B so machine drift hits both alike.
 //! Also: the time to draw a frame whose plots hold a thousand vs a million samples.
 //!

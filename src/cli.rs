@@ -42,7 +42,7 @@ pub enum Command {
         dims: Vec<(String, usize)>,
     },
     /// Measure latency, throughput and memory across batch sizes.
-    Bench(BenchArgs),
+    Bench(Box<BenchArgs>),
     /// Show which ONNX Runtime library is used, or install one.
     Runtime {
         #[command(subcommand)]
@@ -203,7 +203,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Some(Command::Inspect { model, json, dims }) => inspect(&model, json, dims),
-        Some(Command::Bench(args)) => bench_cmd(args, cli.ort_path),
+        Some(Command::Bench(args)) => bench_cmd(*args, cli.ort_path),
         Some(Command::Runtime { action: None }) => runtime_show(cli.ort_path.as_deref()),
         Some(Command::Runtime {
             action: Some(RuntimeAction::Install),

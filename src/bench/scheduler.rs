@@ -41,12 +41,15 @@ impl Clock for RealClock {
     }
 }
 
+/// Cuts requests for a batch size: the requests, and the samples each holds.
+pub type RequestsFn<'a> = dyn Fn(Option<usize>) -> Result<(Vec<Vec<Tensor>>, usize)> + Sync + 'a;
+
 /// What the scheduler benchmarks: how to cut requests and how to load an engine.
 pub struct Workload<'a> {
     pub model_name: String,
     pub variant: String,
     /// Requests for a batch size, and the samples each holds.
-    pub requests: &'a (dyn Fn(Option<usize>) -> Result<(Vec<Vec<Tensor>>, usize)> + Sync),
+    pub requests: &'a RequestsFn<'a>,
     pub load: &'a (dyn Fn(EngineKind) -> Result<Box<dyn Engine>> + Sync),
 }
 
