@@ -265,3 +265,25 @@ fn settings_recent_files_and_theme_survive_a_restart() {
     );
     assert_eq!(restored.saved.model_path, Some(root("assets/cnn.onnx")));
 }
+
+#[test]
+fn keyboard_shortcuts_run_and_cancel() {
+    let mut h = harness();
+    drop_file(&mut h, &root("assets/mlp.onnx"));
+    {
+        let s = &mut h.state_mut().saved.settings;
+        s.engine = EngineChoice::Tract;
+        s.batch_sizes = "1".into();
+        s.stop_kind = StopKind::Duration;
+        s.duration_s = 600.0;
+    }
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::R);
+    h.step();
+    h.step();
+    assert!(h.state().is_running(), "Ctrl+R starts a run");
+    step_until(&mut h, Duration::from_secs(30), |a| a.session.as_ref().is_some_and(|s| s.runs.values().any(|r| !r.measure_ms.is_empty())));
+    h.key_press(egui::Key::Escape);
+    step_until(&mut h, Duration::from_secs(10), finished);
+    assert!(h.state().session.as_ref().unwrap().cancelled, "Esc cancels");
+}
