@@ -43,6 +43,8 @@ pub enum Command {
     },
     /// Measure latency, throughput and memory across batch sizes.
     Bench(Box<BenchArgs>),
+    /// Monthly cost of serving a model on serverless, container, Kubernetes and dedicated tiers.
+    Cost(CostArgs),
     /// Show which ONNX Runtime library is used, or install one.
     Runtime {
         #[command(subcommand)]
@@ -54,6 +56,37 @@ pub enum Command {
 pub enum RuntimeAction {
     /// Install ONNX Runtime into the per-user folder from the PyPI wheel (needs python3 with pip).
     Install,
+}
+
+#[derive(Args, Debug)]
+pub struct CostArgs {
+    /// Requests per month.
+    #[arg(long, default_value_t = 1_000_000.0)]
+    pub monthly_requests: f64,
+    /// Service time of one request, ms (the measured mean latency).
+    #[arg(long, default_value_t = 100.0)]
+    pub latency_ms: f64,
+    /// Memory given to each serverless function, MB.
+    #[arg(long, default_value_t = 256.0)]
+    pub memory_mb: f64,
+    /// Container instances or Kubernetes nodes.
+    #[arg(long, default_value_t = 2)]
+    pub instances: u64,
+    /// vCPUs per instance.
+    #[arg(long, default_value_t = 1.0)]
+    pub vcpus: f64,
+    /// Memory per instance, GB.
+    #[arg(long, default_value_t = 2.0)]
+    pub instance_memory_gb: f64,
+    /// The latency target, ms (used by the rule of thumb).
+    #[arg(long, default_value_t = 100.0)]
+    pub latency_target_ms: f64,
+    /// Write the tiers as JSON ('-' for stdout).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Overwrite an existing JSON file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -204,6 +237,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::Inspect { model, json, dims }) => inspect(&model, json, dims),
         Some(Command::Bench(args)) => bench_cmd(*args, cli.ort_path),
+        Some(Command::Cost(args)) => cost_cmd(&args),
         Some(Command::Runtime { action: None }) => runtime_show(cli.ort_path.as_deref()),
         Some(Command::Runtime {
             action: Some(RuntimeAction::Install),
@@ -615,6 +649,100 @@ fn bench_cmd(args: BenchArgs, ort_path: Option<PathBuf>) -> Result<()> {
             failures.len(),
             failures.join("\n  ")
         );
+    }
+    Ok(())
+}
+
+fn cost_cmd(a: &CostArgs) -> Result<()> {
+    use crate::cost::{self, Pricing, Tier};
+    for (name, v) in [
+        ("--monthly-requests", a.monthly_requests),
+        ("--latency-ms", a.latency_ms),
+        ("--memory-mb", a.memory_mb),
+        ("--vcpus", a.vcpus),
+        ("--instance-memory-gb", a.instance_memory_gb),
+        ("--latency-target-ms", a.latency_target_ms),
+    ] {
+        if !(v.is_finite() && v >= 0.0) {
+            bail!("{name} must be a number of at least 0 (got {v})");
+        }
+    }
+    if let Some(p) = &a.json {
+        check_writable(p, a.force)?;
+    }
+    let p = Pricing::default();
+    let vm = p
+        .dedicated
+        .iter()
+        .find(|v| !v.gpu && v.vcpus >= a.vcpus)
+        .unwrap_or(&p.dedicated[0])
+        .clone();
+    let tiers = vec![
+        cost::serverless(&p, a.monthly_requests, a.latency_ms, a.memory_mb),
+        cost::instances(
+            Tier::Container,
+            &p.container,
+            &p,
+            a.monthly_requests,
+            a.instances,
+            a.vcpus,
+            a.instance_memory_gb,
+        ),
+        cost::instances(
+            Tier::Kubernetes,
+            &p.kubernetes,
+            &p,
+            a.monthly_requests,
+            a.instances,
+            a.vcpus,
+            a.instance_memory_gb,
+        ),
+        cost::dedicated(&p, &vm, a.monthly_requests, a.instances),
+    ];
+    let thumb = cost::rule_of_thumb(a.monthly_requests, a.latency_target_ms);
+    let mut out = format!(
+        "{:<11} {:>12} {:>10} {:>10} {:>12} {:>12} {:>9}\n",
+        "tier", "compute $", "storage $", "network $", "total $/mo", "$ per 1k req", "instances"
+    );
+    for t in &tiers {
+        out.push_str(&format!(
+            "{:<11} {:>12.2} {:>10.2} {:>10.2} {:>12.2} {:>12.4} {:>9}\n",
+            t.tier.label(),
+            t.compute_cost,
+            t.storage_cost,
+            t.network_cost,
+            t.total_cost,
+            t.cost_per_1k_requests,
+            t.instances
+        ));
+    }
+    out.push_str(&format!(
+        "Rule of thumb at {:.0} requests/month and a {:.0} ms target: {}\n",
+        a.monthly_requests,
+        a.latency_target_ms,
+        thumb.label()
+    ));
+    #[derive(Serialize)]
+    struct CostReport<'a> {
+        tiers: &'a [cost::TierCost],
+        rule_of_thumb: Tier,
+        pricing: &'a Pricing,
+    }
+    let json = serde_json::to_string_pretty(&CostReport {
+        tiers: &tiers,
+        rule_of_thumb: thumb,
+        pricing: &p,
+    })? + "\n";
+    match a.json.as_deref() {
+        Some(p) if p == Path::new("-") => {
+            eprint!("{out}");
+            std::io::stdout().write_all(json.as_bytes())?;
+        }
+        Some(p) => {
+            print!("{out}");
+            write_atomic(p, json.as_bytes())?;
+        }
+        None => print!("{out}"),
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod bench;
 pub mod cli;
+pub mod cost;
 pub mod data;
 pub mod engine;
 pub mod environment;

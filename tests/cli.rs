@@ -500,3 +500,70 @@ fn runtime_install_puts_a_working_library_in_the_user_folder() {
         "{t}"
     );
 }
+
+/// The reference figures, to the cent, through the real binary.
+#[test]
+fn cost_reproduces_the_reference_figures() {
+    let o = run(&[
+        "cost",
+        "--monthly-requests",
+        "1000000",
+        "--latency-ms",
+        "100",
+        "--memory-mb",
+        "256",
+        "--instances",
+        "2",
+        "--vcpus",
+        "1",
+        "--instance-memory-gb",
+        "2",
+        "--json",
+        "-",
+    ]);
+    let j: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    let tier = |name: &str| {
+        j["tiers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["tier"] == name)
+            .unwrap()
+            .clone()
+    };
+    let cents = |v: &Value| (v.as_f64().unwrap() * 100.0).round() / 100.0;
+    let s = tier("serverless");
+    assert_eq!(
+        (
+            cents(&s["compute_cost"]),
+            cents(&s["network_cost"]),
+            cents(&s["total_cost"])
+        ),
+        (0.62, 1.00, 1.62)
+    );
+    let c = tier("container");
+    assert_eq!(
+        (
+            cents(&c["compute_cost"]),
+            cents(&c["storage_cost"]),
+            cents(&c["total_cost"])
+        ),
+        (70.08, 2.00, 73.08)
+    );
+    let k = tier("kubernetes");
+    assert_eq!(
+        (
+            cents(&k["compute_cost"]),
+            cents(&k["storage_cost"]),
+            cents(&k["total_cost"])
+        ),
+        (159.60, 2.00, 162.60)
+    );
+    assert_eq!(j["rule_of_thumb"], "container");
+    fails_with(
+        &run(&["cost", "--monthly-requests=-5"]),
+        &["--monthly-requests", "at least 0"],
+    );
+    fails_with(&run(&["cost", "--latency-ms", "NaN"]), &["--latency-ms"]);
+}

@@ -282,7 +282,11 @@ fn keyboard_shortcuts_run_and_cancel() {
     h.step();
     h.step();
     assert!(h.state().is_running(), "Ctrl+R starts a run");
-    step_until(&mut h, Duration::from_secs(30), |a| a.session.as_ref().is_some_and(|s| s.runs.values().any(|r| !r.measure_ms.is_empty())));
+    step_until(&mut h, Duration::from_secs(30), |a| {
+        a.session
+            .as_ref()
+            .is_some_and(|s| s.runs.values().any(|r| !r.measure_ms.is_empty()))
+    });
     h.key_press(egui::Key::Escape);
     step_until(&mut h, Duration::from_secs(10), finished);
     assert!(h.state().session.as_ref().unwrap().cancelled, "Esc cancels");
