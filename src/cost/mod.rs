@@ -3,6 +3,8 @@
 //! The pricing and formulas reproduce the cost model Inferscope grew from (see the README's
 //! reference figures); the capacity and latency model on top of it comes next.
 
+pub mod queue;
+
 use serde::{Deserialize, Serialize};
 
 /// Hours in a billing month, as cloud price sheets count them.
