@@ -33,6 +33,34 @@ pub fn decimate(values: &[f32], x0: f64, max_points: usize) -> Vec<[f64; 2]> {
     out
 }
 
+/// At most `max_points` of an (x, y) series, keeping each bucket's lowest and highest y.
+pub fn decimate_xy(points: &[[f64; 2]], max_points: usize) -> Vec<[f64; 2]> {
+    let max_points = max_points.max(2);
+    if points.len() <= max_points {
+        return points.to_vec();
+    }
+    let bucket = points.len().div_ceil(max_points / 2);
+    let mut out = Vec::with_capacity(max_points + 2);
+    for chunk in points.chunks(bucket) {
+        let lo = chunk
+            .iter()
+            .min_by(|a, b| a[1].total_cmp(&b[1]))
+            .copied()
+            .unwrap_or(chunk[0]);
+        let hi = chunk
+            .iter()
+            .max_by(|a, b| a[1].total_cmp(&b[1]))
+            .copied()
+            .unwrap_or(chunk[0]);
+        let (a, b) = if lo[0] <= hi[0] { (lo, hi) } else { (hi, lo) };
+        out.push(a);
+        if b != a {
+            out.push(b);
+        }
+    }
+    out
+}
+
 /// What the distribution plots draw for one run, computed once per new batch of samples.
 #[derive(Clone, Debug, Default)]
 pub struct Distribution {
@@ -113,6 +141,11 @@ mod tests {
         assert!(pts.len() <= 2002, "{}", pts.len());
         assert!(pts.iter().any(|p| p[1] == 50.0 && p[0] == 654_321.0));
         assert_eq!(decimate(&v[..10], 5.0, 2000)[3], [8.0, 1.0]);
+        let xy: Vec<[f64; 2]> = (0..100_000)
+            .map(|i| [i as f64, if i == 777 { 9.0 } else { 1.0 }])
+            .collect();
+        let d = decimate_xy(&xy, 500);
+        assert!(d.len() <= 502 && d.contains(&[777.0, 9.0]));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The Profile tab: settings, run controls, live plots, the results table and the checklist.
 
 use super::checklist::{self, Status};
-use super::plots::{decimate, distribution, log_ms_label};
+use super::plots::{decimate, decimate_xy, distribution, log_ms_label};
 use super::{Command, InferscopeApp, StopKind};
 use crate::bench::Phase;
 use crate::engine::EngineChoice;
@@ -241,7 +241,7 @@ impl InferscopeApp {
                 ui.set_width(width);
                 header(ui, "Resident memory", "Resident set size of the process over the session, sampled every 10 ms; lines mark after-load and peak");
                 Plot::new("memory").height(PLOT_HEIGHT).x_axis_label("s").y_axis_label("MB").show(ui, |p| {
-                    p.add(Line::new("RSS", PlotPoints::from(session.memory.clone())).color(PALETTE[0]).fill(0.0).fill_alpha(0.2));
+                    p.add(Line::new("RSS", PlotPoints::from(decimate_xy(&session.memory, MAX_POINTS))).color(PALETTE[0]).fill(0.0).fill_alpha(0.2));
                     if let Some(r) = session.results().first() {
                         p.add(HLine::new("after load", r.rss_after_load_mb).color(Color32::from_rgb(44, 160, 44)));
                     }
