@@ -206,6 +206,12 @@ fn a_broken_model_shows_an_error_and_keeps_the_previous_one() {
 fn tabs_and_theme() {
     let mut h = harness();
     drop_file(&mut h, &root("assets/cnn.onnx"));
+    // FLOPs are estimated off the UI thread and arrive a moment later.
+    step_until(&mut h, Duration::from_secs(30), |a| {
+        a.model.as_ref().is_some_and(|m| m.info.flops.is_some())
+    });
+    assert_eq!(h.state().model.as_ref().unwrap().info.flops, Some(176_128));
+    h.get_by_label("176.1 k");
     h.snapshot("profile_with_model");
     h.get_by_label("Compare").click();
     h.run();

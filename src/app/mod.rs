@@ -229,6 +229,8 @@ pub struct InferscopeApp {
     pub selected_run: Option<usize>,
     commands: Vec<Command>,
     ctx: Option<egui::Context>,
+    /// FLOPs of the open model, estimated on another thread: (sha256, flops, note).
+    flops: Option<Receiver<(String, Option<u64>, String)>>,
 }
 
 impl InferscopeApp {
@@ -269,6 +271,7 @@ impl InferscopeApp {
             selected_run: None,
             commands: Vec::new(),
             ctx: None,
+            flops: None,
         }
     }
 
@@ -292,8 +295,21 @@ impl InferscopeApp {
         match ext.as_str() {
             "onnx" => match Model::load(path) {
                 Ok(mut m) => {
+                    // FLOPs need tract to optimize the graph, which can take seconds on a large
+                    // model: estimate them off the UI thread.
+                    m.info.flops_note = "estimating…".into();
                     let dims: Vec<(String, usize)> = self.saved.settings.dims_map().unwrap_or_default().into_iter().collect();
-                    crate::cli::with_flops(&mut m, &dims);
+                    let (tx, rx) = mpsc::channel();
+                    let mut for_flops = m.clone();
+                    let ctx = self.ctx.clone();
+                    let _ = std::thread::Builder::new().name("inferscope-flops".into()).spawn(move || {
+                        crate::cli::with_flops(&mut for_flops, &dims);
+                        let _ = tx.send((for_flops.info.sha256, for_flops.info.flops, for_flops.info.flops_note));
+                        if let Some(c) = ctx {
+                            c.request_repaint();
+                        }
+                    });
+                    self.flops = Some(rx);
                     self.model = Some(m);
                     self.saved.model_path = Some(path.to_path_buf());
                     self.remember(path);
@@ -455,6 +471,13 @@ impl InferscopeApp {
                 }
                 Command::InstallRuntime => self.start_install(),
                 Command::ClearData => self.saved.data_path = None,
+            }
+        }
+        if let Some((sha, flops, note)) = self.flops.as_ref().and_then(|rx| rx.try_recv().ok()) {
+            self.flops = None;
+            if let Some(m) = self.model.as_mut().filter(|m| m.info.sha256 == sha) {
+                m.info.flops = flops;
+                m.info.flops_note = note;
             }
         }
         if let Some(inst) = &mut self.install {
