@@ -506,8 +506,7 @@ impl InferscopeApp {
         for e in events {
             match e {
                 Event::Started { run, spec } => {
-                    session.runs.entry(run).or_default().spec = Some(spec);
-                    self.selected_run = Some(run);
+                    session.runs.entry(run).or_default().spec = Some(spec)
                 }
                 Event::Progress {
                     run,

@@ -215,10 +215,17 @@ impl InferscopeApp {
                 })
             })
             .collect();
+        // Unless the user picked one, show the latest run that has measured samples.
+        let latest_measured = session
+            .runs
+            .iter()
+            .rev()
+            .find(|(_, r)| !r.measure_ms.is_empty())
+            .map(|(id, _)| *id);
         let selected = self
             .selected_run
             .filter(|r| session.runs.contains_key(r))
-            .or(runs.last().map(|r| r.0));
+            .or(latest_measured);
 
         ui.horizontal(|ui| {
             ui.vertical(|ui| {
