@@ -60,33 +60,67 @@ pub enum RuntimeAction {
 
 #[derive(Args, Debug)]
 pub struct CostArgs {
-    /// Requests per month.
-    #[arg(long, default_value_t = 1_000_000.0)]
-    pub monthly_requests: f64,
-    /// Service time of one request, ms (the measured mean latency).
+    /// Results of `inferscope bench --json`: the service time comes from one of its runs.
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// The run to use (its run_id); default: the fastest run at batch 1.
+    #[arg(long)]
+    pub run: Option<usize>,
+    /// Service time of one request when no results are given, ms.
     #[arg(long, default_value_t = 100.0)]
     pub latency_ms: f64,
-    /// Memory given to each serverless function, MB.
+    #[arg(long, default_value_t = 1_000_000.0)]
+    pub monthly_requests: f64,
+    /// Peak request rate over the monthly average.
+    #[arg(long, default_value_t = 3.0)]
+    pub peak_factor: f64,
+    #[arg(long, default_value_t = 100.0)]
+    pub latency_target_ms: f64,
+    /// The percentile the latency target binds.
+    #[arg(long, value_enum, default_value = "p95")]
+    pub percentile: PercentileArg,
+    /// Monthly budget, USD.
+    #[arg(long, default_value_t = 500.0)]
+    pub budget: f64,
+    /// Memory of each serverless function, MB.
     #[arg(long, default_value_t = 256.0)]
     pub memory_mb: f64,
-    /// Container instances or Kubernetes nodes.
-    #[arg(long, default_value_t = 2)]
-    pub instances: u64,
+    /// Run exactly this many instances (sets the minimum and the maximum).
+    #[arg(long)]
+    pub instances: Option<u64>,
+    #[arg(long, default_value_t = 1)]
+    pub min_instances: u64,
+    #[arg(long, default_value_t = 100)]
+    pub max_instances: u64,
     /// vCPUs per instance.
     #[arg(long, default_value_t = 1.0)]
     pub vcpus: f64,
     /// Memory per instance, GB.
     #[arg(long, default_value_t = 2.0)]
     pub instance_memory_gb: f64,
-    /// The latency target, ms (used by the rule of thumb).
-    #[arg(long, default_value_t = 100.0)]
-    pub latency_target_ms: f64,
-    /// Write the tiers as JSON ('-' for stdout).
+    /// Planned utilization of instances at peak (0.05-0.99).
+    #[arg(long, default_value_t = 0.6)]
+    pub utilization: f64,
+    /// Share of requests served from a cache (0-1).
+    #[arg(long, default_value_t = 0.0)]
+    pub cache_hit_rate: f64,
+    /// Share of serverless requests with a cold start (0-1), and its latency.
+    #[arg(long, default_value_t = 0.01)]
+    pub cold_start_share: f64,
+    #[arg(long, default_value_t = 500.0)]
+    pub cold_start_ms: f64,
+    /// Write the plan as JSON ('-' for stdout).
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Overwrite an existing JSON file.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum PercentileArg {
+    P95,
+    P99,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -653,85 +687,167 @@ fn bench_cmd(args: BenchArgs, ort_path: Option<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+/// The service-time distribution (ms) and model memory (MB) of a run in a results file.
+fn service_from_results(path: &Path, run: Option<usize>) -> Result<(Vec<f64>, f64, String)> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{} is not JSON from `inferscope bench --json`",
+            path.display()
+        )
+    })?;
+    let runs: Vec<RunResult> = serde_json::from_value(v.get("runs").cloned().unwrap_or_default())
+        .with_context(|| {
+        format!(
+            "{} holds no runs from `inferscope bench --json`",
+            path.display()
+        )
+    })?;
+    let chosen = match run {
+        Some(id) => runs.iter().find(|r| r.run_id == id).with_context(|| {
+            format!(
+                "{} has no run {id} (runs: {})",
+                path.display(),
+                runs.iter()
+                    .map(|r| r.run_id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?,
+        None => runs
+            .iter()
+            .filter(|r| r.batch_size == 1)
+            .min_by(|a, b| a.latency_p95.total_cmp(&b.latency_p95))
+            .or(runs.first())
+            .with_context(|| format!("{} holds no runs", path.display()))?,
+    };
+    let service = if chosen.latency_quantiles_ms.is_empty() {
+        vec![chosen.latency_mean]
+    } else {
+        chosen.latency_quantiles_ms.clone()
+    };
+    let what = format!(
+        "run {} ({} {}, batch {}, p50 {:.3} ms)",
+        chosen.run_id, chosen.model_name, chosen.engine, chosen.batch_size, chosen.latency_p50
+    );
+    Ok((service, chosen.memory_mb, what))
+}
+
 fn cost_cmd(a: &CostArgs) -> Result<()> {
-    use crate::cost::{self, Pricing, Tier};
-    for (name, v) in [
-        ("--monthly-requests", a.monthly_requests),
-        ("--latency-ms", a.latency_ms),
-        ("--memory-mb", a.memory_mb),
-        ("--vcpus", a.vcpus),
-        ("--instance-memory-gb", a.instance_memory_gb),
-        ("--latency-target-ms", a.latency_target_ms),
-    ] {
-        if !(v.is_finite() && v >= 0.0) {
-            bail!("{name} must be a number of at least 0 (got {v})");
-        }
-    }
+    use crate::cost::plan::{plan, CostInputs, Percentile};
+    use crate::cost::Pricing;
     if let Some(p) = &a.json {
         check_writable(p, a.force)?;
     }
-    let p = Pricing::default();
-    let vm = p
-        .dedicated
-        .iter()
-        .find(|v| !v.gpu && v.vcpus >= a.vcpus)
-        .unwrap_or(&p.dedicated[0])
-        .clone();
-    let tiers = vec![
-        cost::serverless(&p, a.monthly_requests, a.latency_ms, a.memory_mb),
-        cost::instances(
-            Tier::Container,
-            &p.container,
-            &p,
-            a.monthly_requests,
-            a.instances,
-            a.vcpus,
-            a.instance_memory_gb,
-        ),
-        cost::instances(
-            Tier::Kubernetes,
-            &p.kubernetes,
-            &p,
-            a.monthly_requests,
-            a.instances,
-            a.vcpus,
-            a.instance_memory_gb,
-        ),
-        cost::dedicated(&p, &vm, a.monthly_requests, a.instances),
-    ];
-    let thumb = cost::rule_of_thumb(a.monthly_requests, a.latency_target_ms);
+    let (service, model_memory_mb, source) = match &a.results {
+        Some(p) => service_from_results(p, a.run)?,
+        None => {
+            if !(a.latency_ms.is_finite() && a.latency_ms >= 0.0) {
+                bail!(
+                    "--latency-ms must be a number of at least 0 (got {})",
+                    a.latency_ms
+                );
+            }
+            (
+                vec![a.latency_ms],
+                0.0,
+                format!("a typed latency of {} ms", a.latency_ms),
+            )
+        }
+    };
+    let inputs = CostInputs {
+        monthly_requests: a.monthly_requests,
+        peak_factor: a.peak_factor,
+        latency_target_ms: a.latency_target_ms,
+        percentile: match a.percentile {
+            PercentileArg::P95 => Percentile::P95,
+            PercentileArg::P99 => Percentile::P99,
+        },
+        budget_usd: a.budget,
+        function_memory_mb: a.memory_mb,
+        vcpus: a.vcpus,
+        instance_memory_gb: a.instance_memory_gb,
+        min_instances: a.instances.unwrap_or(a.min_instances),
+        max_instances: a.instances.unwrap_or(a.max_instances),
+        target_utilization: a.utilization,
+        cache_hit_rate: a.cache_hit_rate,
+        cold_start_share: a.cold_start_share,
+        cold_start_ms: a.cold_start_ms,
+        model_memory_mb,
+    };
+    let pricing = Pricing::default();
+    let result = plan(&inputs, &pricing, &service).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut out = format!(
-        "{:<11} {:>12} {:>10} {:>10} {:>12} {:>12} {:>9}\n",
-        "tier", "compute $", "storage $", "network $", "total $/mo", "$ per 1k req", "instances"
+        "Service time from {source}; {:.0} requests/month, peak x{}.\n",
+        a.monthly_requests, a.peak_factor
     );
-    for t in &tiers {
+    out.push_str(&format!(
+        "{:<11} {:>11} {:>9} {:>9} {:>11} {:>10} {:>5} {:>9} {:>9}  {}\n",
+        "tier",
+        "compute $",
+        "storage $",
+        "network $",
+        "total $/mo",
+        "$/1k req",
+        "inst",
+        "p95 ms",
+        "p99 ms",
+        "feasible"
+    ));
+    let ms = |v: Option<f64>| {
+        v.map(|v| format!("{v:.1}"))
+            .unwrap_or_else(|| "sat.".into())
+    };
+    for t in &result.tiers {
+        let c = &t.cost;
         out.push_str(&format!(
-            "{:<11} {:>12.2} {:>10.2} {:>10.2} {:>12.2} {:>12.4} {:>9}\n",
-            t.tier.label(),
-            t.compute_cost,
-            t.storage_cost,
-            t.network_cost,
-            t.total_cost,
-            t.cost_per_1k_requests,
-            t.instances
+            "{:<11} {:>11.2} {:>9.2} {:>9.2} {:>11.2} {:>10.4} {:>5} {:>9} {:>9}  {}{}: {}\n",
+            c.tier.label(),
+            c.compute_cost,
+            c.storage_cost,
+            c.network_cost,
+            c.total_cost,
+            c.cost_per_1k_requests,
+            c.instances,
+            ms(t.predicted_p95_ms),
+            ms(t.predicted_p99_ms),
+            if t.feasible { "yes" } else { "no" },
+            if t.within_budget { "" } else { ", over budget" },
+            t.reason
         ));
     }
-    out.push_str(&format!(
-        "Rule of thumb at {:.0} requests/month and a {:.0} ms target: {}\n",
-        a.monthly_requests,
-        a.latency_target_ms,
-        thumb.label()
-    ));
+    let r = &result.recommendation;
+    out.push_str(&format!("\nRecommendation: {}\n", r.explanation));
+    if let Some(u) = r.runner_up {
+        out.push_str(&format!("Runner-up: {}\n", u.label()));
+    }
+    for (v, t) in &r.flips {
+        out.push_str(&format!(
+            "At {v:.3e} requests/month the choice becomes {}\n",
+            t.map(|t| t.label()).unwrap_or("none")
+        ));
+    }
+    out.push_str(&format!("Rule of thumb: {}", r.rule_of_thumb.label()));
+    out.push_str(
+        &r.rule_of_thumb_note
+            .as_ref()
+            .map(|n| format!(" ({n})\n"))
+            .unwrap_or_else(|| "\n".into()),
+    );
     #[derive(Serialize)]
     struct CostReport<'a> {
-        tiers: &'a [cost::TierCost],
-        rule_of_thumb: Tier,
+        inputs: &'a CostInputs,
+        service_source: &'a str,
+        tiers: &'a [crate::cost::plan::TierPlan],
+        recommendation: &'a crate::cost::plan::Recommendation,
         pricing: &'a Pricing,
     }
     let json = serde_json::to_string_pretty(&CostReport {
-        tiers: &tiers,
-        rule_of_thumb: thumb,
-        pricing: &p,
+        inputs: &inputs,
+        service_source: &source,
+        tiers: &result.tiers,
+        recommendation: &result.recommendation,
+        pricing: &pricing,
     })? + "\n";
     match a.json.as_deref() {
         Some(p) if p == Path::new("-") => {

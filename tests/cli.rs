@@ -560,10 +560,78 @@ fn cost_reproduces_the_reference_figures() {
         ),
         (159.60, 2.00, 162.60)
     );
-    assert_eq!(j["rule_of_thumb"], "container");
+    for t in j["tiers"].as_array().unwrap() {
+        for k in [
+            "tier",
+            "compute_cost",
+            "storage_cost",
+            "network_cost",
+            "total_cost",
+            "cost_per_1k_requests",
+            "instances",
+            "feasible",
+            "reason",
+        ] {
+            assert!(!t[k].is_null(), "no {k} in {t}");
+        }
+    }
+    assert_eq!(j["recommendation"]["rule_of_thumb"], "container");
     fails_with(
         &run(&["cost", "--monthly-requests=-5"]),
-        &["--monthly-requests", "at least 0"],
+        &["monthly requests", "between 0"],
     );
     fails_with(&run(&["cost", "--latency-ms", "NaN"]), &["--latency-ms"]);
+}
+
+/// The planner reads a run's latency distribution from `bench --json`.
+#[test]
+fn cost_uses_a_measured_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("r.json");
+    succeeds(&run(&[
+        "bench",
+        root("assets/mlp.onnx").to_str().unwrap(),
+        "--engine",
+        "tract",
+        "--batch",
+        "1,8",
+        "--iterations",
+        "300",
+        "--json",
+        results.to_str().unwrap(),
+    ]));
+    let o = run(&[
+        "cost",
+        "--results",
+        results.to_str().unwrap(),
+        "--monthly-requests",
+        "5000000",
+        "--json",
+        "-",
+    ]);
+    let j: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    assert!(
+        j["service_source"].as_str().unwrap().contains("batch 1"),
+        "{}",
+        j["service_source"]
+    );
+    assert!(
+        j["recommendation"]["tier"].is_string(),
+        "{}",
+        j["recommendation"]
+    );
+    assert!(j["inputs"]["model_memory_mb"].as_f64().unwrap() > 1.0);
+    fails_with(
+        &run(&["cost", "--results", results.to_str().unwrap(), "--run", "7"]),
+        &["no run 7"],
+    );
+    fails_with(
+        &run(&[
+            "cost",
+            "--results",
+            root("assets/mlp.onnx").to_str().unwrap(),
+        ]),
+        &["not JSON"],
+    );
 }

@@ -166,6 +166,10 @@ pub struct RunResult {
     pub measure_seconds: f64,
     pub stop_reason: String,
     pub warnings: Vec<Warning>,
+    /// 257 evenly spaced quantiles (0%, 0.39%, ..., 100%) of the measured latencies, ms: the
+    /// distribution the cost planner's queue model replays, small enough to keep in a file.
+    #[serde(default)]
+    pub latency_quantiles_ms: Vec<f64>,
     /// Measured latencies in arrival order (ns); not serialized.
     #[serde(skip)]
     pub raw_latencies_ns: Vec<u64>,

@@ -262,6 +262,7 @@ pub fn run_plan(
                 measure_seconds: secs,
                 stop_reason: outcome.stop_reason,
                 warnings,
+                latency_quantiles_ms: super::stats::quantile_sketch_ms(outcome.recorder.raw(), 256),
                 raw_latencies_ns: outcome.recorder.raw().to_vec(),
             };
             sink(Event::RunDone {

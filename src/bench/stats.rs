@@ -168,6 +168,18 @@ pub fn quantile_ci(sorted: &[u64], q: f64) -> Option<(u64, u64)> {
     Some((sorted[lo as usize - 1], sorted[hi as usize - 1]))
 }
 
+/// `n + 1` evenly spaced quantiles (0 to 1) of `raw` latencies in ns, returned in ms.
+pub fn quantile_sketch_ms(raw: &[u64], n: usize) -> Vec<f64> {
+    if raw.is_empty() || n == 0 {
+        return Vec::new();
+    }
+    let mut sorted = raw.to_vec();
+    sorted.sort_unstable();
+    (0..=n)
+        .map(|i| sorted[i * (sorted.len() - 1) / n] as f64 / 1e6)
+        .collect()
+}
+
 /// The nearest-rank quantile of sorted samples (what HdrHistogram approximates).
 pub fn nearest_rank(sorted: &[u64], q: f64) -> u64 {
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());

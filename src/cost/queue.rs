@@ -100,7 +100,7 @@ impl Queue {
         while cdf(hi) < q {
             hi *= 2.0;
         }
-        for _ in 0..100 {
+        for _ in 0..60 {
             let mid = 0.5 * (lo + hi);
             if cdf(mid) < q {
                 lo = mid;
