@@ -144,7 +144,7 @@ fn bench_runs_every_asset_on_both_engines() {
             let per_request = f("batch_size") / (f("latency_mean") / 1e3);
             assert!(
                 f("throughput_rps") <= per_request * 1.001
-                    && f("throughput_rps") > per_request * 0.3,
+                    && f("throughput_rps") > per_request * 0.1,
                 "{model}: {r}"
             );
             assert_eq!(r["n_iterations"], 60);

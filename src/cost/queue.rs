@@ -1,6 +1,9 @@
-//! Latency under load: an M/G/c queue (Erlang C with the Allen-Cunneen correction for the
-//! service-time variability), and a discrete-event simulation that replays measured latencies
-//! to check it.
+//! Latency under load: an M/G/c queue, and a discrete-event simulation that replays measured
+//! latencies to check it.
+//!
+//! One server is exact (Pollaczek-Khinchine, on a grid); c servers wait with the Erlang C
+//! probability and, given a wait, like one server c times as fast at the same utilization.
+//! Real latencies have heavy tails, so the whole measured distribution is used, not two moments.
 
 /// Probability that an arriving request waits (Erlang C), for `c` servers at offered load
 /// `a = lambda / mu` erlangs. 1.0 when the system is saturated.
@@ -28,8 +31,6 @@ pub struct Queue {
     pub arrival_rps: f64,
     /// Mean service time, seconds.
     pub service_mean_s: f64,
-    /// Squared coefficient of variation of the service time.
-    pub service_scv: f64,
 }
 
 impl Queue {
@@ -37,22 +38,120 @@ impl Queue {
         self.arrival_rps * self.service_mean_s / self.servers.max(1) as f64
     }
 
-    /// The `q` quantile of the waiting time before service, seconds; infinite when saturated.
-    /// The waiting time is 0 with probability 1 - C and, given a wait, close to exponential
-    /// with rate (c mu - lambda) scaled by 2 / (1 + scv) (Allen-Cunneen).
-    pub fn wait_quantile_s(&self, q: f64) -> f64 {
+    /// P(wait <= t), for service times `service_s` (seconds, any order).
+    ///
+    /// M/G/1 is exact: the wait is a geometric sum of residual service times
+    /// (Pollaczek-Khinchine), computed on a grid. For c servers the conditional wait is taken
+    /// from the M/G/1 queue of a server c times as fast at the same utilization, and the
+    /// probability of waiting from Erlang C.
+    pub fn wait_distribution(&self, service_s: &[f64]) -> Option<WaitDistribution> {
         let rho = self.utilization();
-        if rho >= 1.0 {
-            return f64::INFINITY;
+        if rho >= 1.0 || service_s.is_empty() || !(self.service_mean_s > 0.0) {
+            return None;
         }
-        let a = self.arrival_rps * self.service_mean_s;
-        let pw = erlang_c(self.servers, a);
-        if pw <= 1.0 - q {
+        let c = self.servers.max(1) as f64;
+        let pw = erlang_c(self.servers.max(1), self.arrival_rps * self.service_mean_s);
+        // Residual (equilibrium) distribution of the fast server's service time S/c on a grid.
+        let mut fast: Vec<f64> = service_s.iter().map(|s| s / c).collect();
+        fast.sort_by(|a, b| a.total_cmp(b));
+        let mean = fast.iter().sum::<f64>() / fast.len() as f64;
+        // Grid long enough for the tail: the mean wait times a margin.
+        let mean_wait = rho / (1.0 - rho) * fast.iter().map(|s| s * s).sum::<f64>()
+            / fast.len() as f64
+            / (2.0 * mean);
+        // The grid covers the bulk of the wait; a rare huge sample must not coarsen it (its
+        // mass beyond the grid is kept in the last cell).
+        let p99 = fast[((fast.len() - 1) as f64 * 0.99) as usize];
+        let span = (mean_wait * 40.0).max(p99 * 4.0).max(mean * 4.0);
+        const K: usize = 1024;
+        let h = span / K as f64;
+        let survival = |x: f64| {
+            let idx = fast.partition_point(|&s| s <= x);
+            (fast.len() - idx) as f64 / fast.len() as f64
+        };
+        // r[k] = P(residual within half a bin of k h): the mass sits at the grid point, so a
+        // sum of residuals carries no discretization bias. The residual density is
+        // P(S > x) / E[S]; Simpson's rule integrates it over each half-open cell.
+        let integral = |a: f64, b: f64| {
+            (survival(a) + 4.0 * survival(0.5 * (a + b)) + survival(b)) / 6.0 * (b - a) / mean
+        };
+        let mut r: Vec<f64> = (0..K)
+            .map(|k| {
+                let (a, b) = (((k as f64) - 0.5).max(0.0) * h, (k as f64 + 0.5) * h);
+                integral(a, b)
+            })
+            .collect();
+        let total: f64 = r.iter().sum();
+        if total > 0.0 && total < 1.0 {
+            // Mass beyond the grid stays in the last bin, so probabilities add up.
+            r[K - 1] += 1.0 - total;
+        }
+        // w = (1 - rho) delta + rho (r * w): solved bin by bin.
+        let mut w = vec![0.0; K];
+        for k in 0..K {
+            let mut acc = if k == 0 { 1.0 - rho } else { 0.0 };
+            for j in 1..=k {
+                acc += rho * r[j] * w[k - j];
+            }
+            w[k] = acc / (1.0 - rho * r[0]);
+        }
+        // Conditional on waiting (drop the atom at 0), as a CDF on the grid.
+        let mut cdf = Vec::with_capacity(K);
+        let mut run = 0.0;
+        for (k, wk) in w.iter().enumerate() {
+            run += if k == 0 { wk - (1.0 - rho) } else { *wk };
+            cdf.push((run / rho).clamp(0.0, 1.0));
+        }
+        Some(WaitDistribution { pw, h, cdf })
+    }
+
+    /// The `q` quantile of the waiting time before service, seconds; infinite when saturated.
+    pub fn wait_quantile_s(&self, q: f64, service_s: &[f64]) -> f64 {
+        match self.wait_distribution(service_s) {
+            None => f64::INFINITY,
+            Some(d) => d.quantile(q),
+        }
+    }
+}
+
+/// The waiting time of a queue: 0 with probability `1 - pw`, else spread as `cdf` on a grid.
+#[derive(Clone, Debug)]
+pub struct WaitDistribution {
+    pub pw: f64,
+    h: f64,
+    cdf: Vec<f64>,
+}
+
+impl WaitDistribution {
+    /// P(wait <= t): the masses sit on grid points `k h`; linear between them.
+    pub fn cdf(&self, t: f64) -> f64 {
+        if t < 0.0 {
             return 0.0;
         }
-        let mu = 1.0 / self.service_mean_s;
-        let rate = (self.servers as f64 * mu - self.arrival_rps) * 2.0 / (1.0 + self.service_scv);
-        (pw / (1.0 - q)).ln() / rate
+        let x = t / self.h;
+        let k = x.floor() as usize;
+        let cond = if k + 1 >= self.cdf.len() {
+            1.0
+        } else {
+            self.cdf[k] + (self.cdf[k + 1] - self.cdf[k]) * (x - k as f64)
+        };
+        (1.0 - self.pw) + self.pw * cond
+    }
+
+    pub fn quantile(&self, q: f64) -> f64 {
+        if self.cdf(0.0) >= q {
+            return 0.0;
+        }
+        let (mut lo, mut hi) = (0.0, self.h * self.cdf.len() as f64);
+        for _ in 0..60 {
+            let mid = 0.5 * (lo + hi);
+            if self.cdf(mid) < q {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        hi
     }
 }
 
@@ -61,12 +160,10 @@ impl Queue {
     pub fn from_samples(servers: u32, arrival_rps: f64, service_s: &[f64]) -> Queue {
         let n = service_s.len().max(1) as f64;
         let mean = service_s.iter().sum::<f64>() / n;
-        let var = service_s.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n;
         Queue {
             servers,
             arrival_rps,
             service_mean_s: mean,
-            service_scv: if mean > 0.0 { var / (mean * mean) } else { 0.0 },
         }
     }
 
@@ -74,29 +171,13 @@ impl Queue {
     /// times: the wait model above convolved with the empirical service distribution, solved
     /// by bisection. Infinite when saturated.
     pub fn response_quantile_s(&self, q: f64, service_s: &[f64]) -> f64 {
-        if self.utilization() >= 1.0 || service_s.is_empty() {
+        let Some(d) = self.wait_distribution(service_s) else {
             return f64::INFINITY;
-        }
-        let pw = erlang_c(self.servers, self.arrival_rps * self.service_mean_s);
-        let rate = (self.servers as f64 / self.service_mean_s - self.arrival_rps) * 2.0
-            / (1.0 + self.service_scv);
-        let cdf = |t: f64| {
-            service_s
-                .iter()
-                .map(|&s| {
-                    if t < s {
-                        0.0
-                    } else {
-                        1.0 - pw * (-rate * (t - s)).exp()
-                    }
-                })
-                .sum::<f64>()
-                / service_s.len() as f64
         };
+        let cdf =
+            |t: f64| service_s.iter().map(|&s| d.cdf(t - s)).sum::<f64>() / service_s.len() as f64;
         let mut lo = 0.0;
-        let mut hi = service_s.iter().cloned().fold(0.0, f64::max)
-            + self.wait_quantile_s(q.max(0.5)) * 4.0
-            + 1e-9;
+        let mut hi = service_s.iter().cloned().fold(0.0, f64::max) + d.quantile(q) + 1e-9;
         while cdf(hi) < q {
             hi *= 2.0;
         }
@@ -190,22 +271,25 @@ mod tests {
     }
 
     #[test]
-    fn mm1_wait_quantile_is_exact() {
-        // M/M/1 (scv 1): P(W > t) = rho exp(-(mu - lambda) t).
-        let q = Queue {
-            servers: 1,
-            arrival_rps: 80.0,
-            service_mean_s: 0.01,
-            service_scv: 1.0,
-        };
-        let t = q.wait_quantile_s(0.95);
-        assert!((0.8 * (-(100.0 - 80.0) * t).exp() - 0.05).abs() < 1e-12);
+    fn mm1_and_mm2_wait_quantiles_match_the_closed_forms() {
+        // Exponential service (mean 10 ms) as evenly spaced quantiles.
+        let n = 20_000;
+        let service: Vec<f64> = (0..n)
+            .map(|i| -(1.0 - (i as f64 + 0.5) / n as f64).ln() * 0.01)
+            .collect();
+        // M/M/1 at 80 req/s: P(W > t) = rho exp(-(mu - lambda) t).
+        let q = Queue::from_samples(1, 80.0, &service);
+        let t = q.wait_quantile_s(0.95, &service);
+        let exact = (0.8f64 / 0.05).ln() / 20.0;
+        assert!((t - exact).abs() / exact < 0.02, "{t} vs {exact}");
+        // M/M/2 at 150 req/s: P(W > t) = C exp(-(2 mu - lambda) t).
+        let q2 = Queue::from_samples(2, 150.0, &service);
+        let c = erlang_c(2, 1.5);
+        let exact2 = (c / 0.05).ln() / (200.0 - 150.0);
+        let t2 = q2.wait_quantile_s(0.95, &service);
+        assert!((t2 - exact2).abs() / exact2 < 0.03, "{t2} vs {exact2}");
         assert_eq!(
-            Queue {
-                arrival_rps: 100.0,
-                ..q.clone()
-            }
-            .wait_quantile_s(0.95),
+            Queue::from_samples(1, 120.0, &service).wait_quantile_s(0.95, &service),
             f64::INFINITY
         );
     }
