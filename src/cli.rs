@@ -279,7 +279,8 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn human_bytes(b: u64) -> String {
+/// `1.5 MiB`, `340 B`.
+pub fn human_bytes(b: u64) -> String {
     match b {
         b if b >= 1 << 30 => format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64),
         b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
@@ -288,7 +289,8 @@ fn human_bytes(b: u64) -> String {
     }
 }
 
-fn human_count(n: u64) -> String {
+/// `85.0 k`, `1.20 M`.
+pub fn human_count(n: u64) -> String {
     match n {
         n if n >= 1_000_000_000 => format!("{:.2} G", n as f64 / 1e9),
         n if n >= 1_000_000 => format!("{:.2} M", n as f64 / 1e6),

@@ -54,6 +54,25 @@ fn script(n: usize) -> Vec<u64> {
         .collect()
 }
 
+/// p50/p95/p99 agree with the nearest-rank value of the raw samples within the histogram's
+/// precision (3 significant digits).
+fn assert_percentiles_match(r: &RunResult, raw: &[u64]) {
+    let mut sorted = raw.to_vec();
+    sorted.sort_unstable();
+    for (q, got) in [
+        (0.5, r.latency_p50),
+        (0.95, r.latency_p95),
+        (0.99, r.latency_p99),
+    ] {
+        let exact = nearest_rank(&sorted, q) as f64 / 1e6;
+        assert!(
+            (got - exact).abs() <= exact * 1e-3,
+            "{} q{q}: {got} vs {exact}",
+            r.engine
+        );
+    }
+}
+
 #[test]
 fn statistics_are_exact_with_a_scripted_engine() {
     let clock = Arc::new(FakeClock::default());
@@ -73,19 +92,7 @@ fn statistics_are_exact_with_a_scripted_engine() {
     );
     let measured = &lat[7..1007];
     assert_eq!(r.raw_latencies_ns, measured, "raw samples in arrival order");
-    let mut sorted = measured.to_vec();
-    sorted.sort_unstable();
-    for (q, got) in [
-        (0.5, r.latency_p50),
-        (0.95, r.latency_p95),
-        (0.99, r.latency_p99),
-    ] {
-        let exact = nearest_rank(&sorted, q) as f64 / 1e6;
-        assert!(
-            (got - exact).abs() <= exact * 1e-3,
-            "q{q}: {got} vs {exact}"
-        );
-    }
+    assert_percentiles_match(r, measured);
     let sum: u64 = measured.iter().sum();
     let mean = sum as f64 / 1000.0 / 1e6;
     assert!((r.latency_mean - mean).abs() < 1e-9);
@@ -327,20 +334,7 @@ fn check_consistent(r: &RunResult) {
             < 1e-6 * r.throughput_rps
     );
     assert!(r.memory_mb >= r.rss_after_load_mb * 0.9 && r.memory_mb > 1.0);
-    let mut sorted = r.raw_latencies_ns.clone();
-    sorted.sort_unstable();
-    for (q, got) in [
-        (0.5, r.latency_p50),
-        (0.95, r.latency_p95),
-        (0.99, r.latency_p99),
-    ] {
-        let exact = nearest_rank(&sorted, q) as f64 / 1e6;
-        assert!(
-            (got - exact).abs() <= exact * 1e-3,
-            "{} {q}: {got} vs {exact}",
-            r.engine
-        );
-    }
+    assert_percentiles_match(r, &r.raw_latencies_ns);
 }
 
 #[test]

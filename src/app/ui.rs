@@ -1,24 +1,8 @@
 //! The frame around the tabs: menu, shortcuts, drops, errors, and the model panel.
 
 use super::{Command, InferscopeApp, Tab};
+use crate::cli::{human_bytes, human_count};
 use egui::{Color32, RichText};
-
-fn human_bytes(b: u64) -> String {
-    match b {
-        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{b} B"),
-    }
-}
-
-fn human_count(n: u64) -> String {
-    match n {
-        n if n >= 1_000_000_000 => format!("{:.2} G", n as f64 / 1e9),
-        n if n >= 1_000_000 => format!("{:.2} M", n as f64 / 1e6),
-        n if n >= 1_000 => format!("{:.1} k", n as f64 / 1e3),
-        n => n.to_string(),
-    }
-}
 
 impl InferscopeApp {
     pub(super) fn frame_ui(&mut self, ui: &mut egui::Ui) {
