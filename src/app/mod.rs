@@ -596,3 +596,19 @@ pub fn run_window() -> anyhow::Result<()> {
         )
     })
 }
+
+/// A path as the window shows it: relative to the working directory when it lies below it,
+/// with the home folder as `~` otherwise (the full path is in the tooltip).
+pub fn short_path(p: &Path) -> String {
+    if let Some(rel) = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| p.strip_prefix(cwd).ok().map(Path::to_path_buf))
+    {
+        return rel.display().to_string();
+    }
+    if let Some(rest) = dirs::home_dir().and_then(|h| p.strip_prefix(h).ok().map(Path::to_path_buf))
+    {
+        return format!("~/{}", rest.display());
+    }
+    p.display().to_string()
+}

@@ -99,7 +99,11 @@ impl InferscopeApp {
                         ui.label("Nothing yet");
                     }
                     for p in self.saved.recent.clone() {
-                        if ui.button(p.display().to_string()).clicked() {
+                        if ui
+                            .button(super::short_path(&p))
+                            .on_hover_text(p.display().to_string())
+                            .clicked()
+                        {
                             ui.close();
                             self.command(Command::Open(p));
                         }
@@ -170,7 +174,8 @@ impl InferscopeApp {
             Some(m) => {
                 let i = &m.info;
                 ui.label(RichText::new(&i.name).strong().size(16.0));
-                ui.label(RichText::new(i.path.display().to_string()).weak().small());
+                ui.label(RichText::new(super::short_path(&i.path)).weak().small())
+                    .on_hover_text(i.path.display().to_string());
                 egui::Grid::new("model_facts").num_columns(2).show(ui, |ui| {
                     ui.label("Size");
                     ui.label(human_bytes(i.file_size_bytes));
@@ -218,7 +223,8 @@ impl InferscopeApp {
         ui.label(RichText::new("Data").strong());
         match &self.saved.data_path {
             Some(p) => {
-                ui.label(p.display().to_string());
+                ui.label(super::short_path(p))
+                    .on_hover_text(p.display().to_string());
             }
             None => {
                 ui.label("Synthesized from the model's shapes")

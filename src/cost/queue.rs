@@ -59,33 +59,34 @@ impl Queue {
         let mean_wait = rho / (1.0 - rho) * fast.iter().map(|s| s * s).sum::<f64>()
             / fast.len() as f64
             / (2.0 * mean);
-        // The grid covers the bulk of the wait; a rare huge sample must not coarsen it (its
-        // mass beyond the grid is kept in the last cell).
-        let p99 = fast[((fast.len() - 1) as f64 * 0.99) as usize];
-        let span = (mean_wait * 40.0).max(p99 * 4.0).max(mean * 4.0);
+        // The grid covers the bulk of the wait and every service time, so no residual mass
+        // falls off its end.
+        let span = (mean_wait * 40.0)
+            .max(fast[fast.len() - 1] * 1.01)
+            .max(mean * 4.0);
         const K: usize = 1024;
         let h = span / K as f64;
-        let survival = |x: f64| {
-            let idx = fast.partition_point(|&s| s <= x);
-            (fast.len() - idx) as f64 / fast.len() as f64
+        // G(x) = integral of P(S > u) for u in 0..x = E[min(S, x)], exactly, from the sorted
+        // samples and their prefix sums.
+        let mut prefix = Vec::with_capacity(fast.len() + 1);
+        prefix.push(0.0);
+        for s in &fast {
+            prefix.push(prefix[prefix.len() - 1] + s);
+        }
+        let n = fast.len() as f64;
+        let g = |x: f64| {
+            let below = fast.partition_point(|&s| s <= x);
+            (prefix[below] + x * (fast.len() - below) as f64) / n
         };
         // r[k] = P(residual within half a bin of k h): the mass sits at the grid point, so a
         // sum of residuals carries no discretization bias. The residual density is
-        // P(S > x) / E[S]; Simpson's rule integrates it over each half-open cell.
-        let integral = |a: f64, b: f64| {
-            (survival(a) + 4.0 * survival(0.5 * (a + b)) + survival(b)) / 6.0 * (b - a) / mean
-        };
-        let mut r: Vec<f64> = (0..K)
+        // P(S > x) / E[S], so a cell holds (G(b) - G(a)) / E[S]; the cells add up to 1.
+        let r: Vec<f64> = (0..K)
             .map(|k| {
                 let (a, b) = (((k as f64) - 0.5).max(0.0) * h, (k as f64 + 0.5) * h);
-                integral(a, b)
+                (g(b) - g(a)) / mean
             })
             .collect();
-        let total: f64 = r.iter().sum();
-        if total > 0.0 && total < 1.0 {
-            // Mass beyond the grid stays in the last bin, so probabilities add up.
-            r[K - 1] += 1.0 - total;
-        }
         // w = (1 - rho) delta + rho (r * w): solved bin by bin.
         let mut w = vec![0.0; K];
         for k in 0..K {
