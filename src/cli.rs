@@ -689,8 +689,8 @@ fn bench_cmd(args: BenchArgs, ort_path: Option<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// The service-time distribution (ms) and model memory (MB) of a run in a results file.
-fn service_from_results(path: &Path, run: Option<usize>) -> Result<(Vec<f64>, f64, String)> {
+/// The run of a results file the cost planner prices: `run`, or the fastest at batch 1.
+fn run_from_results(path: &Path, run: Option<usize>) -> Result<RunResult> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).with_context(|| {
         format!(
@@ -723,16 +723,7 @@ fn service_from_results(path: &Path, run: Option<usize>) -> Result<(Vec<f64>, f6
             .or(runs.first())
             .with_context(|| format!("{} holds no runs", path.display()))?,
     };
-    let service = if chosen.latency_quantiles_ms.is_empty() {
-        vec![chosen.latency_mean]
-    } else {
-        chosen.latency_quantiles_ms.clone()
-    };
-    let what = format!(
-        "run {} ({} {}, batch {}, p50 {:.3} ms)",
-        chosen.run_id, chosen.model_name, chosen.engine, chosen.batch_size, chosen.latency_p50
-    );
-    Ok((service, chosen.memory_mb, what))
+    Ok(chosen.clone())
 }
 
 fn cost_cmd(a: &CostArgs) -> Result<()> {
@@ -741,8 +732,21 @@ fn cost_cmd(a: &CostArgs) -> Result<()> {
     if let Some(p) = &a.json {
         check_writable(p, a.force)?;
     }
-    let (service, model_memory_mb, source) = match &a.results {
-        Some(p) => service_from_results(p, a.run)?,
+    let (service, model_memory_mb, source, serving_batch, on_gpu) = match &a.results {
+        Some(p) => {
+            let r = run_from_results(p, a.run)?;
+            let what = format!(
+                "run {} ({} {}, batch {}, p50 {:.3} ms)",
+                r.run_id, r.model_name, r.engine, r.batch_size, r.latency_p50
+            );
+            (
+                r.service_times_ms(),
+                r.memory_mb,
+                what,
+                r.batch_size.max(1) as u64,
+                r.on_gpu(),
+            )
+        }
         None => {
             if !(a.latency_ms.is_finite() && a.latency_ms >= 0.0) {
                 bail!(
@@ -754,6 +758,8 @@ fn cost_cmd(a: &CostArgs) -> Result<()> {
                 vec![a.latency_ms],
                 0.0,
                 format!("a typed latency of {} ms", a.latency_ms),
+                1,
+                false,
             )
         }
     };
@@ -776,6 +782,8 @@ fn cost_cmd(a: &CostArgs) -> Result<()> {
         cold_start_share: a.cold_start_share,
         cold_start_ms: a.cold_start_ms,
         model_memory_mb,
+        serving_batch,
+        measured_on_gpu: on_gpu,
     };
     let pricing = Pricing::default();
     let result = plan(&inputs, &pricing, &service).map_err(|e| anyhow::anyhow!("{e}"))?;

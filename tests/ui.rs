@@ -5,6 +5,7 @@
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use inferscope::app::{InferscopeApp, StopKind};
+use inferscope::cost::Tier;
 use inferscope::engine::EngineChoice;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -220,9 +221,8 @@ fn tabs_and_theme() {
     screenshot(&mut h, "compare");
     h.get_by_label("Cost").click();
     h.run();
-    h.get_by_label_contains("Monthly cost");
+    h.get_by_label_contains("Service time from a typed latency");
     h.snapshot("cost_tab");
-    screenshot(&mut h, "cost");
     assert!(!h.state().saved.dark_mode);
 }
 
@@ -296,4 +296,70 @@ fn keyboard_shortcuts_run_and_cancel() {
     h.key_press(egui::Key::Escape);
     step_until(&mut h, Duration::from_secs(10), finished);
     assert!(h.state().session.as_ref().unwrap().cancelled, "Esc cancels");
+}
+
+/// The Cost tab prices the run just measured, and its sliders move the recommendation.
+#[test]
+fn cost_tab_follows_the_measured_run_and_the_sliders() {
+    use egui::accesskit::Role;
+    let mut h = harness();
+    drop_file(&mut h, &root("assets/mlp.onnx"));
+    {
+        let s = &mut h.state_mut().saved.settings;
+        s.engine = EngineChoice::Tract;
+        s.batch_sizes = "1, 8".into();
+        s.stop_kind = StopKind::Iterations;
+        s.iterations = 300;
+    }
+    h.step();
+    click_run(&mut h);
+    step_until(&mut h, Duration::from_secs(120), finished);
+    h.get_by_label("Cost").click();
+    h.run();
+    // The service time is the fastest batch-1 run, as measured.
+    let run = h.state().session.as_ref().unwrap().results()[0].clone();
+    assert_eq!(run.batch_size, 1);
+    h.get_by_label_contains(&format!(
+        "Service time from run {}: tract original, batch 1, 300 samples",
+        run.run_id
+    ));
+    // A million requests a month at a 100 ms p95 target: functions are cheapest.
+    h.get_by_label_contains("Recommended: serverless");
+    // A billion: every tier is over the $500 budget, and the panel says so.
+    h.get_by_role_and_label(Role::Slider, "Monthly requests")
+        .set_value_accesskit(1e9);
+    h.run();
+    assert_eq!(h.state().saved.cost.inputs.monthly_requests, 1e9);
+    h.get_by_label("No tier fits");
+    h.get_by_label_contains("none fits the $500 budget");
+    // With the budget raised, one always-on container is cheaper than a billion invocations.
+    h.get_by_role_and_label(Role::Slider, "Monthly budget")
+        .set_value_accesskit(1e5);
+    h.run();
+    h.get_by_label_contains("Recommended: container");
+    // It says at which volume that choice would flip (down here, to serverless).
+    let flips = h
+        .state_mut()
+        .cost_view()
+        .plan
+        .clone()
+        .unwrap()
+        .recommendation
+        .flips;
+    assert!(
+        flips
+            .iter()
+            .any(|(v, t)| *v < 1e9 && *t == Some(Tier::Serverless)),
+        "{flips:?}"
+    );
+    h.get_by_label_contains("below ");
+    screenshot(&mut h, "cost");
+    // A batch-8 run serves 8 requests per inference; the planner says what filling costs.
+    h.state_mut().cost_source = Some(inferscope::app::cost::CostSource::Run(1));
+    h.run();
+    assert!(
+        h.query_all_by_label_contains("to fill a batch of 8")
+            .count()
+            >= 1
+    );
 }

@@ -2,6 +2,7 @@
 //! drawn; the `*_ui` functions only draw and collect commands.
 
 pub mod checklist;
+pub mod cost;
 pub mod plots;
 mod profile;
 mod ui;
@@ -166,6 +167,7 @@ pub struct Saved {
     pub data_path: Option<PathBuf>,
     pub dark_mode: bool,
     pub tab: Option<Tab>,
+    pub cost: cost::CostSettings,
 }
 
 /// A run as the window sees it: live samples, then the result.
@@ -227,6 +229,9 @@ pub struct InferscopeApp {
     pub install: Option<Install>,
     pub path_input: String,
     pub selected_run: Option<usize>,
+    /// The Cost tab's service-time source as picked (`None`: the default choice).
+    pub cost_source: Option<cost::CostSource>,
+    cost_cache: Option<cost::CostView>,
     commands: Vec<Command>,
     ctx: Option<egui::Context>,
     /// FLOPs of the open model, estimated on another thread: (sha256, flops, note).
@@ -269,6 +274,8 @@ impl InferscopeApp {
             install: None,
             path_input: String::new(),
             selected_run: None,
+            cost_source: None,
+            cost_cache: None,
             commands: Vec::new(),
             ctx: None,
             flops: None,

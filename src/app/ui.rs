@@ -62,12 +62,7 @@ impl InferscopeApp {
                     "Optimized variants (int8 quantization, pruning, fp16, fewer trees, another model) benchmarked side \
                      by side with the original: latency, throughput, memory, size and output drift. Coming next.",
                 ),
-                Tab::Cost => placeholder_ui(
-                    ui,
-                    "Cost",
-                    "Monthly cost of serving this model on serverless, container, Kubernetes and dedicated tiers, \
-                     driven by the measured latencies, with a recommendation. Coming next.",
-                ),
+                Tab::Cost => self.cost_ui(ui),
             }
         });
     }

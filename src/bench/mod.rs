@@ -134,6 +134,9 @@ pub struct RunResult {
     pub model_name: String,
     pub engine: EngineKind,
     pub engine_version: String,
+    /// The ONNX Runtime execution provider asked for (`None`: CPU).
+    #[serde(default)]
+    pub execution_provider: Option<String>,
     pub variant: String,
     /// Samples per request (for data fed as given: the samples it holds).
     pub batch_size: usize,
@@ -173,4 +176,30 @@ pub struct RunResult {
     /// Measured latencies in arrival order (ns); not serialized.
     #[serde(skip)]
     pub raw_latencies_ns: Vec<u64>,
+}
+
+impl RunResult {
+    /// The latency distribution as the cost planner takes it, ms: every sample when they are
+    /// at hand, else the stored quantiles, else the mean.
+    pub fn service_times_ms(&self) -> Vec<f64> {
+        if !self.raw_latencies_ns.is_empty() {
+            self.raw_latencies_ns
+                .iter()
+                .map(|&ns| ns as f64 / 1e6)
+                .collect()
+        } else if !self.latency_quantiles_ms.is_empty() {
+            self.latency_quantiles_ms.clone()
+        } else {
+            vec![self.latency_mean]
+        }
+    }
+
+    /// Whether the run was measured on a GPU execution provider.
+    pub fn on_gpu(&self) -> bool {
+        self.execution_provider.as_deref().is_some_and(|ep| {
+            ["CUDA", "TensorRT", "ROCm", "MIGraphX", "Dml", "CoreML"]
+                .iter()
+                .any(|g| ep.contains(g))
+        })
+    }
 }

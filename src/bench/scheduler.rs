@@ -234,6 +234,10 @@ pub fn run_plan(
                 model_name: workload.model_name.clone(),
                 engine: kind,
                 engine_version: primary.version(),
+                execution_provider: match kind {
+                    EngineKind::Ort => plan.engine_options.execution_provider.clone(),
+                    EngineKind::Tract => None,
+                },
                 variant: workload.variant.clone(),
                 batch_size: per_request,
                 concurrency: plan.concurrency.max(1),

@@ -3,7 +3,8 @@
 
 use super::queue::Queue;
 use super::{
-    dedicated, instances, rule_of_thumb, serverless, Pricing, Tier, TierCost, HOURS_PER_MONTH,
+    dedicated, instances, rule_of_thumb, serverless, Pricing, Tier, TierCost, VmType,
+    HOURS_PER_MONTH,
 };
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +57,10 @@ pub struct CostInputs {
     pub cold_start_ms: f64,
     /// Resident memory the model needs, MB (the measured peak).
     pub model_memory_mb: f64,
+    /// Requests served by one inference on always-on tiers (the measured run's batch size).
+    pub serving_batch: u64,
+    /// The service times were measured on a GPU execution provider: dedicated GPU rows apply.
+    pub measured_on_gpu: bool,
 }
 
 impl Default for CostInputs {
@@ -76,6 +81,8 @@ impl Default for CostInputs {
             cold_start_share: 0.01,
             cold_start_ms: 500.0,
             model_memory_mb: 0.0,
+            serving_batch: 1,
+            measured_on_gpu: false,
         }
     }
 }
@@ -102,6 +109,12 @@ impl CostInputs {
                 return Err(format!("{name} must be between {lo} and {hi} (got {v})"));
             }
         }
+        if !(1..=1_000_000).contains(&self.serving_batch) {
+            return Err(format!(
+                "serving batch must be between 1 and 1000000 (got {})",
+                self.serving_batch
+            ));
+        }
         if self.min_instances > self.max_instances || self.max_instances == 0 {
             return Err(format!(
                 "instances: the minimum ({}) must not exceed the maximum ({}), which must be at least 1",
@@ -118,6 +131,11 @@ impl CostInputs {
     /// Requests per second at peak, after the cache.
     pub fn peak_rps(&self) -> f64 {
         self.effective_requests() / (HOURS_PER_MONTH * 3600.0) * self.peak_factor
+    }
+
+    /// Inferences per second at peak on always-on tiers (requests grouped in serving batches).
+    pub fn peak_inferences_per_s(&self) -> f64 {
+        self.peak_rps() / self.serving_batch.max(1) as f64
     }
 }
 
@@ -157,206 +175,332 @@ pub struct CostPlan {
     pub recommendation: Recommendation,
 }
 
+/// Measured service times, reduced once for the planner: the queue model convolves the wait
+/// with the service distribution, and 256 evenly spaced quantiles of it are as good as a
+/// million samples while keeping a recompute far under a frame.
+#[derive(Clone, Debug)]
+pub struct Service {
+    /// Sorted, milliseconds.
+    ms: Vec<f64>,
+    /// The same in seconds, for the queue.
+    s: Vec<f64>,
+    mean_ms: f64,
+}
+
+impl Service {
+    /// From one inference's latencies in ms (a run's raw samples, or one typed latency).
+    /// Non-finite and negative values are dropped; nothing at all counts as 0 ms.
+    pub fn new(service_ms: &[f64]) -> Service {
+        let mut v: Vec<f64> = service_ms
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .collect();
+        if v.is_empty() {
+            v.push(0.0);
+        }
+        v.sort_by(|a, b| a.total_cmp(b));
+        let mean_ms = v.iter().sum::<f64>() / v.len() as f64;
+        let ms: Vec<f64> = if v.len() > 256 {
+            (0..256).map(|i| v[(i * (v.len() - 1)) / 255]).collect()
+        } else {
+            v
+        };
+        let s = ms.iter().map(|v| v / 1000.0).collect();
+        Service { ms, s, mean_ms }
+    }
+
+    pub fn mean_ms(&self) -> f64 {
+        self.mean_ms
+    }
+
+    fn quantile_ms(&self, q: f64) -> f64 {
+        quantile(&self.ms, q)
+    }
+}
+
+/// A latency with the precision it deserves: 0.043 ms, 4.32 ms, 43.2 ms.
+pub fn fmt_ms(ms: f64) -> String {
+    if ms >= 10.0 {
+        format!("{ms:.1} ms")
+    } else if ms >= 1.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{ms:.3} ms")
+    }
+}
+
+fn plural(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
-/// Prices and judges every tier. `service_ms` are measured latencies of one inference (a
-/// run's raw samples) or a single typed latency.
-pub fn plan_tiers(inputs: &CostInputs, pricing: &Pricing, service_ms: &[f64]) -> Vec<TierPlan> {
-    let mut service: Vec<f64> = service_ms
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .collect();
-    if service.is_empty() {
-        service.push(0.0);
-    }
-    service.sort_by(|a, b| a.total_cmp(b));
-    let mean_ms = service.iter().sum::<f64>() / service.len() as f64;
-    // The queue model convolves the wait with the service distribution: 256 evenly spaced
-    // quantiles of it are as good as a million samples and keep a recompute far under a frame.
-    let service = if service.len() > 256 {
-        (0..256)
-            .map(|i| service[(i * (service.len() - 1)) / 255])
-            .collect()
-    } else {
-        service
-    };
-    let q = inputs.percentile.q();
-    let requests = inputs.effective_requests();
-    let peak = inputs.peak_rps();
-    let target = inputs.latency_target_ms;
-    let mut out = Vec::new();
+/// One way to serve, before its latency is judged.
+#[derive(Clone, Copy)]
+enum Slot<'a> {
+    Serverless,
+    Pooled(Tier),
+    Dedicated(&'a VmType),
+}
 
-    // Serverless: one request per function instance, no queue; cold starts add to the tail.
-    {
-        let cost = serverless(pricing, requests, mean_ms, inputs.function_memory_mb);
-        let mut with_cold: Vec<f64> = service.clone();
-        let cold_n = (inputs.cold_start_share * service.len() as f64).round() as usize;
-        for v in with_cold.iter_mut().rev().take(cold_n) {
-            *v += inputs.cold_start_ms;
-        }
-        with_cold.sort_by(|a, b| a.total_cmp(b));
-        let (p95, p99) = (quantile(&with_cold, 0.95), quantile(&with_cold, 0.99));
-        let predicted = quantile(&with_cold, q);
-        let (feasible, reason) = if inputs.model_memory_mb > inputs.function_memory_mb {
-            (
-                false,
-                format!(
-                    "the model needs {:.0} MB but a function has {:.0} MB",
-                    inputs.model_memory_mb, inputs.function_memory_mb
-                ),
-            )
-        } else if predicted > target {
-            (
-                false,
-                format!(
-                    "{} {:.1} ms (with {:.0}% cold starts of {:.0} ms) is over the {:.0} ms target",
-                    inputs.percentile.label(),
-                    predicted,
-                    inputs.cold_start_share * 100.0,
-                    inputs.cold_start_ms,
-                    target
-                ),
-            )
-        } else {
-            (
-                true,
-                format!(
-                    "{} {:.1} ms; scales per request",
-                    inputs.percentile.label(),
-                    predicted
-                ),
-            )
-        };
-        out.push(judge(
-            cost,
-            Some(p95),
-            Some(p99),
-            feasible,
-            reason,
-            inputs,
-            None,
-        ));
-    }
-
-    // Always-on tiers: enough servers for the peak at the target utilization, then the queue.
-    let mut pooled = |vcpus: f64,
-                      memory_gb: f64,
-                      price: &dyn Fn(u64) -> TierCost,
-                      machine: Option<String>| {
-        let per_instance = vcpus.floor().max(1.0);
-        let busy = peak * mean_ms / 1000.0; // erlangs of work at peak
-        let needed = (busy / (per_instance * inputs.target_utilization))
-            .ceil()
-            .max(0.0) as u64;
-        let count = needed.clamp(inputs.min_instances.max(1), inputs.max_instances.max(1));
-        let cost = price(count);
-        let servers = (count as f64 * per_instance) as u32;
-        let queue = Queue::from_samples(
-            servers,
-            peak,
-            &service.iter().map(|s| s / 1000.0).collect::<Vec<_>>(),
-        );
-        let service_s: Vec<f64> = service.iter().map(|s| s / 1000.0).collect();
-        let pct = |q: f64| {
-            if peak <= 0.0 {
-                Some(quantile(&service, q))
-            } else {
-                let v = queue.response_quantile_s(q, &service_s) * 1000.0;
-                v.is_finite().then_some(v)
-            }
-        };
-        let (p95, p99) = (pct(0.95), pct(0.99));
-        let predicted = if q >= 0.99 { p99 } else { p95 };
-        let (feasible, reason) = if inputs.model_memory_mb > memory_gb * 1000.0 {
-            (
-                false,
-                format!(
-                    "the model needs {:.0} MB but an instance has {:.1} GB",
-                    inputs.model_memory_mb, memory_gb
-                ),
-            )
-        } else if needed > inputs.max_instances {
-            (false, format!("the peak of {peak:.1} req/s needs {needed} instances at {:.0}% utilization; the maximum is {}", inputs.target_utilization * 100.0, inputs.max_instances))
-        } else {
-            match predicted {
-                None => (false, format!("{count} instances saturate at the peak of {peak:.1} req/s")),
-                Some(p) if p > target => (false, format!("{} {p:.1} ms with {count} instances at peak is over the {target:.0} ms target", inputs.percentile.label())),
-                Some(p) => (true, format!("{} {p:.1} ms with {count} instances ({:.0}% busy at peak)", inputs.percentile.label(), queue.utilization() * 100.0)),
-            }
-        };
-        out.push(judge(cost, p95, p99, feasible, reason, inputs, machine));
-    };
-    pooled(
-        inputs.vcpus,
-        inputs.instance_memory_gb,
-        &|n| {
-            instances(
-                Tier::Container,
-                &pricing.container,
-                pricing,
-                requests,
-                n,
-                inputs.vcpus,
-                inputs.instance_memory_gb,
-            )
-        },
-        None,
-    );
-    pooled(
-        inputs.vcpus,
-        inputs.instance_memory_gb,
-        &|n| {
-            instances(
-                Tier::Kubernetes,
-                &pricing.kubernetes,
-                pricing,
-                requests,
-                n,
-                inputs.vcpus,
-                inputs.instance_memory_gb,
-            )
-        },
-        None,
-    );
-    // Dedicated: the smallest CPU machine that holds the model.
+/// The slots in table order. Dedicated is the cheapest machine that holds the model, among
+/// GPU rows for a run measured on a GPU execution provider and CPU rows otherwise.
+fn slots<'a>(inputs: &CostInputs, pricing: &'a Pricing) -> Vec<Slot<'a>> {
+    let mut out = vec![
+        Slot::Serverless,
+        Slot::Pooled(Tier::Container),
+        Slot::Pooled(Tier::Kubernetes),
+    ];
     if let Some(vm) = pricing
         .dedicated
         .iter()
-        .filter(|v| !v.gpu && v.memory_gb * 1000.0 >= inputs.model_memory_mb)
+        .filter(|v| v.gpu == inputs.measured_on_gpu)
+        .filter(|v| v.memory_gb * 1000.0 >= inputs.model_memory_mb)
         .min_by(|a, b| a.usd_per_hour.total_cmp(&b.usd_per_hour))
     {
-        pooled(
-            vm.vcpus,
-            vm.memory_gb,
-            &|n| dedicated(pricing, vm, requests, n),
-            Some(vm.name.clone()),
-        );
+        out.push(Slot::Dedicated(vm));
     }
     out
 }
 
-fn judge(
+/// A slot with its bill: instances from per-instance throughput at the target utilization.
+struct Priced<'a> {
+    slot: Slot<'a>,
     cost: TierCost,
-    p95: Option<f64>,
-    p99: Option<f64>,
-    feasible: bool,
-    reason: String,
-    inputs: &CostInputs,
-    machine: Option<String>,
-) -> TierPlan {
-    let within_budget = cost.total_cost <= inputs.budget_usd;
-    TierPlan {
+    /// Instances the peak needs, before the min/max clamp.
+    needed: u64,
+    /// Parallel inferences per instance (whole vCPUs, at least 1).
+    per_instance: f64,
+    memory_gb: f64,
+}
+
+fn price<'a>(slot: Slot<'a>, inputs: &CostInputs, pricing: &Pricing, svc: &Service) -> Priced<'a> {
+    let requests = inputs.effective_requests();
+    let (vcpus, memory_gb) = match slot {
+        Slot::Dedicated(vm) => (vm.vcpus, vm.memory_gb),
+        _ => (inputs.vcpus, inputs.instance_memory_gb),
+    };
+    let per_instance = vcpus.floor().max(1.0);
+    // Erlangs of work at peak: inferences per second times seconds per inference.
+    let busy = inputs.peak_inferences_per_s() * svc.mean_ms / 1000.0;
+    let needed = (busy / (per_instance * inputs.target_utilization))
+        .ceil()
+        .clamp(0.0, 1e15) as u64;
+    let count = needed.clamp(inputs.min_instances.max(1), inputs.max_instances.max(1));
+    let cost = match slot {
+        Slot::Serverless => serverless(pricing, requests, svc.mean_ms, inputs.function_memory_mb),
+        Slot::Pooled(tier) => {
+            let ip = if tier == Tier::Kubernetes {
+                &pricing.kubernetes
+            } else {
+                &pricing.container
+            };
+            instances(tier, ip, pricing, requests, count, vcpus, memory_gb)
+        }
+        Slot::Dedicated(vm) => dedicated(pricing, vm, requests, count),
+    };
+    Priced {
+        slot,
         cost,
+        needed,
+        per_instance,
+        memory_gb,
+    }
+}
+
+/// How much of the latency picture to compute: everything for the table, or only whether the
+/// target is met (what the scan for the volumes where the answer flips needs).
+#[derive(Clone, Copy, PartialEq)]
+enum Detail {
+    Full,
+    Feasibility,
+}
+
+fn judge(p: Priced, inputs: &CostInputs, svc: &Service, detail: Detail) -> TierPlan {
+    let target = inputs.latency_target_ms;
+    let pct = inputs.percentile;
+    let q = pct.q();
+    let peak = inputs.peak_rps();
+    let batch = inputs.serving_batch.max(1);
+    let (feasible, reason, p95, p99) = match p.slot {
+        // One request per function instance: no queue; cold starts add to the tail.
+        Slot::Serverless => {
+            let mut with_cold = svc.ms.clone();
+            let cold_n = (inputs.cold_start_share * with_cold.len() as f64).round() as usize;
+            for v in with_cold.iter_mut().rev().take(cold_n) {
+                *v += inputs.cold_start_ms;
+            }
+            with_cold.sort_by(|a, b| a.total_cmp(b));
+            let (p95, p99) = (quantile(&with_cold, 0.95), quantile(&with_cold, 0.99));
+            let predicted = quantile(&with_cold, q);
+            let batch_note = if batch > 1 {
+                format!(" (priced at the batch-{batch} latency: functions serve one request each)")
+            } else {
+                String::new()
+            };
+            let (ok, why) = if inputs.model_memory_mb > inputs.function_memory_mb {
+                (
+                    false,
+                    format!(
+                        "the model needs {:.0} MB but a function has {:.0} MB",
+                        inputs.model_memory_mb, inputs.function_memory_mb
+                    ),
+                )
+            } else if predicted > target {
+                (false, format!("{} {} (with {:.0}% cold starts of {:.0} ms) is over the {target:.0} ms target{batch_note}", pct.label(), fmt_ms(predicted), inputs.cold_start_share * 100.0, inputs.cold_start_ms))
+            } else {
+                (
+                    true,
+                    format!(
+                        "{} {}; scales per request{batch_note}",
+                        pct.label(),
+                        fmt_ms(predicted)
+                    ),
+                )
+            };
+            (ok, why, Some(p95), Some(p99))
+        }
+        // Always-on instances: a queue of `count x per_instance` servers fed at the peak.
+        Slot::Pooled(_) | Slot::Dedicated(_) => {
+            let count = p.cost.instances;
+            let servers = (count as f64 * p.per_instance).min(u32::MAX as f64) as u32;
+            let arrival = inputs.peak_inferences_per_s();
+            let queue = Queue::from_samples(servers, arrival, &svc.s);
+            // Filling a batch of b at the peak rate: the request at quantile q of its batch
+            // waits for q (b - 1) more arrivals.
+            let fill_ms = |q: f64| {
+                if batch > 1 && peak > 0.0 {
+                    q * (batch - 1) as f64 / peak * 1000.0
+                } else {
+                    0.0
+                }
+            };
+            let wait = if arrival > 0.0 {
+                queue.wait_distribution(&svc.s)
+            } else {
+                None
+            };
+            let saturated = arrival > 0.0 && wait.is_none();
+            let at = |q: f64| -> Option<f64> {
+                if saturated {
+                    None
+                } else {
+                    Some(
+                        match &wait {
+                            Some(d) => d.response_quantile(q, &svc.s) * 1000.0,
+                            None => svc.quantile_ms(q),
+                        } + fill_ms(q),
+                    )
+                }
+            };
+            let (p95, p99, meets) = match detail {
+                Detail::Full => {
+                    let (p95, p99) = (at(0.95), at(0.99));
+                    let predicted = if pct == Percentile::P99 { p99 } else { p95 };
+                    (p95, p99, predicted.is_some_and(|v| v <= target))
+                }
+                Detail::Feasibility => {
+                    let budget_s = (target - fill_ms(q)) / 1000.0;
+                    let meets = !saturated
+                        && budget_s >= 0.0
+                        && match &wait {
+                            Some(d) => d.response_cdf(budget_s, &svc.s) >= q,
+                            None => svc.quantile_ms(q) <= target - fill_ms(q),
+                        };
+                    (None, None, meets)
+                }
+            };
+            let predicted = if pct == Percentile::P99 { p99 } else { p95 };
+            let fill_note = if batch > 1 && peak > 0.0 {
+                format!(
+                    ", of which {} to fill a batch of {batch}",
+                    fmt_ms(fill_ms(q))
+                )
+            } else {
+                String::new()
+            };
+            let (ok, why) = if inputs.model_memory_mb > p.memory_gb * 1000.0 {
+                (
+                    false,
+                    format!(
+                        "the model needs {:.0} MB but an instance has {:.1} GB",
+                        inputs.model_memory_mb, p.memory_gb
+                    ),
+                )
+            } else if p.needed > inputs.max_instances {
+                (false, format!("the peak of {peak:.1} req/s needs {} instances at {:.0}% utilization; the maximum is {}", p.needed, inputs.target_utilization * 100.0, inputs.max_instances))
+            } else if saturated {
+                (
+                    false,
+                    format!(
+                        "{} saturate at the peak of {peak:.1} req/s",
+                        plural(count, "instance")
+                    ),
+                )
+            } else if detail == Detail::Feasibility {
+                (meets, String::new())
+            } else {
+                let v = predicted.unwrap_or(f64::INFINITY);
+                if meets {
+                    (
+                        true,
+                        format!(
+                            "{} {} with {} ({:.0}% busy at peak){fill_note}",
+                            pct.label(),
+                            fmt_ms(v),
+                            plural(count, "instance"),
+                            queue.utilization() * 100.0
+                        ),
+                    )
+                } else {
+                    (
+                        false,
+                        format!(
+                            "{} {} with {} at peak is over the {target:.0} ms target{fill_note}",
+                            pct.label(),
+                            fmt_ms(v),
+                            plural(count, "instance")
+                        ),
+                    )
+                }
+            };
+            (ok, why, p95, p99)
+        }
+    };
+    let within_budget = p.cost.total_cost <= inputs.budget_usd;
+    TierPlan {
+        machine: match p.slot {
+            Slot::Dedicated(vm) => Some(vm.name.clone()),
+            _ => None,
+        },
+        cost: p.cost,
         predicted_p95_ms: p95,
         predicted_p99_ms: p99,
         feasible,
         reason,
         within_budget,
-        machine,
     }
+}
+
+/// Prices and judges every tier. `service_ms` are measured latencies of one inference (a
+/// run's raw samples) or a single typed latency.
+pub fn plan_tiers(inputs: &CostInputs, pricing: &Pricing, service_ms: &[f64]) -> Vec<TierPlan> {
+    let svc = Service::new(service_ms);
+    price_and_judge(inputs, pricing, &svc)
+}
+
+fn price_and_judge(inputs: &CostInputs, pricing: &Pricing, svc: &Service) -> Vec<TierPlan> {
+    slots(inputs, pricing)
+        .into_iter()
+        .map(|s| judge(price(s, inputs, pricing, svc), inputs, svc, Detail::Full))
+        .collect()
 }
 
 fn best(tiers: &[TierPlan]) -> (Option<&TierPlan>, Option<&TierPlan>) {
@@ -368,6 +512,70 @@ fn best(tiers: &[TierPlan]) -> (Option<&TierPlan>, Option<&TierPlan>) {
     (ok.first().copied(), ok.get(1).copied())
 }
 
+/// The recommended tier alone: tiers are judged cheapest first, and only until one passes.
+fn cheapest_ok(inputs: &CostInputs, pricing: &Pricing, svc: &Service) -> Option<Tier> {
+    let mut priced: Vec<Priced> = slots(inputs, pricing)
+        .into_iter()
+        .map(|s| price(s, inputs, pricing, svc))
+        .filter(|p| p.cost.total_cost <= inputs.budget_usd)
+        .collect();
+    priced.sort_by(|a, b| a.cost.total_cost.total_cmp(&b.cost.total_cost));
+    priced
+        .into_iter()
+        .map(|p| judge(p, inputs, svc, Detail::Feasibility))
+        .find(|t| t.feasible)
+        .map(|t| t.cost.tier)
+}
+
+/// The monthly volumes nearest to the current one, up and down, at which the recommendation
+/// changes: a scan in quarter decades over 1 thousand to 10 billion, refined by bisection to
+/// about 2%.
+fn flips(
+    inputs: &CostInputs,
+    pricing: &Pricing,
+    svc: &Service,
+    here_tier: Option<Tier>,
+) -> Vec<(f64, Option<Tier>)> {
+    let at = |log_v: f64| {
+        let probe = CostInputs {
+            monthly_requests: 10f64.powf(log_v),
+            ..inputs.clone()
+        };
+        cheapest_ok(&probe, pricing, svc)
+    };
+    let here = inputs.monthly_requests.max(1.0).log10();
+    let mut out = Vec::new();
+    for dir in [1.0, -1.0] {
+        let mut prev = here;
+        for step in 1..=40 {
+            let v = (here + dir * step as f64 * 0.25).clamp(3.0, 10.0);
+            if (v - prev).abs() < 1e-9 {
+                break;
+            }
+            let t = at(v);
+            if t != here_tier {
+                // The change lies between prev and v: bisect to 0.01 decade.
+                let (mut same, mut changed, mut tier) = (prev, v, t);
+                while (changed - same).abs() > 0.01 {
+                    let mid = 0.5 * (same + changed);
+                    let tm = at(mid);
+                    if tm == here_tier {
+                        same = mid;
+                    } else {
+                        changed = mid;
+                        tier = tm;
+                    }
+                }
+                out.push((10f64.powf(changed), tier));
+                break;
+            }
+            prev = v;
+        }
+    }
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out
+}
+
 /// Prices every tier and recommends the cheapest one that meets the target within budget.
 pub fn plan(
     inputs: &CostInputs,
@@ -375,7 +583,8 @@ pub fn plan(
     service_ms: &[f64],
 ) -> Result<CostPlan, String> {
     inputs.validate()?;
-    let tiers = plan_tiers(inputs, pricing, service_ms);
+    let svc = Service::new(service_ms);
+    let tiers = price_and_judge(inputs, pricing, &svc);
     let (first, second) = best(&tiers);
     let thumb = rule_of_thumb(inputs.monthly_requests, inputs.latency_target_ms);
     let explanation = match first {
@@ -401,31 +610,8 @@ pub fn plan(
             Percentile::P99 => t.predicted_p99_ms,
         })
         .map(|p| inputs.latency_target_ms - p);
-    // Where would the answer change? Scan volumes on a log grid.
-    let mut flips = Vec::new();
-    let here = inputs.monthly_requests.max(1.0).log10();
-    for dir in [1.0, -1.0] {
-        let mut prev = first.map(|t| t.cost.tier);
-        for step in 1..=60 {
-            let v = 10f64.powf(here + dir * step as f64 * 0.1);
-            if !(1e3..=1e10).contains(&v) {
-                break;
-            }
-            let probe = CostInputs {
-                monthly_requests: v,
-                ..inputs.clone()
-            };
-            let t = best(&plan_tiers(&probe, pricing, service_ms))
-                .0
-                .map(|t| t.cost.tier);
-            if t != prev {
-                flips.push((v, t));
-                break;
-            }
-            prev = t;
-        }
-    }
-    flips.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let here_tier = first.map(|t| t.cost.tier);
+    let flips = flips(inputs, pricing, &svc, here_tier);
     let rule_of_thumb_note = match first {
         Some(t) if t.cost.tier != thumb => Some(format!(
             "The rule of thumb says {} at this volume and target; the measured latencies and prices say {}.",
@@ -435,7 +621,7 @@ pub fn plan(
     };
     Ok(CostPlan {
         recommendation: Recommendation {
-            tier: first.map(|t| t.cost.tier),
+            tier: here_tier,
             explanation,
             margin_ms,
             runner_up: second.map(|t| t.cost.tier),
@@ -445,6 +631,86 @@ pub fn plan(
         },
         tiers,
     })
+}
+
+/// Monthly cost of each tier against monthly requests, for the chart: instances from the
+/// capacity rule at each volume, everything else as in the inputs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CostCurves {
+    /// Monthly requests, 1 thousand to 10 billion, 8 points a decade.
+    pub volumes: Vec<f64>,
+    /// Per tier, the monthly total at each volume.
+    pub tiers: Vec<(Tier, Vec<f64>)>,
+    pub break_evens: Vec<BreakEven>,
+}
+
+/// A volume where two tiers cost the same.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BreakEven {
+    pub monthly_requests: f64,
+    pub total_cost: f64,
+    /// The tier that is cheaper below this volume, and the one cheaper above it.
+    pub cheaper_below: Tier,
+    pub cheaper_above: Tier,
+}
+
+pub fn curves(inputs: &CostInputs, pricing: &Pricing, service_ms: &[f64]) -> CostCurves {
+    let svc = Service::new(service_ms);
+    let slots = slots(inputs, pricing);
+    let cost_at = |slot: Slot, v: f64| {
+        let probe = CostInputs {
+            monthly_requests: v,
+            ..inputs.clone()
+        };
+        price(slot, &probe, pricing, &svc).cost.total_cost
+    };
+    let volumes: Vec<f64> = (0..=56).map(|i| 10f64.powf(3.0 + i as f64 / 8.0)).collect();
+    let tiers: Vec<(Tier, Vec<f64>)> = slots
+        .iter()
+        .map(|&s| {
+            let tier = match s {
+                Slot::Serverless => Tier::Serverless,
+                Slot::Pooled(t) => t,
+                Slot::Dedicated(_) => Tier::Dedicated,
+            };
+            (tier, volumes.iter().map(|&v| cost_at(s, v)).collect())
+        })
+        .collect();
+    let mut break_evens = Vec::new();
+    for i in 0..slots.len() {
+        for j in i + 1..slots.len() {
+            let diff = |v: f64| cost_at(slots[i], v) - cost_at(slots[j], v);
+            for w in volumes.windows(2) {
+                let (da, db) = (diff(w[0]), diff(w[1]));
+                if da == 0.0 || da.signum() == db.signum() {
+                    continue;
+                }
+                let (mut lo, mut hi) = (w[0].log10(), w[1].log10());
+                for _ in 0..30 {
+                    let mid = 0.5 * (lo + hi);
+                    if diff(10f64.powf(mid)).signum() == da.signum() {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                let v = 10f64.powf(hi);
+                let (below, above) = if da < 0.0 { (i, j) } else { (j, i) };
+                break_evens.push(BreakEven {
+                    monthly_requests: v,
+                    total_cost: cost_at(slots[i], v),
+                    cheaper_below: tiers[below].0,
+                    cheaper_above: tiers[above].0,
+                });
+            }
+        }
+    }
+    break_evens.sort_by(|a, b| a.monthly_requests.total_cmp(&b.monthly_requests));
+    CostCurves {
+        volumes,
+        tiers,
+        break_evens,
+    }
 }
 
 #[cfg(test)]
@@ -597,5 +863,104 @@ mod tests {
             .find(|t| t.cost.tier == Tier::Serverless)
             .unwrap();
         assert!(!s.feasible && s.reason.contains("900 MB"), "{}", s.reason);
+    }
+
+    #[test]
+    fn break_evens_are_where_the_bills_are_equal() {
+        let p = Pricing::default();
+        let inputs = CostInputs::default();
+        let c = curves(&inputs, &p, &service());
+        assert_eq!(c.volumes.len(), 57);
+        assert!(!c.break_evens.is_empty());
+        for b in &c.break_evens {
+            let at = |v: f64| {
+                plan_tiers(
+                    &CostInputs {
+                        monthly_requests: v,
+                        ..inputs.clone()
+                    },
+                    &p,
+                    &service(),
+                )
+            };
+            // Just below, the first is cheaper; just above, the second. (Bills of always-on
+            // tiers are steps, one instance at a time, so they may cross at a step.)
+            let below = at(b.monthly_requests * 0.995);
+            let above = at(b.monthly_requests * 1.005);
+            let of = |ts: &[TierPlan], t: Tier| {
+                ts.iter()
+                    .find(|x| x.cost.tier == t)
+                    .unwrap()
+                    .cost
+                    .total_cost
+            };
+            assert!(
+                of(&below, b.cheaper_below) <= of(&below, b.cheaper_above),
+                "{b:?}"
+            );
+            assert!(
+                of(&above, b.cheaper_above) <= of(&above, b.cheaper_below),
+                "{b:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn gpu_machines_price_only_gpu_runs() {
+        let p = Pricing::default();
+        let machine = |gpu: bool| {
+            plan_tiers(
+                &CostInputs {
+                    measured_on_gpu: gpu,
+                    ..Default::default()
+                },
+                &p,
+                &service(),
+            )
+            .into_iter()
+            .find(|t| t.cost.tier == Tier::Dedicated)
+            .and_then(|t| t.machine)
+            .unwrap()
+        };
+        assert_eq!(machine(false), "2 vCPU / 8 GB");
+        assert!(machine(true).contains("GPU"), "{}", machine(true));
+    }
+
+    #[test]
+    fn serving_batches_need_fewer_instances_and_wait_to_fill() {
+        let p = Pricing::default();
+        // 30 ms per inference at 3e8 requests a month (about 342 req/s at a 3x peak).
+        let svc = vec![30.0; 100];
+        let run = |batch: u64| {
+            plan_tiers(
+                &CostInputs {
+                    monthly_requests: 3e8,
+                    serving_batch: batch,
+                    max_instances: 10_000,
+                    ..Default::default()
+                },
+                &p,
+                &svc,
+            )
+            .into_iter()
+            .find(|t| t.cost.tier == Tier::Container)
+            .unwrap()
+        };
+        let (one, eight) = (run(1), run(8));
+        assert!(
+            eight.cost.instances * 4 <= one.cost.instances,
+            "{} vs {}",
+            eight.cost.instances,
+            one.cost.instances
+        );
+        assert!(
+            eight.reason.contains("to fill a batch of 8"),
+            "{}",
+            eight.reason
+        );
+        // p95 = service + queue + 0.95 * 7 arrivals at the peak rate.
+        let peak = 3e8 / (HOURS_PER_MONTH * 3600.0) * 3.0;
+        let fill = 0.95 * 7.0 / peak * 1000.0;
+        assert!(eight.predicted_p95_ms.unwrap() >= 30.0 + fill - 1e-9);
     }
 }

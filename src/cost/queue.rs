@@ -5,6 +5,27 @@
 //! probability and, given a wait, like one server c times as fast at the same utilization.
 //! Real latencies have heavy tails, so the whole measured distribution is used, not two moments.
 
+use rustfft::num_complex::Complex;
+use rustfft::{Fft, FftPlanner};
+use std::sync::{Arc, OnceLock};
+
+/// Grid points of the wait distribution.
+const K: usize = 1024;
+
+type FftPair = (Arc<dyn Fft<f64>>, Arc<dyn Fft<f64>>);
+
+/// The forward and inverse FFTs of size 2K, planned once.
+fn ffts() -> &'static FftPair {
+    static PLANS: OnceLock<FftPair> = OnceLock::new();
+    PLANS.get_or_init(|| {
+        let mut planner = FftPlanner::new();
+        (
+            planner.plan_fft_forward(2 * K),
+            planner.plan_fft_inverse(2 * K),
+        )
+    })
+}
+
 /// Probability that an arriving request waits (Erlang C), for `c` servers at offered load
 /// `a = lambda / mu` erlangs. 1.0 when the system is saturated.
 pub fn erlang_c(c: u32, a: f64) -> f64 {
@@ -46,7 +67,11 @@ impl Queue {
     /// probability of waiting from Erlang C.
     pub fn wait_distribution(&self, service_s: &[f64]) -> Option<WaitDistribution> {
         let rho = self.utilization();
-        if rho >= 1.0 || service_s.is_empty() || !(self.service_mean_s > 0.0) {
+        if rho >= 1.0
+            || service_s.is_empty()
+            || self.service_mean_s.is_nan()
+            || self.service_mean_s <= 0.0
+        {
             return None;
         }
         let c = self.servers.max(1) as f64;
@@ -64,7 +89,6 @@ impl Queue {
         let span = (mean_wait * 40.0)
             .max(fast[fast.len() - 1] * 1.01)
             .max(mean * 4.0);
-        const K: usize = 1024;
         let h = span / K as f64;
         // G(x) = integral of P(S > u) for u in 0..x = E[min(S, x)], exactly, from the sorted
         // samples and their prefix sums.
@@ -87,15 +111,25 @@ impl Queue {
                 (g(b) - g(a)) / mean
             })
             .collect();
-        // w = (1 - rho) delta + rho (r * w): solved bin by bin.
-        let mut w = vec![0.0; K];
-        for k in 0..K {
-            let mut acc = if k == 0 { 1.0 - rho } else { 0.0 };
-            for j in 1..=k {
-                acc += rho * r[j] * w[k - j];
-            }
-            w[k] = acc / (1.0 - rho * r[0]);
+        // w = (1 - rho) delta + rho (r * w), so W(z) = (1 - rho) / (1 - rho R(z)): solved in
+        // the frequency domain on twice the grid (the wait's mass beyond the grid, which would
+        // wrap around, is negligible at 40 mean waits).
+        let (forward, inverse) = ffts();
+        let mut spectrum: Vec<Complex<f64>> = r
+            .iter()
+            .map(|&v| Complex::new(v, 0.0))
+            .chain(std::iter::repeat(Complex::new(0.0, 0.0)))
+            .take(2 * K)
+            .collect();
+        forward.process(&mut spectrum);
+        for z in spectrum.iter_mut() {
+            *z = Complex::new(1.0 - rho, 0.0) / (Complex::new(1.0, 0.0) - *z * rho);
         }
+        inverse.process(&mut spectrum);
+        let w: Vec<f64> = spectrum[..K]
+            .iter()
+            .map(|z| (z.re / (2 * K) as f64).max(0.0))
+            .collect();
         // Conditional on waiting (drop the atom at 0), as a CDF on the grid.
         let mut cdf = Vec::with_capacity(K);
         let mut run = 0.0;
@@ -168,23 +202,33 @@ impl Queue {
         }
     }
 
-    /// The `q` quantile of the response time (wait + service), seconds, for measured service
-    /// times: the wait model above convolved with the empirical service distribution, solved
-    /// by bisection. Infinite when saturated.
+    /// The `q` quantile of the response time (wait + service), seconds; infinite when
+    /// saturated.
     pub fn response_quantile_s(&self, q: f64, service_s: &[f64]) -> f64 {
-        let Some(d) = self.wait_distribution(service_s) else {
-            return f64::INFINITY;
-        };
-        let cdf =
-            |t: f64| service_s.iter().map(|&s| d.cdf(t - s)).sum::<f64>() / service_s.len() as f64;
+        match self.wait_distribution(service_s) {
+            None => f64::INFINITY,
+            Some(d) => d.response_quantile(q, service_s),
+        }
+    }
+}
+
+impl WaitDistribution {
+    /// P(wait + service <= t), seconds, for measured service times: the wait convolved with
+    /// the empirical service distribution.
+    pub fn response_cdf(&self, t: f64, service_s: &[f64]) -> f64 {
+        service_s.iter().map(|&s| self.cdf(t - s)).sum::<f64>() / service_s.len().max(1) as f64
+    }
+
+    /// The `q` quantile of the response time, seconds, by bisection on [`Self::response_cdf`].
+    pub fn response_quantile(&self, q: f64, service_s: &[f64]) -> f64 {
         let mut lo = 0.0;
-        let mut hi = service_s.iter().cloned().fold(0.0, f64::max) + d.quantile(q) + 1e-9;
-        while cdf(hi) < q {
+        let mut hi = service_s.iter().cloned().fold(0.0, f64::max) + self.quantile(q) + 1e-9;
+        while self.response_cdf(hi, service_s) < q {
             hi *= 2.0;
         }
-        for _ in 0..60 {
+        for _ in 0..40 {
             let mid = 0.5 * (lo + hi);
-            if cdf(mid) < q {
+            if self.response_cdf(mid, service_s) < q {
                 lo = mid;
             } else {
                 hi = mid;
