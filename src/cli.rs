@@ -33,7 +33,11 @@ pub struct Cli {
 pub enum Command {
     /// Show a model's inputs, outputs, operators, parameters and FLOPs.
     Inspect {
-        model: PathBuf,
+        /// The model (or the one a --preset names).
+        model: Option<PathBuf>,
+        /// Take the model from this preset.
+        #[arg(long)]
+        preset: Option<PathBuf>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -45,11 +49,24 @@ pub enum Command {
     Bench(Box<BenchArgs>),
     /// Monthly cost of serving a model on serverless, container, Kubernetes and dedicated tiers.
     Cost(CostArgs),
+    /// Show or check a preset (a RON file that holds a study's settings).
+    Preset {
+        #[command(subcommand)]
+        action: PresetAction,
+    },
     /// Show which ONNX Runtime library is used, or install one.
     Runtime {
         #[command(subcommand)]
         action: Option<RuntimeAction>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PresetAction {
+    /// Print the preset as this version reads it (older versions migrated), with warnings.
+    Show { file: PathBuf },
+    /// Check that the preset loads; exit 1 with the reason when it does not.
+    Check { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -60,6 +77,9 @@ pub enum RuntimeAction {
 
 #[derive(Args, Debug)]
 pub struct CostArgs {
+    /// Take the cost inputs and the pricing table from this preset (flags given override it).
+    #[arg(long)]
+    pub preset: Option<PathBuf>,
     /// Results of `inferscope bench --json`: the service time comes from one of its runs.
     #[arg(long)]
     pub results: Option<PathBuf>,
@@ -141,7 +161,11 @@ pub enum OptArg {
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    pub model: PathBuf,
+    /// The model (or the one a --preset names).
+    pub model: Option<PathBuf>,
+    /// Take the model, data and plan from this preset (flags given override it).
+    #[arg(long)]
+    pub preset: Option<PathBuf>,
     /// Sample inputs: .npy (one input), .npz (arrays named like the inputs, optional `labels`), .csv.
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -262,16 +286,56 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
 }
 
 /// Runs a parsed command line.
-pub fn run(cli: Cli) -> Result<()> {
+/// Whether the user typed this argument (as opposed to its default or a preset's value).
+type Given<'a> = &'a dyn Fn(&str) -> bool;
+
+/// Runs a parsed command line. `matches` tells which arguments were typed, so that a
+/// `--preset` fills only the others.
+pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
+    let sub = matches.subcommand().map(|(_, m)| m.clone());
+    let given = move |id: &str| {
+        sub.as_ref()
+            .is_some_and(|m| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+    };
     match cli.command {
         None => {
             use clap::CommandFactory;
             Cli::command().print_help()?;
             Ok(())
         }
-        Some(Command::Inspect { model, json, dims }) => inspect(&model, json, dims),
-        Some(Command::Bench(args)) => bench_cmd(*args, cli.ort_path),
-        Some(Command::Cost(args)) => cost_cmd(&args),
+        Some(Command::Inspect {
+            model,
+            preset,
+            json,
+            dims,
+        }) => {
+            let model = match (model, preset) {
+                (Some(m), _) => m,
+                (None, Some(p)) => load_preset(&p)?
+                    .model_path
+                    .with_context(|| format!("{} names no model; give one", p.display()))?,
+                (None, None) => bail!("give a model (or a --preset that names one)"),
+            };
+            inspect(&model, json, dims)
+        }
+        Some(Command::Bench(mut args)) => {
+            if let Some(p) = args.preset.clone() {
+                apply_preset_to_bench(&mut args, &load_preset(&p)?, &given);
+            }
+            bench_cmd(*args, cli.ort_path)
+        }
+        Some(Command::Cost(mut args)) => {
+            let pricing = match args.preset.clone() {
+                Some(p) => {
+                    let loaded = load_preset(&p)?;
+                    apply_preset_to_cost(&mut args, &loaded.preset.cost, &given);
+                    loaded.preset.pricing
+                }
+                None => crate::cost::Pricing::default(),
+            };
+            cost_cmd(&args, pricing)
+        }
+        Some(Command::Preset { action }) => preset_cmd(action),
         Some(Command::Runtime { action: None }) => runtime_show(cli.ort_path.as_deref()),
         Some(Command::Runtime {
             action: Some(RuntimeAction::Install),
@@ -564,7 +628,11 @@ fn bench_cmd(args: BenchArgs, ort_path: Option<PathBuf>) -> Result<()> {
     for out in args.json.iter().chain(args.csv.iter()) {
         check_writable(out, args.force)?;
     }
-    let model = Model::load(&args.model)?;
+    let model_path = args
+        .model
+        .clone()
+        .context("give a model (or a --preset that names one)")?;
+    let model = Model::load(&model_path)?;
     let choice = match args.engine {
         EngineArg::Auto => EngineChoice::Auto,
         EngineArg::Ort => EngineChoice::Ort,
@@ -726,7 +794,143 @@ fn run_from_results(path: &Path, run: Option<usize>) -> Result<RunResult> {
     Ok(chosen.clone())
 }
 
-fn cost_cmd(a: &CostArgs) -> Result<()> {
+/// Loads a preset for a command, printing what differs on this machine.
+fn load_preset(path: &Path) -> Result<crate::preset::Loaded> {
+    let loaded = crate::preset::Preset::load(path)?;
+    for w in &loaded.warnings {
+        eprintln!("preset: {w}");
+    }
+    Ok(loaded)
+}
+
+/// Fills the benchmark arguments the user did not type from the preset.
+fn apply_preset_to_bench(args: &mut BenchArgs, loaded: &crate::preset::Loaded, given: Given) {
+    use crate::preset::Stop;
+    let b = &loaded.preset.bench;
+    if args.model.is_none() {
+        args.model = loaded.model_path.clone();
+    }
+    if !given("data") {
+        args.data = args.data.take().or(loaded.data_path.clone());
+    }
+    if !given("engine") {
+        args.engine = match b.engine {
+            EngineChoice::Auto => EngineArg::Auto,
+            EngineChoice::Ort => EngineArg::Ort,
+            EngineChoice::Tract => EngineArg::Tract,
+            EngineChoice::Both => EngineArg::Both,
+        };
+    }
+    if !given("batch") {
+        args.batch = b.batch_sizes.clone();
+    }
+    if !given("threads") {
+        args.threads = b.threads;
+    }
+    if !given("concurrency") {
+        args.concurrency = b.concurrency;
+    }
+    if !given("warmup") {
+        args.warmup = b.warmup_iterations.to_string();
+    }
+    if !given("iterations") && !given("duration") && !given("until_stable") {
+        match b.stop {
+            Stop::Iterations(n) => args.iterations = Some(n),
+            Stop::MinTime {
+                seconds,
+                min_iterations,
+            } => {
+                args.duration = Some(format!("{seconds}s"));
+                if !given("min_iterations") {
+                    args.min_iterations = min_iterations;
+                }
+            }
+            Stop::UntilStable {
+                percent,
+                min_iterations,
+                max_iterations,
+            } => {
+                args.until_stable = Some(percent);
+                if !given("min_iterations") {
+                    args.min_iterations = min_iterations;
+                }
+                if !given("max_iterations") {
+                    args.max_iterations = max_iterations;
+                }
+            }
+        }
+    }
+    if !given("dims") {
+        args.dims = b.dims.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    }
+    if !given("seed") {
+        args.seed = b.seed;
+    }
+}
+
+/// Fills the cost arguments the user did not type from the preset's cost inputs.
+fn apply_preset_to_cost(a: &mut CostArgs, c: &crate::cost::plan::CostInputs, given: Given) {
+    use crate::cost::plan::Percentile;
+    macro_rules! fill {
+        ($($arg:ident = $val:expr),* $(,)?) => { $( if !given(stringify!($arg)) { a.$arg = $val; } )* };
+    }
+    fill!(
+        monthly_requests = c.monthly_requests,
+        peak_factor = c.peak_factor,
+        latency_target_ms = c.latency_target_ms,
+        percentile = match c.percentile {
+            Percentile::P95 => PercentileArg::P95,
+            Percentile::P99 => PercentileArg::P99,
+        },
+        budget = c.budget_usd,
+        memory_mb = c.function_memory_mb,
+        min_instances = c.min_instances,
+        max_instances = c.max_instances,
+        vcpus = c.vcpus,
+        instance_memory_gb = c.instance_memory_gb,
+        utilization = c.target_utilization,
+        cache_hit_rate = c.cache_hit_rate,
+        cold_start_share = c.cold_start_share,
+        cold_start_ms = c.cold_start_ms,
+    );
+}
+
+fn preset_cmd(action: PresetAction) -> Result<()> {
+    match action {
+        PresetAction::Show { file } => {
+            let loaded = load_preset(&file)?;
+            print!("{}", loaded.preset.to_ron()?);
+            if let Some(m) = &loaded.model_path {
+                println!("// model resolves to {}", m.display());
+            }
+            if let Some(d) = &loaded.data_path {
+                println!("// data resolves to {}", d.display());
+            }
+            Ok(())
+        }
+        PresetAction::Check { file } => {
+            let loaded = load_preset(&file)?;
+            println!(
+                "{}: a valid preset (schema version {}{}){}",
+                file.display(),
+                loaded.file_version,
+                if loaded.file_version < crate::preset::VERSION {
+                    ", migrated"
+                } else {
+                    ""
+                },
+                if loaded.preset.name.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", loaded.preset.name)
+                }
+            );
+            Ok(())
+        }
+    }
+}
+
+fn cost_cmd(a: &CostArgs, pricing: crate::cost::Pricing) -> Result<()> {
     use crate::cost::plan::{plan, CostInputs, Percentile};
     use crate::cost::Pricing;
     if let Some(p) = &a.json {
@@ -785,7 +989,6 @@ fn cost_cmd(a: &CostArgs) -> Result<()> {
         serving_batch,
         measured_on_gpu: on_gpu,
     };
-    let pricing = Pricing::default();
     let result = plan(&inputs, &pricing, &service).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut out = format!(
         "Service time from {source}; {:.0} requests/month, peak x{}.\n",

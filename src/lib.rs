@@ -13,5 +13,6 @@ pub mod environment;
 pub mod fsutil;
 pub mod guard;
 pub mod model;
+pub mod preset;
 pub mod tensor;
 pub mod worker;

@@ -1,13 +1,14 @@
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() {
     inferscope::guard::install_hook();
-    let cli = inferscope::cli::Cli::parse();
+    let matches = inferscope::cli::Cli::command().get_matches();
+    let cli = inferscope::cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = inferscope::guard::catch("running the command", || {
         if cli.command.is_none() {
             inferscope::app::run_window()
         } else {
-            inferscope::cli::run(cli)
+            inferscope::cli::run(cli, &matches)
         }
     });
     if let Err(e) = result {

@@ -635,3 +635,180 @@ fn cost_uses_a_measured_run() {
         &["not JSON"],
     );
 }
+
+/// Every shipped preset loads and runs a benchmark as it stands; flags typed beside it win.
+#[test]
+fn shipped_presets_load_and_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(root("presets"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 5, "{names:?}");
+    for p in &names {
+        let ps = p.to_str().unwrap();
+        let t = succeeds(&run(&["preset", "check", ps]));
+        assert!(t.contains("a valid preset (schema version 2)"), "{t}");
+        let out = dir.path().join("r.json");
+        succeeds(&run(&[
+            "bench",
+            "--preset",
+            ps,
+            root("assets/logreg.onnx").to_str().unwrap(),
+            "--json",
+            out.to_str().unwrap(),
+            "--force",
+        ]));
+        let j: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        let preset = inferscope::preset::Preset::load(p).unwrap().preset;
+        let runs = j["runs"].as_array().unwrap();
+        let batches: std::collections::BTreeSet<u64> = runs
+            .iter()
+            .map(|r| r["batch_size"].as_u64().unwrap())
+            .collect();
+        let want: std::collections::BTreeSet<u64> =
+            preset.bench.batch_sizes.iter().map(|&b| b as u64).collect();
+        assert_eq!(batches, want, "{}", p.display());
+        for r in runs {
+            assert_eq!(
+                r["concurrency"].as_u64().unwrap(),
+                preset.bench.concurrency as u64
+            );
+        }
+    }
+    // A flag typed on the command line overrides the preset.
+    let out = dir.path().join("o.json");
+    succeeds(&run(&[
+        "bench",
+        "--preset",
+        root("presets/thorough.ron").to_str().unwrap(),
+        root("assets/logreg.onnx").to_str().unwrap(),
+        "--engine",
+        "tract",
+        "--batch",
+        "4",
+        "--iterations",
+        "50",
+        "--json",
+        out.to_str().unwrap(),
+    ]));
+    let j: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let runs = j["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["batch_size"], 4);
+    assert_eq!(runs[0]["n_iterations"], 50);
+    assert_eq!(runs[0]["engine"], "tract");
+}
+
+/// A preset carries a study: the model (relative to the preset), the cost inputs and the
+/// pricing table; old versions migrate, broken ones say where.
+#[test]
+fn presets_carry_models_costs_and_prices() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("models").join("m.onnx");
+    std::fs::create_dir_all(model.parent().unwrap()).unwrap();
+    std::fs::copy(root("assets/logreg.onnx"), &model).unwrap();
+    let preset = dir.path().join("study").join("s.ron");
+    std::fs::create_dir_all(preset.parent().unwrap()).unwrap();
+    std::fs::write(
+        &preset,
+        r#"(
+    version: 2,
+    name: "study",
+    model: (path: "../models/m.onnx"),
+    bench: (engine: tract, batch_sizes: [2], stop: Iterations(40)),
+    cost: (monthly_requests: 2000000.0, budget_usd: 50.0, percentile: p99),
+    pricing: (serverless_usd_per_million_requests: 0.4),
+)"#,
+    )
+    .unwrap();
+    let ps = preset.to_str().unwrap();
+    // The model comes from the preset, found relative to it.
+    let t = succeeds(&run(&["inspect", "--preset", ps]));
+    assert!(t.contains("m"), "{t}");
+    let out = dir.path().join("r.json");
+    succeeds(&run(&[
+        "bench",
+        "--preset",
+        ps,
+        "--json",
+        out.to_str().unwrap(),
+    ]));
+    let j: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(j["runs"][0]["batch_size"], 2);
+    assert_eq!(j["runs"][0]["n_iterations"], 40);
+    // Cost inputs and prices from the preset; a typed flag wins.
+    let o = run(&[
+        "cost",
+        "--preset",
+        ps,
+        "--latency-ms",
+        "100",
+        "--budget",
+        "80",
+        "--json",
+        "-",
+    ]);
+    let j: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    assert_eq!(j["inputs"]["monthly_requests"], 2e6);
+    assert_eq!(j["inputs"]["percentile"], "p99");
+    assert_eq!(j["inputs"]["budget_usd"], 80.0);
+    assert_eq!(j["pricing"]["serverless_usd_per_million_requests"], 0.4);
+    // Serverless compute at 2M requests, 100 ms, 256 MB with the preset's request price:
+    // 2 x 0.40 + 2e6 x 0.1 s x 0.25 GB x 0.0000166667 = 0.80 + 0.83 = 1.63.
+    let s = &j["tiers"][0];
+    assert_eq!(s["tier"], "serverless");
+    assert!(
+        (s["compute_cost"].as_f64().unwrap() - 1.633).abs() < 0.001,
+        "{s}"
+    );
+    // Version 1 loads, migrated, with a warning.
+    let old = dir.path().join("old.ron");
+    std::fs::write(
+        &old,
+        r#"(version: 1, engine: tract, batch_sizes: Some("1, 4"), iterations: Some(30))"#,
+    )
+    .unwrap();
+    let t = succeeds(&run(&["preset", "show", old.to_str().unwrap()]));
+    assert!(
+        t.contains("version: 2") && t.contains("Iterations(30)"),
+        "{t}"
+    );
+    assert!(t.contains("migrated"), "{t}");
+    // Broken presets: the line, the column and the field.
+    let bad = dir.path().join("bad.ron");
+    std::fs::write(
+        &bad,
+        "(\n  version: 2,\n  bench: (concurrency: \"four\"),\n)",
+    )
+    .unwrap();
+    fails_with(
+        &run(&["preset", "check", bad.to_str().unwrap()]),
+        &["line 3, column 23", "concurrency"],
+    );
+    std::fs::write(&bad, "(\n  version: 2,\n  run_command: \"rm -rf /\",\n)").unwrap();
+    fails_with(
+        &run(&[
+            "bench",
+            "--preset",
+            bad.to_str().unwrap(),
+            root("assets/logreg.onnx").to_str().unwrap(),
+        ]),
+        &["line 3", "run_command"],
+    );
+    std::fs::write(&bad, "(version: 2, cost: (cache_hit_rate: 2.0))").unwrap();
+    fails_with(
+        &run(&["cost", "--preset", bad.to_str().unwrap()]),
+        &["cache hit rate must be between 0 and 1"],
+    );
+    fails_with(
+        &run(&[
+            "preset",
+            "check",
+            root("assets/logreg.onnx").to_str().unwrap(),
+        ]),
+        &["not a valid preset"],
+    );
+}

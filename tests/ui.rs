@@ -363,3 +363,71 @@ fn cost_tab_follows_the_measured_run_and_the_sliders() {
             >= 1
     );
 }
+
+/// A preset dropped on the window fills the settings, the cost inputs and the prices and opens
+/// its model; File > Save preset writes the changed study back; a broken one changes nothing.
+#[test]
+fn presets_load_by_drop_and_save_from_the_menu() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.onnx");
+    std::fs::copy(root("assets/mlp.onnx"), &model).unwrap();
+    let preset = dir.path().join("study.ron");
+    std::fs::write(
+        &preset,
+        r#"(
+    version: 2,
+    name: "my study",
+    model: (path: "m.onnx"),
+    bench: (engine: tract, batch_sizes: [1, 16], stop: UntilStable(percent: 4.0, min_iterations: 200, max_iterations: 3000)),
+    cost: (monthly_requests: 25000000.0, latency_target_ms: 40.0),
+    pricing: (network_usd_per_million_requests: 0.5),
+)"#,
+    )
+    .unwrap();
+    let mut h = harness();
+    drop_file(&mut h, &preset);
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    h.get_by_label_contains("Loaded my study");
+    let app = h.state();
+    assert_eq!(app.model.as_ref().unwrap().info.name, "m");
+    assert_eq!(app.saved.settings.engine, EngineChoice::Tract);
+    assert_eq!(app.saved.settings.batch_sizes, "1, 16");
+    assert_eq!(app.saved.settings.stop_kind, StopKind::UntilStable);
+    assert_eq!(app.saved.settings.stable_percent, 4.0);
+    assert_eq!(app.saved.settings.latency_target_ms, 40.0);
+    assert_eq!(app.saved.cost.inputs.monthly_requests, 25e6);
+    assert_eq!(app.saved.cost.pricing.network_usd_per_million_requests, 0.5);
+    // Change a setting and save through the menu.
+    h.state_mut().saved.settings.concurrency = 3;
+    h.get_by_label("File").click();
+    h.run();
+    h.get_by_label_contains("Save preset  (").click();
+    h.run();
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    let saved = inferscope::preset::Preset::load(&preset).unwrap();
+    assert_eq!(saved.preset.bench.concurrency, 3);
+    assert_eq!(saved.preset.bench.batch_sizes, vec![1, 16]);
+    assert_eq!(saved.preset.cost.monthly_requests, 25e6);
+    let m = saved.preset.model.unwrap();
+    assert_eq!(m.path, PathBuf::from("m.onnx"), "relative to the preset");
+    assert_eq!(
+        m.sha256.as_deref(),
+        Some(h.state().model.as_ref().unwrap().info.sha256.as_str())
+    );
+    assert!(saved.warnings.is_empty(), "{:?}", saved.warnings);
+    // A broken preset is refused with where and why; nothing changes.
+    let bad = dir.path().join("bad.ron");
+    std::fs::write(&bad, "(version: 2, bench: (concurrency: 0))").unwrap();
+    drop_file(&mut h, &bad);
+    h.get_by_label_contains("bench.concurrency must be between 1 and 256");
+    assert_eq!(h.state().saved.settings.concurrency, 3);
+    // Shipped presets are one click away.
+    h.get_by_label("File").click();
+    h.run();
+    h.get_by_label("Shipped presets").hover();
+    h.run();
+    h.get_by_label("Thorough").click();
+    h.run();
+    assert_eq!(h.state().saved.settings.engine, EngineChoice::Both);
+    assert_eq!(h.state().saved.settings.stop_kind, StopKind::UntilStable);
+}

@@ -12,6 +12,7 @@ use crate::data::{DataSource, SynthOptions};
 use crate::engine::runtime::{self, Located};
 use crate::engine::{EngineChoice, EngineOptions};
 use crate::model::Model;
+use crate::preset::{BenchSettings, Preset, Stop};
 use crate::worker::{BenchJob, Worker};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -82,6 +83,81 @@ impl Default for ProfileSettings {
 }
 
 impl ProfileSettings {
+    /// The window's settings for a preset's plan (the checklist target is set apart).
+    pub fn from_bench(b: &BenchSettings) -> ProfileSettings {
+        let mut s = ProfileSettings {
+            engine: b.engine,
+            threads: b.threads.unwrap_or(0),
+            batch_sizes: b
+                .batch_sizes
+                .iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            warmup_iterations: b.warmup_iterations,
+            concurrency: b.concurrency,
+            dims: b
+                .dims
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            seed: b.seed,
+            ..ProfileSettings::default()
+        };
+        match b.stop {
+            Stop::Iterations(n) => {
+                s.stop_kind = StopKind::Iterations;
+                s.iterations = n;
+            }
+            Stop::MinTime {
+                seconds,
+                min_iterations,
+            } => {
+                s.stop_kind = StopKind::Duration;
+                s.duration_s = seconds;
+                s.min_iterations = min_iterations;
+            }
+            Stop::UntilStable {
+                percent,
+                min_iterations,
+                max_iterations,
+            } => {
+                s.stop_kind = StopKind::UntilStable;
+                s.stable_percent = percent;
+                s.min_iterations = min_iterations;
+                s.max_iterations = max_iterations;
+            }
+        }
+        s
+    }
+
+    /// These settings as a preset's plan, or what is wrong with them.
+    pub fn to_bench(&self) -> Result<BenchSettings, String> {
+        let plan = self.plan(vec![crate::engine::EngineKind::Tract], false)?;
+        Ok(BenchSettings {
+            engine: self.engine,
+            threads: (self.threads > 0).then_some(self.threads),
+            batch_sizes: plan.batch_sizes.iter().flatten().copied().collect(),
+            concurrency: self.concurrency,
+            warmup_iterations: self.warmup_iterations,
+            stop: match self.stop_kind {
+                StopKind::Iterations => Stop::Iterations(self.iterations.max(1)),
+                StopKind::Duration => Stop::MinTime {
+                    seconds: self.duration_s,
+                    min_iterations: self.min_iterations,
+                },
+                StopKind::UntilStable => Stop::UntilStable {
+                    percent: self.stable_percent,
+                    min_iterations: self.min_iterations.max(100),
+                    max_iterations: self.max_iterations.max(self.min_iterations.max(100)),
+                },
+            },
+            dims: self.dims_map()?,
+            seed: self.seed,
+        })
+    }
+
     /// The plan these settings describe, or what is wrong with them.
     pub fn plan(
         &self,
@@ -168,6 +244,8 @@ pub struct Saved {
     pub dark_mode: bool,
     pub tab: Option<Tab>,
     pub cost: cost::CostSettings,
+    /// The preset last loaded or saved: File > Save preset writes it.
+    pub preset_path: Option<PathBuf>,
 }
 
 /// A run as the window sees it: live samples, then the result.
@@ -225,6 +303,9 @@ pub struct InferscopeApp {
     pub model: Option<Model>,
     pub session: Option<Session>,
     pub errors: Vec<String>,
+    /// Things worth knowing that are not errors (what a preset changed, how this machine
+    /// differs from the one it was saved on).
+    pub notices: Vec<String>,
     pub located: Located,
     pub install: Option<Install>,
     pub path_input: String,
@@ -270,6 +351,7 @@ impl InferscopeApp {
             model: None,
             session: None,
             errors: Vec::new(),
+            notices: Vec::new(),
             located: runtime::locate(None),
             install: None,
             path_input: String::new(),
@@ -331,14 +413,102 @@ impl InferscopeApp {
                 self.saved.data_path = Some(path.to_path_buf());
                 self.remember(path);
             }
-            "ron" => self.errors.push(format!(
-                "{}: presets (.ron) are not supported yet; open a model (.onnx) or data (.npy, .npz, .csv)",
-                path.display()
-            )),
+            "ron" => self.load_preset(path),
             _ => self.errors.push(format!(
-                "{}: Inferscope opens models (.onnx) and sample data (.npy, .npz, .csv)",
+                "{}: Inferscope opens models (.onnx), sample data (.npy, .npz, .csv) and presets (.ron)",
                 path.display()
             )),
+        }
+    }
+
+    /// Loads a preset file: its settings, cost inputs and prices, and the model and data it
+    /// names. A broken preset changes nothing.
+    pub fn load_preset(&mut self, path: &Path) {
+        match Preset::load(path) {
+            Ok(loaded) => {
+                self.apply_preset(&loaded.preset, loaded.model_path, loaded.data_path);
+                self.notices
+                    .extend(loaded.warnings.iter().map(|w| format!("Preset: {w}")));
+                self.saved.preset_path = Some(path.to_path_buf());
+                self.remember(path);
+            }
+            Err(e) => self.errors.push(format!("{e:#}")),
+        }
+    }
+
+    /// Fills the settings from a preset; opens the model and data it names.
+    pub fn apply_preset(&mut self, p: &Preset, model: Option<PathBuf>, data: Option<PathBuf>) {
+        let mut settings = ProfileSettings::from_bench(&p.bench);
+        settings.latency_target_ms = p.cost.latency_target_ms;
+        self.saved.settings = settings;
+        self.saved.cost.inputs = p.cost.clone();
+        self.saved.cost.pricing = p.pricing.clone();
+        if let Some(m) = model {
+            if m.exists() {
+                self.open(&m);
+                self.saved.data_path = None;
+            } else {
+                self.notices
+                    .push(format!("Preset: the model {} is not there", m.display()));
+            }
+        }
+        if let Some(d) = data {
+            if d.exists() {
+                self.saved.data_path = Some(d);
+            } else {
+                self.notices
+                    .push(format!("Preset: the data {} is not there", d.display()));
+            }
+        }
+        let name = if p.name.is_empty() {
+            "preset"
+        } else {
+            p.name.as_str()
+        };
+        self.notices.push(format!(
+            "Loaded {name}: settings, cost inputs and prices are the preset's."
+        ));
+    }
+
+    /// The current study as a preset.
+    pub fn current_preset(&self, name: &str) -> Result<Preset, String> {
+        let mut cost = self.saved.cost.inputs.clone();
+        cost.latency_target_ms = self.saved.settings.latency_target_ms;
+        Ok(Preset {
+            name: name.to_string(),
+            bench: self.saved.settings.to_bench()?,
+            cost,
+            pricing: self.saved.cost.pricing.clone(),
+            ..Preset::default()
+        })
+    }
+
+    /// Saves the current study to `path` (atomically), with the model and data it uses.
+    pub fn save_preset(&mut self, path: &Path) {
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let result = self
+            .current_preset(&name)
+            .map_err(anyhow::Error::msg)
+            .and_then(|p| {
+                p.save(
+                    path,
+                    self.saved.model_path.as_deref(),
+                    self.saved.data_path.as_deref(),
+                )
+            });
+        match result {
+            Ok(()) => {
+                self.notices
+                    .push(format!("Saved the preset {}", path.display()));
+                self.saved.preset_path = Some(path.to_path_buf());
+                self.remember(path);
+            }
+            Err(e) => self
+                .errors
+                .push(format!("Could not save the preset: {e:#}")),
         }
     }
 

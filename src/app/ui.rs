@@ -35,7 +35,7 @@ impl InferscopeApp {
         }
 
         egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui));
-        if !self.errors.is_empty() {
+        if !self.errors.is_empty() || !self.notices.is_empty() {
             egui::Panel::bottom("errors").show(ui, |ui| self.errors_ui(ui));
         }
         egui::Panel::left("model")
@@ -69,7 +69,10 @@ impl InferscopeApp {
 
     fn pick_file(&mut self) {
         let picked = rfd::FileDialog::new()
-            .add_filter("Models and data", &["onnx", "npy", "npz", "csv"])
+            .add_filter(
+                "Models, data and presets",
+                &["onnx", "npy", "npz", "csv", "ron"],
+            )
             .pick_file();
         match picked {
             Some(p) => self.command(Command::Open(p)),
@@ -108,6 +111,35 @@ impl InferscopeApp {
                     ui.close();
                     self.command(Command::ClearData);
                 }
+                ui.separator();
+                if ui.button("Load preset…").on_hover_text("A .ron preset fills the settings, cost inputs and prices, and opens the model and data it names").clicked() {
+                    ui.close();
+                    if let Some(p) = rfd::FileDialog::new().add_filter("Inferscope preset", &["ron"]).pick_file() {
+                        self.command(Command::Open(p));
+                    }
+                }
+                ui.menu_button("Shipped presets", |ui| {
+                    for (file, text) in crate::preset::SHIPPED {
+                        if let Ok((p, _)) = crate::preset::Preset::parse(text) {
+                            if ui.button(&p.name).on_hover_text(format!("{}\n({file})", p.description)).clicked() {
+                                ui.close();
+                                self.apply_preset(&p, None, None);
+                            }
+                        }
+                    }
+                });
+                if let Some(p) = self.saved.preset_path.clone() {
+                    if ui.button(format!("Save preset  ({})", super::short_path(&p))).clicked() {
+                        ui.close();
+                        self.save_preset(&p);
+                    }
+                }
+                if ui.button("Save preset as…").on_hover_text("Writes the model and data paths (relative to the preset) with their sha256, the settings, the cost inputs and the prices").clicked() {
+                    ui.close();
+                    if let Some(p) = rfd::FileDialog::new().add_filter("Inferscope preset", &["ron"]).set_file_name("study.ron").save_file() {
+                        self.save_preset(&p);
+                    }
+                }
             });
             ui.menu_button("View", |ui| {
                 let label = if self.saved.dark_mode {
@@ -132,6 +164,18 @@ impl InferscopeApp {
     }
 
     fn errors_ui(&mut self, ui: &mut egui::Ui) {
+        let mut dismiss_notice = None;
+        for (i, n) in self.notices.iter().enumerate().rev().take(4) {
+            ui.horizontal(|ui| {
+                if ui.small_button("Dismiss").clicked() {
+                    dismiss_notice = Some(i);
+                }
+                ui.label(RichText::new(n).color(Color32::from_rgb(190, 120, 0)));
+            });
+        }
+        if let Some(i) = dismiss_notice {
+            self.notices.remove(i);
+        }
         let mut dismiss = None;
         for (i, e) in self.errors.iter().enumerate().rev().take(3) {
             ui.horizontal(|ui| {

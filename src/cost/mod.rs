@@ -41,6 +41,7 @@ impl Tier {
 
 /// Per-instance prices of a container or Kubernetes tier.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InstancePricing {
     pub usd_per_vcpu_hour: f64,
     pub usd_per_gb_hour: f64,
@@ -52,6 +53,7 @@ pub struct InstancePricing {
 
 /// A virtual machine size of the dedicated tier.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VmType {
     pub name: String,
     pub vcpus: f64,
@@ -63,6 +65,7 @@ pub struct VmType {
 
 /// Every price the planner uses; editable and saved with presets.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Pricing {
     pub serverless_usd_per_million_requests: f64,
     pub serverless_usd_per_gb_second: f64,
@@ -72,6 +75,74 @@ pub struct Pricing {
     pub dedicated: Vec<VmType>,
     pub dedicated_storage_gb: f64,
     pub dedicated_usd_per_storage_gb_month: f64,
+}
+
+impl Pricing {
+    /// Prices are finite and not negative; sizes positive. Messages name the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut fields: Vec<(String, f64, f64)> = vec![
+            (
+                "serverless_usd_per_million_requests".into(),
+                self.serverless_usd_per_million_requests,
+                0.0,
+            ),
+            (
+                "serverless_usd_per_gb_second".into(),
+                self.serverless_usd_per_gb_second,
+                0.0,
+            ),
+            (
+                "network_usd_per_million_requests".into(),
+                self.network_usd_per_million_requests,
+                0.0,
+            ),
+            (
+                "dedicated_storage_gb".into(),
+                self.dedicated_storage_gb,
+                0.0,
+            ),
+            (
+                "dedicated_usd_per_storage_gb_month".into(),
+                self.dedicated_usd_per_storage_gb_month,
+                0.0,
+            ),
+        ];
+        for (name, ip) in [
+            ("container", &self.container),
+            ("kubernetes", &self.kubernetes),
+        ] {
+            fields.push((
+                format!("{name}.usd_per_vcpu_hour"),
+                ip.usd_per_vcpu_hour,
+                0.0,
+            ));
+            fields.push((format!("{name}.usd_per_gb_hour"), ip.usd_per_gb_hour, 0.0));
+            fields.push((
+                format!("{name}.usd_per_month_fixed"),
+                ip.usd_per_month_fixed,
+                0.0,
+            ));
+            fields.push((format!("{name}.storage_gb"), ip.storage_gb, 0.0));
+            fields.push((
+                format!("{name}.usd_per_storage_gb_month"),
+                ip.usd_per_storage_gb_month,
+                0.0,
+            ));
+        }
+        for (i, vm) in self.dedicated.iter().enumerate() {
+            fields.push((format!("dedicated[{i}].vcpus"), vm.vcpus, 0.25));
+            fields.push((format!("dedicated[{i}].memory_gb"), vm.memory_gb, 0.125));
+            fields.push((format!("dedicated[{i}].usd_per_hour"), vm.usd_per_hour, 0.0));
+        }
+        for (name, v, lo) in fields {
+            if !v.is_finite() || v < lo || v > 1e9 {
+                return Err(format!(
+                    "{name} must be between {lo} and 1000000000 (got {v})"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for Pricing {

@@ -33,7 +33,7 @@ impl Percentile {
 
 /// Everything the cost planner's sliders set.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CostInputs {
     pub monthly_requests: f64,
     /// Peak request rate over the monthly average.
