@@ -97,6 +97,8 @@ fn frame_time(samples: usize) -> f64 {
         .map(|i| 0.05 + ((i * 7919) % 1000) as f32 * 1e-4)
         .collect();
     h.state_mut().session = Some(Session {
+        plan: None,
+        data: String::new(),
         worker: None,
         runs: [(0, view)].into_iter().collect(),
         started: Instant::now(),

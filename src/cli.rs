@@ -49,6 +49,17 @@ pub enum Command {
     Bench(Box<BenchArgs>),
     /// Monthly cost of serving a model on serverless, container, Kubernetes and dedicated tiers.
     Cost(CostArgs),
+    /// Write a report (PDF, PNG summary) from the JSON of `bench` and/or `cost`.
+    Report {
+        /// Results files: `bench --json`, `cost --json`, or one of each.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        #[command(flatten)]
+        export: ExportArgs,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
     /// Show or check a preset (a RON file that holds a study's settings).
     Preset {
         #[command(subcommand)]
@@ -132,9 +143,22 @@ pub struct CostArgs {
     /// Write the plan as JSON ('-' for stdout).
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Overwrite an existing JSON file.
+    #[command(flatten)]
+    pub export: ExportArgs,
+    /// Overwrite existing output files.
     #[arg(long)]
     pub force: bool,
+}
+
+/// Report files a command can write besides its JSON.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ExportArgs {
+    /// Write the report as PDF (vector charts, selectable text).
+    #[arg(long, value_name = "OUT.pdf")]
+    pub pdf: Option<PathBuf>,
+    /// Write a one-page PNG summary.
+    #[arg(long, value_name = "OUT.png")]
+    pub png: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -228,6 +252,8 @@ pub struct BenchArgs {
     /// Write one CSV row per run.
     #[arg(long)]
     pub csv: Option<PathBuf>,
+    #[command(flatten)]
+    pub export: ExportArgs,
     /// Overwrite existing output files.
     #[arg(long)]
     pub force: bool,
@@ -336,6 +362,18 @@ pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
             cost_cmd(&args, pricing)
         }
         Some(Command::Preset { action }) => preset_cmd(action),
+        Some(Command::Report {
+            results,
+            export,
+            force,
+        }) => {
+            if export.pdf.is_none() && export.png.is_none() {
+                bail!("say what to write: --pdf OUT.pdf and/or --png OUT.png");
+            }
+            check_export(&export, force)?;
+            let study = crate::report::Study::from_files(&results)?;
+            write_export(&export, &study)
+        }
         Some(Command::Runtime { action: None }) => runtime_show(cli.ort_path.as_deref()),
         Some(Command::Runtime {
             action: Some(RuntimeAction::Install),
@@ -628,6 +666,7 @@ fn bench_cmd(args: BenchArgs, ort_path: Option<PathBuf>) -> Result<()> {
     for out in args.json.iter().chain(args.csv.iter()) {
         check_writable(out, args.force)?;
     }
+    check_export(&args.export, args.force)?;
     let model_path = args
         .model
         .clone()
@@ -746,6 +785,14 @@ fn bench_cmd(args: BenchArgs, ort_path: Option<PathBuf>) -> Result<()> {
     }
     if let Some(p) = &args.csv {
         write_atomic(p, runs_csv(&results)?.as_bytes())?;
+    }
+    if args.export.pdf.is_some() || args.export.png.is_some() {
+        let mut study = crate::report::Study {
+            latency_target_ms: 100.0,
+            ..Default::default()
+        };
+        study.add(serde_json::to_value(&report)?)?;
+        write_export(&args.export, &study)?;
     }
     if !failures.is_empty() {
         bail!(
@@ -930,12 +977,34 @@ fn preset_cmd(action: PresetAction) -> Result<()> {
     }
 }
 
+/// Refuses to overwrite report files without --force (before any work is done).
+fn check_export(e: &ExportArgs, force: bool) -> Result<()> {
+    for p in e.pdf.iter().chain(e.png.iter()) {
+        check_writable(p, force)?;
+    }
+    Ok(())
+}
+
+/// Writes the report files asked for, atomically.
+pub fn write_export(e: &ExportArgs, study: &crate::report::Study) -> Result<()> {
+    if let Some(p) = &e.pdf {
+        write_atomic(p, &crate::report::pdf(study)?)?;
+        eprintln!("wrote {}", p.display());
+    }
+    if let Some(p) = &e.png {
+        write_atomic(p, &crate::report::png(study)?)?;
+        eprintln!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
 fn cost_cmd(a: &CostArgs, pricing: crate::cost::Pricing) -> Result<()> {
     use crate::cost::plan::{plan, CostInputs, Percentile};
     use crate::cost::Pricing;
     if let Some(p) = &a.json {
         check_writable(p, a.force)?;
     }
+    check_export(&a.export, a.force)?;
     let (service, model_memory_mb, source, serving_batch, on_gpu) = match &a.results {
         Some(p) => {
             let r = run_from_results(p, a.run)?;
@@ -1054,14 +1123,28 @@ fn cost_cmd(a: &CostArgs, pricing: crate::cost::Pricing) -> Result<()> {
         tiers: &'a [crate::cost::plan::TierPlan],
         recommendation: &'a crate::cost::plan::Recommendation,
         pricing: &'a Pricing,
+        curves: crate::cost::plan::CostCurves,
     }
-    let json = serde_json::to_string_pretty(&CostReport {
+    let report = CostReport {
         inputs: &inputs,
         service_source: &source,
         tiers: &result.tiers,
         recommendation: &result.recommendation,
         pricing: &pricing,
-    })? + "\n";
+        curves: crate::cost::plan::curves(&inputs, &pricing, &service),
+    };
+    let json = serde_json::to_string_pretty(&report)? + "\n";
+    if a.export.pdf.is_some() || a.export.png.is_some() {
+        let mut study = crate::report::Study {
+            latency_target_ms: inputs.latency_target_ms,
+            ..Default::default()
+        };
+        if let Some(p) = &a.results {
+            study.add(serde_json::from_slice(&std::fs::read(p)?)?)?;
+        }
+        study.add(serde_json::to_value(&report)?)?;
+        write_export(&a.export, &study)?;
+    }
     match a.json.as_deref() {
         Some(p) if p == Path::new("-") => {
             eprint!("{out}");

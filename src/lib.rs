@@ -14,5 +14,6 @@ pub mod fsutil;
 pub mod guard;
 pub mod model;
 pub mod preset;
+pub mod report;
 pub mod tensor;
 pub mod worker;

@@ -812,3 +812,132 @@ fn presets_carry_models_costs_and_prices() {
         &["not a valid preset"],
     );
 }
+
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    let be = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    (be(16), be(20))
+}
+
+/// Reports: the PDF renders page by page with pdftoppm and its text (found by pdftotext) holds
+/// the key numbers; the PNG summary decodes at its size; nothing is overwritten silently.
+#[test]
+fn reports_render_and_hold_the_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    succeeds(&run(&[
+        "bench",
+        root("assets/mlp.onnx").to_str().unwrap(),
+        "--engine",
+        "tract",
+        "--batch",
+        "1,8",
+        "--iterations",
+        "200",
+        "--json",
+        &d("r.json"),
+        "--pdf",
+        &d("bench.pdf"),
+    ]));
+    succeeds(&run(&[
+        "cost",
+        "--results",
+        &d("r.json"),
+        "--monthly-requests",
+        "3000000",
+        "--json",
+        &d("c.json"),
+        "--png",
+        &d("cost.png"),
+    ]));
+    succeeds(&run(&[
+        "report",
+        &d("r.json"),
+        &d("c.json"),
+        "--pdf",
+        &d("all.pdf"),
+        "--png",
+        &d("all.png"),
+    ]));
+    let results: Value = serde_json::from_slice(&std::fs::read(d("r.json")).unwrap()).unwrap();
+    let cost: Value = serde_json::from_slice(&std::fs::read(d("c.json")).unwrap()).unwrap();
+    for pdf in ["bench.pdf", "all.pdf"] {
+        // Every page renders.
+        let out = Command::new("pdftoppm")
+            .args(["-r", "40", "-png", &d(pdf), &d(&format!("{pdf}-page"))])
+            .output()
+            .expect("pdftoppm (poppler-utils) is installed");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pages: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{pdf}-page"))
+            })
+            .collect();
+        assert!(pages.len() >= 2, "{pdf}: {} pages", pages.len());
+        for p in &pages {
+            let (w, h) = png_size(&std::fs::read(p.path()).unwrap());
+            assert!(w > 300 && h > w, "{pdf}: a portrait page, got {w}x{h}");
+        }
+        // The text is real text, with the numbers in it.
+        let out = Command::new("pdftotext")
+            .args([&d(pdf), "-"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(results["model"]["sha256"].as_str().unwrap()),
+            "{pdf}"
+        );
+        for r in results["runs"].as_array().unwrap() {
+            let p50 = format!("{:.3}", r["latency_p50"].as_f64().unwrap());
+            assert!(text.contains(&p50), "{pdf}: p50 {p50} missing");
+        }
+        assert!(
+            text.contains("Methods") && text.contains("Production checklist"),
+            "{pdf}"
+        );
+        if pdf == "all.pdf" {
+            let total = cost["tiers"][1]["total_cost"].as_f64().unwrap();
+            assert!(
+                text.contains(&format!("{total:.2}")),
+                "container total {total:.2}"
+            );
+            assert!(text.contains("Recommendation:"));
+        } else {
+            assert!(
+                text.contains("Not part of this study"),
+                "the missing cost section says so"
+            );
+        }
+    }
+    assert_eq!(png_size(&std::fs::read(d("all.png")).unwrap()), (1600, 900));
+    assert_eq!(
+        png_size(&std::fs::read(d("cost.png")).unwrap()),
+        (1600, 900)
+    );
+    // Existing files are kept unless --force.
+    let before = std::fs::read(d("all.pdf")).unwrap();
+    fails_with(
+        &run(&["report", &d("r.json"), "--pdf", &d("all.pdf")]),
+        &["--force"],
+    );
+    assert_eq!(std::fs::read(d("all.pdf")).unwrap(), before);
+    fails_with(&run(&["report", &d("r.json")]), &["--pdf"]);
+    fails_with(
+        &run(&[
+            "report",
+            root("assets/mlp.onnx").to_str().unwrap(),
+            "--pdf",
+            &d("x.pdf"),
+        ]),
+        &["not JSON"],
+    );
+}

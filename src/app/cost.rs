@@ -46,6 +46,8 @@ pub struct CostView {
     pub plan: Result<CostPlan, String>,
     pub curves: CostCurves,
     pub source: String,
+    /// The inputs as planned (with the run's batch size and memory).
+    pub inputs: CostInputs,
 }
 
 const TIER_COLORS: [Color32; 4] = [
@@ -189,6 +191,7 @@ impl InferscopeApp {
                 plan: plan(&settings.inputs, &settings.pricing, &service),
                 curves: curves(&settings.inputs, &settings.pricing, &service),
                 source: what,
+                inputs: settings.inputs.clone(),
                 key,
             });
         }

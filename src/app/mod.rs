@@ -1,7 +1,6 @@
 //! The desktop window. `logic` ingests worker events and applies commands even when nothing is
 //! drawn; the `*_ui` functions only draw and collect commands.
 
-pub mod checklist;
 pub mod cost;
 pub mod plots;
 mod profile;
@@ -262,6 +261,9 @@ pub struct RunView {
 
 /// The state of the current (or last) benchmark.
 pub struct Session {
+    /// What was asked for, for the report.
+    pub plan: Option<Plan>,
+    pub data: String,
     pub worker: Option<Worker>,
     pub runs: BTreeMap<usize, RunView>,
     pub started: Instant,
@@ -279,6 +281,26 @@ impl Session {
             .values()
             .filter_map(|r| r.result.as_ref())
             .collect()
+    }
+}
+
+/// What File > Export writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportKind {
+    Pdf,
+    Png,
+    Json,
+    Csv,
+}
+
+impl ExportKind {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportKind::Pdf => "pdf",
+            ExportKind::Png => "png",
+            ExportKind::Json => "json",
+            ExportKind::Csv => "csv",
+        }
     }
 }
 
@@ -313,6 +335,8 @@ pub struct InferscopeApp {
     /// The Cost tab's service-time source as picked (`None`: the default choice).
     pub cost_source: Option<cost::CostSource>,
     cost_cache: Option<cost::CostView>,
+    /// An export waiting for "replace the existing file?".
+    pub pending_export: Option<(ExportKind, PathBuf)>,
     commands: Vec<Command>,
     ctx: Option<egui::Context>,
     /// FLOPs of the open model, estimated on another thread: (sha256, flops, note).
@@ -358,6 +382,7 @@ impl InferscopeApp {
             selected_run: None,
             cost_source: None,
             cost_cache: None,
+            pending_export: None,
             commands: Vec::new(),
             ctx: None,
             flops: None,
@@ -512,6 +537,81 @@ impl InferscopeApp {
         }
     }
 
+    /// The study on screen, as the report shows it: the model, this machine, the plan, the
+    /// finished runs and the cost plan.
+    pub fn study(&mut self) -> crate::report::Study {
+        let mut study = crate::report::Study {
+            latency_target_ms: self.saved.settings.latency_target_ms,
+            ..Default::default()
+        };
+        if let Some(m) = &self.model {
+            study.model = serde_json::to_value(&m.info).ok();
+        }
+        let ort = match &self.located.chosen {
+            Some(c) => Ok((c.version.as_deref().unwrap_or("?"), c.path.as_path())),
+            None => Err(self.located.why_not_found()),
+        };
+        study.environment = Some(crate::environment::Environment::detect(
+            ort,
+            self.model.as_ref().map(|m| m.info.sha256.as_str()),
+        ));
+        if let Some(s) = &self.session {
+            study.plan = s.plan.clone();
+            study.data = Some(s.data.clone());
+            study.runs = s.results().into_iter().cloned().collect();
+        }
+        let pricing = self.saved.cost.pricing.clone();
+        let view = self.cost_view();
+        if let Ok(p) = &view.plan {
+            study.cost = Some(crate::report::CostSection {
+                inputs: view.inputs.clone(),
+                service_source: view.source.clone(),
+                tiers: p.tiers.clone(),
+                recommendation: p.recommendation.clone(),
+                pricing,
+                curves: Some(view.curves.clone()),
+            });
+        }
+        study
+    }
+
+    /// Writes an export; when the file exists, asks first (see [`Self::confirm_export`]).
+    pub fn export(&mut self, kind: ExportKind, path: PathBuf) {
+        if path.exists() {
+            self.pending_export = Some((kind, path));
+            return;
+        }
+        self.write_export(kind, &path);
+    }
+
+    /// The answer to "replace the existing file?".
+    pub fn confirm_export(&mut self, replace: bool) {
+        if let Some((kind, path)) = self.pending_export.take() {
+            if replace {
+                self.write_export(kind, &path);
+            }
+        }
+    }
+
+    fn write_export(&mut self, kind: ExportKind, path: &Path) {
+        let study = self.study();
+        let bytes = match kind {
+            ExportKind::Pdf => crate::report::pdf(&study),
+            ExportKind::Png => crate::report::png(&study),
+            ExportKind::Json => serde_json::to_vec_pretty(&study.runs).map_err(anyhow::Error::from),
+            ExportKind::Csv => {
+                let runs: Vec<RunResult> = study.runs.clone();
+                crate::cli::runs_csv(&runs).map(String::into_bytes)
+            }
+        };
+        match bytes.and_then(|b| crate::fsutil::write_atomic(path, &b)) {
+            Ok(()) => self.notices.push(format!("Wrote {}", path.display())),
+            Err(e) => self
+                .errors
+                .push(format!("Could not write {}: {e:#}", path.display())),
+        }
+    }
+
     pub fn is_running(&self) -> bool {
         self.session.as_ref().is_some_and(|s| s.worker.is_some())
     }
@@ -567,6 +667,11 @@ impl InferscopeApp {
                 }
             },
         };
+        let data_text = match &source {
+            DataSource::File { path, .. } => path.display().to_string(),
+            DataSource::Synthetic(o) => format!("synthetic (seed {})", o.seed),
+        };
+        let plan_copy = plan.clone();
         let ctx = self.ctx.clone();
         // A few repaints a second while events arrive: enough to look live, little enough that
         // drawing does not compete with the benchmark for the CPU.
@@ -584,6 +689,8 @@ impl InferscopeApp {
         );
         self.selected_run = None;
         self.session = Some(Session {
+            plan: Some(plan_copy),
+            data: data_text,
             worker: Some(worker),
             runs: BTreeMap::new(),
             started: Instant::now(),

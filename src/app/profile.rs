@@ -1,8 +1,8 @@
 //! The Profile tab: settings, run controls, live plots, the results table and the checklist.
 
-use super::checklist::{self, Status};
 use super::plots::{decimate, decimate_xy, distribution, log_ms_label};
 use super::{Command, InferscopeApp, StopKind};
+use crate::bench::checklist::{self, Status};
 use crate::bench::Phase;
 use crate::engine::EngineChoice;
 use egui::{Color32, RichText};

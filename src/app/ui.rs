@@ -35,6 +35,19 @@ impl InferscopeApp {
         }
 
         egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui));
+        if let Some((_, path)) = self.pending_export.clone() {
+            egui::Modal::new(egui::Id::unique("replace_export")).show(&ctx, |ui| {
+                ui.label(format!("{} exists. Replace it?", path.display()));
+                ui.horizontal(|ui| {
+                    if ui.button("Replace").clicked() {
+                        self.confirm_export(true);
+                    }
+                    if ui.button("Keep it").clicked() {
+                        self.confirm_export(false);
+                    }
+                });
+            });
+        }
         if !self.errors.is_empty() || !self.notices.is_empty() {
             egui::Panel::bottom("errors").show(ui, |ui| self.errors_ui(ui));
         }
@@ -134,6 +147,22 @@ impl InferscopeApp {
                         self.save_preset(&p);
                     }
                 }
+                ui.separator();
+                for (kind, label, tip) in [
+                    (super::ExportKind::Pdf, "Export report (PDF)…", "Model, environment, settings, results with intervals, charts, checklist, warnings, cost and methods"),
+                    (super::ExportKind::Png, "Export summary (PNG)…", "One page for a chat message or a slide: the key table and the main charts"),
+                    (super::ExportKind::Json, "Export results (JSON)…", "Every run, as `inferscope bench --json` writes them"),
+                    (super::ExportKind::Csv, "Export results (CSV)…", "One row per run"),
+                ] {
+                    if ui.button(label).on_hover_text(tip).clicked() {
+                        ui.close();
+                        let name = format!("{}-report.{}", self.model.as_ref().map(|m| m.info.name.as_str()).unwrap_or("inferscope"), kind.extension());
+                        if let Some(p) = rfd::FileDialog::new().add_filter(kind.extension(), &[kind.extension()]).set_file_name(name).save_file() {
+                            self.export(kind, p);
+                        }
+                    }
+                }
+                ui.separator();
                 if ui.button("Save preset as…").on_hover_text("Writes the model and data paths (relative to the preset) with their sha256, the settings, the cost inputs and the prices").clicked() {
                     ui.close();
                     if let Some(p) = rfd::FileDialog::new().add_filter("Inferscope preset", &["ron"]).set_file_name("study.ron").save_file() {

@@ -1,5 +1,6 @@
 //! Benchmark plans, the scheduler that runs them, and what runs report.
 
+pub mod checklist;
 pub mod memory;
 pub mod scheduler;
 pub mod stats;
