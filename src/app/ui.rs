@@ -193,30 +193,8 @@ impl InferscopeApp {
     }
 
     fn errors_ui(&mut self, ui: &mut egui::Ui) {
-        let mut dismiss_notice = None;
-        for (i, n) in self.notices.iter().enumerate().rev().take(4) {
-            ui.horizontal(|ui| {
-                if ui.small_button("Dismiss").clicked() {
-                    dismiss_notice = Some(i);
-                }
-                ui.label(RichText::new(n).color(Color32::from_rgb(190, 120, 0)));
-            });
-        }
-        if let Some(i) = dismiss_notice {
-            self.notices.remove(i);
-        }
-        let mut dismiss = None;
-        for (i, e) in self.errors.iter().enumerate().rev().take(3) {
-            ui.horizontal(|ui| {
-                if ui.small_button("Dismiss").clicked() {
-                    dismiss = Some(i);
-                }
-                ui.label(RichText::new(e).color(Color32::from_rgb(200, 40, 40)));
-            });
-        }
-        if let Some(i) = dismiss {
-            self.errors.remove(i);
-        }
+        dismissable(ui, &mut self.notices, 4, Color32::from_rgb(190, 120, 0));
+        dismissable(ui, &mut self.errors, 3, Color32::from_rgb(200, 40, 40));
     }
 
     fn model_panel_ui(&mut self, ui: &mut egui::Ui) {
@@ -361,4 +339,20 @@ fn placeholder_ui(ui: &mut egui::Ui, title: &str, text: &str) {
         ui.add_space(8.0);
         ui.label(RichText::new(text).weak());
     });
+}
+
+/// The newest `show` messages, each with a Dismiss button that removes it.
+fn dismissable(ui: &mut egui::Ui, messages: &mut Vec<String>, show: usize, color: Color32) {
+    let mut dismiss = None;
+    for (i, m) in messages.iter().enumerate().rev().take(show) {
+        ui.horizontal(|ui| {
+            if ui.small_button("Dismiss").clicked() {
+                dismiss = Some(i);
+            }
+            ui.label(RichText::new(m).color(color));
+        });
+    }
+    if let Some(i) = dismiss {
+        messages.remove(i);
+    }
 }

@@ -363,54 +363,6 @@ fn stop_text(s: &StopRule) -> String {
     }
 }
 
-fn ci(c: &Option<crate::bench::stats::Interval>) -> String {
-    c.map(|c| format!("[{:.3}-{:.3}]", c.lo, c.hi))
-        .unwrap_or_else(|| "[n/a]".into())
-}
-
-/// The rows of the per-run table: (text, colour).
-fn run_rows(runs: &[RunResult]) -> (String, Vec<(String, Option<String>)>) {
-    let header = format!(
-        "{:<11} {:>5} {:>6} {:>8} {:>15} {:>8} {:>8} {:>15} {:>8} {:>7} {:>10} {:>7}",
-        "engine",
-        "batch",
-        "n",
-        "p50 ms",
-        "p50 95% CI",
-        "p95 ms",
-        "p99 ms",
-        "p99 95% CI",
-        "mean ms",
-        "std ms",
-        "samples/s",
-        "mem MB"
-    );
-    let rows = runs
-        .iter()
-        .map(|r| {
-            (
-                format!(
-                    "{:<11} {:>5} {:>6} {:>8.3} {:>15} {:>8.3} {:>8.3} {:>15} {:>8.3} {:>7.3} {:>10.1} {:>7.1}",
-                    format!("{}{}", r.engine.label(), if r.variant == "original" { String::new() } else { format!(" {}", r.variant) }),
-                    r.batch_size,
-                    r.n_iterations,
-                    r.latency_p50,
-                    ci(&r.ci_p50),
-                    r.latency_p95,
-                    r.latency_p99,
-                    ci(&r.ci_p99),
-                    r.latency_mean,
-                    r.latency_std,
-                    r.throughput_rps,
-                    r.memory_mb
-                ),
-                None,
-            )
-        })
-        .collect();
-    (header, rows)
-}
-
 /// CDF of each run from its stored quantiles (log ms against percent).
 fn cdf_chart(svg: &mut Svg, rect: (f64, f64, f64, f64), runs: &[RunResult], title: &str) {
     let series: Vec<Series> = runs
@@ -811,8 +763,9 @@ pub fn pages(study: &Study) -> Vec<String> {
     if study.runs.is_empty() {
         p.para("Not part of this study: run `inferscope bench --json` and pass the file to the report.", 8.5, "#a05a00");
     } else {
-        let (header, rows) = run_rows(&study.runs);
-        p.table(&header, &rows, 5.6);
+        let (header, rows) = crate::cli::run_table(&study.runs);
+        let rows: Vec<(String, Option<String>)> = rows.into_iter().map(|r| (r, None)).collect();
+        p.table(&header, &rows, 5.4);
         let runs = study.runs.clone();
         p.chart(210.0, |svg, rect| {
             cdf_chart(
@@ -822,7 +775,13 @@ pub fn pages(study: &Study) -> Vec<String> {
                 "Latency distribution (CDF; p50/p95/p99 of the first run marked)",
             )
         });
-        p.chart(190.0, |svg, rect| throughput_chart(svg, rect, &runs));
+        let batches: std::collections::BTreeSet<usize> =
+            runs.iter().map(|r| r.batch_size).collect();
+        if batches.len() > 1 {
+            p.chart(190.0, |svg, rect| throughput_chart(svg, rect, &runs));
+        } else {
+            p.para("Throughput against batch size: one batch size was measured; a sweep (for example 1, 8, 32, 64) shows where throughput saturates.", 8.0, "#555");
+        }
         p.heading("Measurement quality");
         let mut any = false;
         for r in &study.runs {
