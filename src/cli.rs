@@ -686,7 +686,12 @@ fn bench_cmd(args: BenchArgs, ort_path: Option<PathBuf>) -> Result<()> {
     if let Some(n) = notice {
         eprintln!("{n}");
     }
-    let plan = plan_from_args(&args, engines, ort_path)?;
+    let mut plan = plan_from_args(&args, engines, ort_path)?;
+    if args.batch.is_empty() && args.data.is_none() {
+        if let Some(note) = plan.fit_to_fixed_batch(model.fixed_batch()) {
+            eprintln!("note: {note}");
+        }
+    }
     let max_batch = plan
         .batch_sizes
         .iter()
@@ -1164,10 +1169,11 @@ fn fmt_ci(ci: &Option<bench::stats::Interval>) -> String {
         .unwrap_or_else(|| "n/a".into())
 }
 
-/// The human table of runs, with each run's warnings under it.
-pub fn results_table(results: &[RunResult]) -> String {
-    let mut s = format!(
-        "{:<12} {:>5} {:>7} {:>9} {:>19} {:>9} {:>9} {:>19} {:>9} {:>9} {:>12} {:>8}\n",
+/// The table of runs: a header line and one line per run (engine, and the variant when it is
+/// not the original). The CLI prints it, the report sets it in a monospaced font.
+pub fn run_table(results: &[RunResult]) -> (String, Vec<String>) {
+    let header = format!(
+        "{:<12} {:>5} {:>7} {:>9} {:>19} {:>9} {:>9} {:>19} {:>9} {:>9} {:>12} {:>8}",
         "engine",
         "batch",
         "iters",
@@ -1181,22 +1187,41 @@ pub fn results_table(results: &[RunResult]) -> String {
         "samples/s",
         "mem MB"
     );
-    for r in results {
-        s.push_str(&format!(
-            "{:<12} {:>5} {:>7} {:>9.3} {:>19} {:>9.3} {:>9.3} {:>19} {:>9.3} {:>9.3} {:>12.1} {:>8.1}\n",
-            r.engine.label(),
-            r.batch_size,
-            r.n_iterations,
-            r.latency_p50,
-            fmt_ci(&r.ci_p50),
-            r.latency_p95,
-            r.latency_p99,
-            fmt_ci(&r.ci_p99),
-            r.latency_mean,
-            r.latency_std,
-            r.throughput_rps,
-            r.memory_mb
-        ));
+    let rows = results
+        .iter()
+        .map(|r| {
+            let name = if r.variant == "original" {
+                r.engine.label().to_string()
+            } else {
+                format!("{} {}", r.engine.label(), r.variant)
+            };
+            format!(
+                "{:<12} {:>5} {:>7} {:>9.3} {:>19} {:>9.3} {:>9.3} {:>19} {:>9.3} {:>9.3} {:>12.1} {:>8.1}",
+                name,
+                r.batch_size,
+                r.n_iterations,
+                r.latency_p50,
+                fmt_ci(&r.ci_p50),
+                r.latency_p95,
+                r.latency_p99,
+                fmt_ci(&r.ci_p99),
+                r.latency_mean,
+                r.latency_std,
+                r.throughput_rps,
+                r.memory_mb
+            )
+        })
+        .collect();
+    (header, rows)
+}
+
+/// The human table of runs, with each run's warnings under it.
+pub fn results_table(results: &[RunResult]) -> String {
+    let (header, rows) = run_table(results);
+    let mut s = header + "\n";
+    for (r, row) in results.iter().zip(rows) {
+        s.push_str(&row);
+        s.push('\n');
         for w in &r.warnings {
             s.push_str(&format!("    ! {}: {}\n", w.metric, w.message));
         }

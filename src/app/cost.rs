@@ -91,7 +91,7 @@ fn log_money_label(x: f64) -> String {
     } else if v >= 1.0 {
         format!("${v:.0}")
     } else {
-        format!("${v:.2}")
+        format!("${}", format!("{v:.3}").trim_end_matches('0'))
     }
 }
 

@@ -635,13 +635,16 @@ impl InferscopeApp {
                     return;
                 }
             };
-        let plan = match s.plan(engines, self.saved.data_path.is_some()) {
+        let mut plan = match s.plan(engines, self.saved.data_path.is_some()) {
             Ok(p) => p,
             Err(e) => {
                 self.errors.push(e);
                 return;
             }
         };
+        if let Some(note) = plan.fit_to_fixed_batch(model.fixed_batch()) {
+            self.notices.push(format!("Note: {note}."));
+        }
         let source = match &self.saved.data_path {
             Some(p) => DataSource::File {
                 path: p.clone(),

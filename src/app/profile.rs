@@ -182,7 +182,10 @@ impl InferscopeApp {
                 } else if session.cancelled {
                     ui.label(RichText::new("Cancelled").color(Color32::from_rgb(190, 120, 0)));
                 } else if session.finished {
-                    ui.label(format!("Done: {} runs", session.results().len()));
+                    ui.label(match session.results().len() {
+                        1 => "Done: 1 run".to_string(),
+                        n => format!("Done: {n} runs"),
+                    });
                 }
                 if let Some(n) = &session.notice {
                     ui.label(RichText::new(n).weak());

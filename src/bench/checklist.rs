@@ -28,7 +28,15 @@ pub fn evaluate(results: &[&RunResult], latency_target_ms: f64) -> Vec<Item> {
         Some(r) if r.latency_p95 <= latency_target_ms => Item {
             title: format!("p95 at batch 1 under {latency_target_ms:.0} ms"),
             status: Status::Pass,
-            detail: format!("{} p95 is {:.3} ms, {:.0}x below the target.", r.engine, r.latency_p95, latency_target_ms / r.latency_p95.max(1e-9)),
+            detail: {
+                let ratio = latency_target_ms / r.latency_p95.max(1e-9);
+                let margin = if ratio >= 2.0 {
+                    format!("{ratio:.0}x below the target")
+                } else {
+                    format!("{:.1} ms under the target", latency_target_ms - r.latency_p95)
+                };
+                format!("{} p95 is {:.3} ms, {margin}.", r.engine, r.latency_p95)
+            },
         },
         Some(r) => Item {
             title: format!("p95 at batch 1 under {latency_target_ms:.0} ms"),

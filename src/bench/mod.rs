@@ -58,6 +58,29 @@ pub struct Plan {
     pub max_distinct_requests: usize,
 }
 
+impl Plan {
+    /// Keeps only the batch size a fixed-batch model can run (its own), and says what was
+    /// dropped; used where the batch sizes are defaults rather than the user's explicit choice.
+    pub fn fit_to_fixed_batch(&mut self, fixed: Option<usize>) -> Option<String> {
+        let n = fixed?;
+        let dropped: Vec<String> = self
+            .batch_sizes
+            .iter()
+            .flatten()
+            .filter(|&&b| b != n)
+            .map(|b| b.to_string())
+            .collect();
+        if dropped.is_empty() {
+            return None;
+        }
+        self.batch_sizes = vec![Some(n)];
+        Some(format!(
+            "this model has a fixed batch size of {n}: running batch {n} only (not {})",
+            dropped.join(", ")
+        ))
+    }
+}
+
 impl Default for Plan {
     fn default() -> Self {
         Plan {

@@ -5,11 +5,11 @@
 //! probability and, given a wait, like one server c times as fast at the same utilization.
 //! Real latencies have heavy tails, so the whole measured distribution is used, not two moments.
 //!
-//! Checked against [`simulate`] on measured latencies (tests/cost.rs): p95 within 5% for one to
-//! sixteen servers up to 90% utilization. The known weak spot is c > 1 with frequent long
-//! stalls (a few percent of requests 10x the median and more): the fast-server picture lets one
-//! stall hold every server, so p95 comes out high (conservative), by up to half on synthetic
-//! bimodal latencies.
+//! Checked against [`simulate`] on measured latencies (tests/cost.rs): p95 within 5% for one
+//! server and 8% for several (usually 2-3%), up to 90% utilization. The known weak spot is
+//! c > 1 with frequent long stalls (a few percent of requests 10x the median and more): the
+//! fast-server picture lets one stall hold every server, so p95 comes out high (conservative),
+//! by up to half on synthetic bimodal latencies.
 
 use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};

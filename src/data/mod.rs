@@ -481,12 +481,8 @@ pub fn requests(
         bail!("a batch size must be at least 1");
     }
     if model.batch_symbol().is_none() {
-        let fixed = model
-            .inputs()
-            .first()
-            .and_then(|i| i.shape())
-            .and_then(|s| s.first().cloned());
-        if fixed == Some(Dim::Fixed(b as i64)) {
+        let fixed = model.fixed_batch();
+        if fixed == Some(b) {
             return Ok(vec![set.inputs.clone()]);
         }
         bail!(
@@ -498,7 +494,7 @@ pub fn requests(
                 .map(|i| i.type_string())
                 .collect::<Vec<_>>()
                 .join(", "),
-            fixed.map(|d| d.to_string()).unwrap_or_else(|| "1".into())
+            fixed.unwrap_or(1)
         );
     }
     let n = set.n_samples.unwrap_or(1).max(1);

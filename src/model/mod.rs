@@ -432,6 +432,18 @@ impl Model {
         counts.into_values().max_by_key(|(n, _)| *n).map(|(_, d)| d)
     }
 
+    /// The batch size a model with no symbolic batch dimension is built for (its first input's
+    /// fixed leading dim); `None` when the batch can vary.
+    pub fn fixed_batch(&self) -> Option<usize> {
+        if self.batch_symbol().is_some() {
+            return None;
+        }
+        match self.inputs().first()?.shape()?.first()? {
+            Dim::Fixed(n) if *n > 0 => Some(*n as usize),
+            _ => None,
+        }
+    }
+
     /// The axis of `input` that carries the batch, if any: the axis named like the batch
     /// symbol (for an unnamed batch dim, only a leading unknown dim counts).
     pub fn batch_axis(&self, input: &ValueSpec) -> Option<usize> {
