@@ -26,6 +26,7 @@ fn main() {
         variant: "original".into(),
         requests: &requests,
         load: &load,
+        only: None,
     };
     for concurrency in [1, 2] {
         let plan = Plan {

@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -47,6 +48,10 @@ pub enum Command {
     },
     /// Measure latency, throughput and memory across batch sizes.
     Bench(Box<BenchArgs>),
+    /// Write an optimized variant of a model to a new ONNX file.
+    Optimize(OptimizeArgs),
+    /// Benchmark a model against its variants, interleaved, with fidelity and speedups.
+    Compare(Box<CompareArgs>),
     /// Monthly cost of serving a model on serverless, container, Kubernetes and dedicated tiers.
     Cost(CostArgs),
     /// Write a report (PDF, PNG summary) from the JSON of `bench` and/or `cost`.
@@ -84,6 +89,117 @@ pub enum PresetAction {
 pub enum RuntimeAction {
     /// Install ONNX Runtime into the per-user folder from the PyPI wheel (needs python3 with pip).
     Install,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum FormatArg {
+    Qoperator,
+    Qdq,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("rewrite").required(true).args(["int8", "weight_int8", "fp16", "prune", "trees", "max_depth"])))]
+pub struct OptimizeArgs {
+    pub model: PathBuf,
+    /// Dynamic int8 quantization of MatMul/Gemm weights (activations quantized per request).
+    #[arg(long)]
+    pub int8: bool,
+    /// One scale per output channel instead of one per tensor (int8, weight-int8).
+    #[arg(long)]
+    pub per_channel: bool,
+    /// int8 graph form: operators (MatMulInteger) or QDQ (DequantizeLinear around float ops).
+    #[arg(long, value_enum, default_value = "qoperator")]
+    pub format: FormatArg,
+    /// uint8 (asymmetric) weights instead of int8 (symmetric).
+    #[arg(long)]
+    pub unsigned: bool,
+    /// Quantize Conv too (ConvInteger is usually slower than float Conv on CPU).
+    #[arg(long)]
+    pub conv: bool,
+    /// Leave these nodes (name, or first output name) in float.
+    #[arg(long, value_name = "NODE", num_args = 1..)]
+    pub exclude: Vec<String>,
+    /// int8 weights dequantized at load: a smaller file, the same math.
+    #[arg(long)]
+    pub weight_int8: bool,
+    /// float16 weights and compute; float32 inputs and outputs.
+    #[arg(long)]
+    pub fp16: bool,
+    /// Prune this share of the weights (0..1), or of hidden units with --structured.
+    #[arg(long, value_name = "S")]
+    pub prune: Option<f64>,
+    /// Remove whole hidden units / channels, so the model really runs faster.
+    #[arg(long, requires = "prune")]
+    pub structured: bool,
+    /// Unstructured pruning at the same sparsity in every layer (default: one global threshold).
+    #[arg(long, requires = "prune")]
+    pub per_layer: bool,
+    /// Keep the first K trees of each tree ensemble.
+    #[arg(long, value_name = "K")]
+    pub trees: Option<usize>,
+    /// Cut every tree at depth D (the cut node becomes a leaf with the mean below it).
+    #[arg(long, value_name = "D")]
+    pub max_depth: Option<usize>,
+    /// Where to write the variant.
+    #[arg(short, long, value_name = "OUT.onnx")]
+    pub output: PathBuf,
+    /// Also write what changed (coverage) as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Overwrite OUT if it exists (never the original model).
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl OptimizeArgs {
+    fn variant(&self) -> Result<crate::optimize::Variant> {
+        use crate::optimize::{Int8Options, QuantFormat, Variant};
+        Ok(if self.int8 {
+            Variant::Int8(Int8Options {
+                per_channel: self.per_channel,
+                format: match self.format {
+                    FormatArg::Qoperator => QuantFormat::QOperator,
+                    FormatArg::Qdq => QuantFormat::Qdq,
+                },
+                signed: !self.unsigned,
+                conv: self.conv,
+                exclude: self.exclude.clone(),
+            })
+        } else if self.weight_int8 {
+            Variant::WeightInt8 {
+                per_channel: self.per_channel,
+            }
+        } else if self.fp16 {
+            Variant::Fp16
+        } else if let Some(s) = self.prune {
+            let spec = format!(
+                "prune:{s}{}{}",
+                if self.structured { ":structured" } else { "" },
+                if self.per_layer { ":per-layer" } else { "" }
+            );
+            spec.parse()?
+        } else if let Some(k) = self.trees {
+            format!("trees:{k}").parse()?
+        } else if let Some(d) = self.max_depth {
+            format!("max-depth:{d}").parse()?
+        } else {
+            bail!("say which variant to write (--int8, --weight-int8, --fp16, --prune S, --trees K or --max-depth D)")
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub bench: BenchArgs,
+    /// A variant to compare with the original (repeatable): int8[:per-channel][:qdq][:unsigned][:conv][:exclude=N,..],
+    /// weight-int8[:per-channel], fp16, prune:S[:structured|:per-layer], trees:K, max-depth:D,
+    /// ort:disabled|basic|extended|all, file:OTHER.onnx.
+    #[arg(long = "variant", value_name = "SPEC")]
+    pub variants: Vec<String>,
+    /// Features whose permutation importance is below this share are listed as low (0..1).
+    #[arg(long, default_value_t = 0.01)]
+    pub importance_threshold: f64,
 }
 
 #[derive(Args, Debug)]
@@ -349,6 +465,17 @@ pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<()> {
                 apply_preset_to_bench(&mut args, &load_preset(&p)?, &given);
             }
             bench_cmd(*args, cli.ort_path)
+        }
+        Some(Command::Optimize(args)) => optimize_cmd(&args),
+        Some(Command::Compare(mut args)) => {
+            if let Some(p) = args.bench.preset.clone() {
+                let loaded = load_preset(&p)?;
+                apply_preset_to_bench(&mut args.bench, &loaded, &given);
+                if !given("variants") {
+                    args.variants = loaded.preset.variants.clone();
+                }
+            }
+            compare_cmd(*args, cli.ort_path)
         }
         Some(Command::Cost(mut args)) => {
             let pricing = match args.preset.clone() {
@@ -662,7 +789,14 @@ fn plan_from_args(
     })
 }
 
-fn bench_cmd(args: BenchArgs, ort_path: Option<PathBuf>) -> Result<()> {
+/// What `bench` and `compare` set up the same way: the model, the plan and the data.
+struct Setup {
+    model: Model,
+    plan: Plan,
+    samples: data::SampleSet,
+}
+
+fn setup(args: &BenchArgs, ort_path: Option<PathBuf>) -> Result<Setup> {
     for out in args.json.iter().chain(args.csv.iter()) {
         check_writable(out, args.force)?;
     }
@@ -686,7 +820,7 @@ fn bench_cmd(args: BenchArgs, ort_path: Option<PathBuf>) -> Result<()> {
     if let Some(n) = notice {
         eprintln!("{n}");
     }
-    let mut plan = plan_from_args(&args, engines, ort_path)?;
+    let mut plan = plan_from_args(args, engines, ort_path)?;
     if args.batch.is_empty() && args.data.is_none() {
         if let Some(note) = plan.fit_to_fixed_batch(model.fixed_batch()) {
             eprintln!("note: {note}");
@@ -715,95 +849,394 @@ fn bench_cmd(args: BenchArgs, ort_path: Option<PathBuf>) -> Result<()> {
     for n in &samples.notes {
         eprintln!("note: {n}");
     }
+    Ok(Setup {
+        model,
+        plan,
+        samples,
+    })
+}
 
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} {prefix:28} {msg:16} [{bar:30}] {pos}/{len}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let mut failures: Vec<String> = Vec::new();
-    let mut labels: BTreeMap<usize, String> = BTreeMap::new();
-    let cancel = AtomicBool::new(false);
-    let results =
-        bench::scheduler::run_model(&plan, &model, &samples, &cancel, &mut |ev| match ev {
+/// A terminal progress bar fed by benchmark events; collects failures.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    labels: BTreeMap<usize, String>,
+    failures: Vec<String>,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {prefix:28} {msg:16} [{bar:30}] {pos}/{len}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Progress {
+            bar,
+            labels: BTreeMap::new(),
+            failures: Vec::new(),
+        }
+    }
+
+    fn event(&mut self, ev: Event) {
+        match ev {
             Event::Started { run, spec } => {
                 let b = spec
                     .batch_size
                     .map(|b| format!("batch {b}"))
                     .unwrap_or_else(|| "data as given".into());
-                labels.insert(run, format!("{} {b}", spec.engine));
-                bar.set_prefix(format!("{} {b}", spec.engine));
+                let v = if spec.variant == "original" {
+                    String::new()
+                } else {
+                    format!("{} ", spec.variant)
+                };
+                self.labels.insert(run, format!("{v}{} {b}", spec.engine));
+                self.bar.set_prefix(format!("{v}{} {b}", spec.engine));
             }
             Event::Progress {
                 phase, done, total, ..
             } => {
-                bar.set_message(match phase {
+                self.bar.set_message(match phase {
                     Phase::Loading => "loading",
                     Phase::Warmup => "warming up",
                     Phase::Measure => "measuring",
                 });
-                bar.set_length(total.unwrap_or(done.max(1)));
-                bar.set_position(done);
+                self.bar.set_length(total.unwrap_or(done.max(1)));
+                self.bar.set_position(done);
             }
             Event::Failed { run, error } => {
                 let who = run
-                    .and_then(|r| labels.get(&r).cloned())
+                    .and_then(|r| self.labels.get(&r).cloned())
                     .map(|l| format!("{l}: "))
                     .unwrap_or_default();
-                failures.push(format!("{who}{error}"));
+                self.failures.push(format!("{who}{error}"));
             }
             Event::Samples { .. } | Event::RunDone { .. } | Event::Finished => {}
-        });
-    bar.finish_and_clear();
-
-    let json_to_stdout = args.json.as_deref() == Some(Path::new("-"));
-    let table = results_table(&results);
-    if json_to_stdout {
-        eprint!("{table}");
-    } else {
-        print!("{table}");
+        }
     }
-    let ort = match runtime::global(plan.engine_options.ort_path.as_deref()) {
-        Ok(rt) if plan.engines.contains(&EngineKind::Ort) => {
+}
+
+/// The `bench --json` document for these runs.
+fn bench_json(s: &Setup, results: &[RunResult], failures: &[String]) -> Result<serde_json::Value> {
+    let ort = match runtime::global(s.plan.engine_options.ort_path.as_deref()) {
+        Ok(rt) if s.plan.engines.contains(&EngineKind::Ort) => {
             Ok((rt.version.as_str(), rt.path.as_path()))
         }
         Ok(_) => Err("not used".to_string()),
         Err(e) => Err(format!("{e:#}")),
     };
     let report = BenchReport {
-        environment: Environment::detect(ort, Some(&model.info.sha256)),
-        model: &model.info,
-        data: samples.description.clone(),
-        plan: &plan,
-        runs: &results,
-        failures: &failures,
+        environment: Environment::detect(ort, Some(&s.model.info.sha256)),
+        model: &s.model.info,
+        data: s.samples.description.clone(),
+        plan: &s.plan,
+        runs: results,
+        failures,
     };
+    Ok(serde_json::to_value(&report)?)
+}
+
+/// Writes the JSON, CSV and report files `args` asks for.
+fn write_outputs(args: &BenchArgs, doc: &serde_json::Value, results: &[RunResult]) -> Result<()> {
     if let Some(p) = &args.json {
-        let text = serde_json::to_string_pretty(&report)? + "\n";
-        if json_to_stdout {
+        let text = serde_json::to_string_pretty(doc)? + "\n";
+        if p.as_path() == Path::new("-") {
             std::io::stdout().write_all(text.as_bytes())?;
         } else {
             write_atomic(p, text.as_bytes())?;
         }
     }
     if let Some(p) = &args.csv {
-        write_atomic(p, runs_csv(&results)?.as_bytes())?;
+        write_atomic(p, runs_csv(results)?.as_bytes())?;
     }
     if args.export.pdf.is_some() || args.export.png.is_some() {
         let mut study = crate::report::Study {
             latency_target_ms: 100.0,
             ..Default::default()
         };
-        study.add(serde_json::to_value(&report)?)?;
+        study.add(doc.clone())?;
         write_export(&args.export, &study)?;
     }
-    if !failures.is_empty() {
+    Ok(())
+}
+
+/// Prints to stdout, or to stderr when stdout carries the JSON.
+fn say(args: &BenchArgs, text: &str) {
+    if args.json.as_deref() == Some(Path::new("-")) {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+}
+
+fn bench_cmd(args: BenchArgs, ort_path: Option<PathBuf>) -> Result<()> {
+    let s = setup(&args, ort_path)?;
+    let mut progress = Progress::new();
+    let cancel = AtomicBool::new(false);
+    let results = bench::scheduler::run_model(&s.plan, &s.model, &s.samples, &cancel, &mut |ev| {
+        progress.event(ev)
+    });
+    progress.bar.finish_and_clear();
+    say(&args, &results_table(&results));
+    let doc = bench_json(&s, &results, &progress.failures)?;
+    write_outputs(&args, &doc, &results)?;
+    if !progress.failures.is_empty() {
         bail!(
             "{} run(s) failed:\n  {}",
-            failures.len(),
-            failures.join("\n  ")
+            progress.failures.len(),
+            progress.failures.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+fn optimize_cmd(a: &OptimizeArgs) -> Result<()> {
+    let variant = a.variant()?;
+    let model = Model::load(&a.model)?;
+    check_writable(&a.output, a.force)?;
+    if let Some(j) = &a.json {
+        check_writable(j, a.force)?;
+    }
+    let rewrite = crate::optimize::rewrite(&model, &variant)?;
+    crate::optimize::save(&model, &rewrite, &a.output)?;
+    let cov = &rewrite.coverage;
+    println!("{variant}: {}", variant.describe());
+    for c in &cov.changed {
+        println!("  changed  {} ({}): {}", c.node, c.op, c.note);
+    }
+    for c in &cov.skipped {
+        println!("  left     {} ({}): {}", c.node, c.op, c.note);
+    }
+    println!("{}", cov.summary());
+    println!("wrote {}", a.output.display());
+    if let Some(j) = &a.json {
+        write_atomic(j, (serde_json::to_string_pretty(cov)? + "\n").as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The comparison table: one row per variant x engine x batch.
+pub fn compare_table(c: &crate::compare::Comparison) -> String {
+    let mut out = String::new();
+    let size = |name: &str| {
+        if name == "original" {
+            Some(c.file_size_bytes)
+        } else {
+            c.variants
+                .iter()
+                .find(|v| v.name == name)
+                .map(|v| v.file_size_bytes)
+        }
+    };
+    let _ = writeln!(
+        out,
+        "{:<28} {:<11} {:>5} {:>9} {:>9} {:>9} {:>11} {:>9} {:>10} {:>9}  95% CI",
+        "variant",
+        "engine",
+        "batch",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "samples/s",
+        "size",
+        "fidelity",
+        "speedup",
+    );
+    for r in &c.runs {
+        let v = c.variants.iter().find(|v| v.name == r.variant);
+        let fid = v
+            .and_then(|v| v.fidelity.as_ref())
+            .map(|f| format!("{:.4}", f.score()))
+            .unwrap_or_else(|| {
+                if r.variant == "original" {
+                    "1".into()
+                } else {
+                    "-".into()
+                }
+            });
+        let sp = v.and_then(|v| {
+            v.speedups
+                .iter()
+                .find(|s| s.engine == r.engine && s.batch_size == r.batch_size)
+        });
+        let (spd, ci) = match sp {
+            Some(s) => (
+                format!("{:.2}x", s.p50_ratio),
+                format!(
+                    "[{:.2}-{:.2}]{}",
+                    s.ci.lo,
+                    s.ci.hi,
+                    if s.significant {
+                        ""
+                    } else {
+                        " not significant"
+                    }
+                ),
+            ),
+            None => ("-".into(), String::new()),
+        };
+        let _ = writeln!(
+            out,
+            "{:<28} {:<11} {:>5} {:>9.3} {:>9.3} {:>9.3} {:>11.0} {:>9} {:>10} {:>9}  {}",
+            r.variant,
+            r.engine.label(),
+            r.batch_size,
+            r.latency_p50,
+            r.latency_p95,
+            r.latency_p99,
+            r.throughput_rps,
+            size(&r.variant).map(human_bytes).unwrap_or_default(),
+            fid,
+            spd,
+            ci
+        );
+    }
+    out
+}
+
+/// What each variant did and how faithful it is, for the terminal.
+pub fn compare_details(c: &crate::compare::Comparison) -> String {
+    let mut out = String::new();
+    for v in &c.variants {
+        let _ = writeln!(out, "\n{}: {}", v.name, v.description);
+        if let Some(e) = &v.error {
+            let _ = writeln!(out, "  not compared: {e}");
+            continue;
+        }
+        if let Some(cov) = &v.coverage {
+            let _ = writeln!(out, "  {}", cov.summary());
+            for s in cov.skipped.iter().take(8) {
+                let _ = writeln!(out, "  left {} ({}): {}", s.node, s.op, s.note);
+            }
+        }
+        match (&v.fidelity, &v.fidelity_error) {
+            (Some(f), _) => {
+                for o in &f.outputs {
+                    let _ = write!(
+                        out,
+                        "  output {}: max |err| {:.3e}, mean |err| {:.3e}, cosine {:.6}",
+                        o.name, o.max_abs_err, o.mean_abs_err, o.cosine
+                    );
+                    if let Some(t) = o.top1_agreement {
+                        let _ = write!(out, ", top-1 agreement {:.2}%", t * 100.0);
+                    }
+                    if let (Some(a), Some(a0)) = (o.accuracy, o.accuracy_original) {
+                        let _ = write!(
+                            out,
+                            ", accuracy {:.2}% (original {:.2}%)",
+                            a * 100.0,
+                            a0 * 100.0
+                        );
+                    }
+                    if let (Some(a), Some(a0)) = (o.f1, o.f1_original) {
+                        let _ = write!(out, ", F1 {a:.4} (original {a0:.4})");
+                    }
+                    if let Some(n) = &o.note {
+                        let _ = write!(out, " ({n})");
+                    }
+                    let _ = writeln!(out);
+                }
+                if let Some(worst) = f
+                    .layers
+                    .iter()
+                    .max_by(|a, b| a.relative_error.total_cmp(&b.relative_error))
+                {
+                    let _ = writeln!(
+                        out,
+                        "  largest layer drift: {} ({}) {:.3}% relative error",
+                        worst.node,
+                        worst.op,
+                        worst.relative_error * 100.0
+                    );
+                }
+            }
+            (None, Some(e)) => {
+                let _ = writeln!(out, "  fidelity not measured: {e}");
+            }
+            _ => {}
+        }
+    }
+    if let Some(i) = &c.importance {
+        let _ = writeln!(
+            out,
+            "\nPermutation importance ({}, baseline {:.4}): {} of {} features below {:.1}%{}",
+            i.metric,
+            i.baseline,
+            i.low.len(),
+            i.features.len(),
+            i.threshold * 100.0,
+            if i.low.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ": {}",
+                    i.low
+                        .iter()
+                        .map(|f| f.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        );
+    }
+    out
+}
+
+fn compare_cmd(a: CompareArgs, ort_path: Option<PathBuf>) -> Result<()> {
+    if !(0.0..1.0).contains(&a.importance_threshold) {
+        bail!("--importance-threshold is a share between 0 and 1, e.g. 0.01");
+    }
+    let variants: Vec<crate::optimize::Variant> = a
+        .variants
+        .iter()
+        .map(|v| v.parse())
+        .collect::<Result<_>>()?;
+    if variants.is_empty() {
+        bail!(
+            "say which variants to compare, e.g. --variant int8 --variant prune:0.5:structured (spelled {})",
+            crate::optimize::SPELLINGS
+        );
+    }
+    let s = setup(&a.bench, ort_path)?;
+    let mut progress = Progress::new();
+    let cancel = AtomicBool::new(false);
+    let req = crate::compare::Request {
+        model: &s.model,
+        samples: &s.samples,
+        variants: &variants,
+        plan: &s.plan,
+        importance_threshold: a.importance_threshold,
+    };
+    let bar = progress.bar.clone();
+    let comparison =
+        crate::compare::run(&req, &cancel, &mut |step| bar.set_prefix(step), &mut |ev| {
+            progress.event(ev)
+        })?;
+    progress.bar.finish_and_clear();
+    say(&a.bench, &compare_table(&comparison));
+    say(&a.bench, &compare_details(&comparison));
+    let mut doc = bench_json(&s, &comparison.runs, &progress.failures)?;
+    if let serde_json::Value::Object(m) = &mut doc {
+        let extra = serde_json::to_value(&comparison)?;
+        for key in ["variants", "importance", "importance_note", "notes"] {
+            m.insert(key.into(), extra[key].clone());
+        }
+    }
+    write_outputs(&a.bench, &doc, &comparison.runs)?;
+    let broken: Vec<String> = comparison
+        .variants
+        .iter()
+        .filter_map(|v| v.error.as_ref().map(|e| format!("{}: {e}", v.name)))
+        .collect();
+    if broken.len() == comparison.variants.len() {
+        bail!("no variant applies:\n  {}", broken.join("\n  "));
+    }
+    if !progress.failures.is_empty() {
+        bail!(
+            "{} run(s) failed:\n  {}",
+            progress.failures.len(),
+            progress.failures.join("\n  ")
         );
     }
     Ok(())

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod bench;
 pub mod cli;
+pub mod compare;
 pub mod cost;
 pub mod data;
 pub mod engine;
@@ -13,6 +14,7 @@ pub mod environment;
 pub mod fsutil;
 pub mod guard;
 pub mod model;
+pub mod optimize;
 pub mod preset;
 pub mod report;
 pub mod tensor;

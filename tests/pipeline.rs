@@ -41,6 +41,7 @@ fn run_fake(
         variant: "original".into(),
         requests: &requests,
         load: &load,
+        only: None,
     };
     let mut events = Vec::new();
     let results = run_plan(plan, &w, clock, cancel, &mut |e| events.push(e));

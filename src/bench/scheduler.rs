@@ -51,6 +51,8 @@ pub struct Workload<'a> {
     /// Requests for a batch size, and the samples each holds.
     pub requests: &'a RequestsFn<'a>,
     pub load: &'a (dyn Fn(EngineKind) -> Result<Box<dyn Engine>> + Sync),
+    /// Runs on this engine only (an ONNX Runtime setting has no meaning for tract).
+    pub only: Option<EngineKind>,
 }
 
 /// Samples shipped from a client per message (preallocated; sent between iterations).
@@ -87,6 +89,7 @@ pub fn run_model(
         variant: "original".into(),
         requests: &requests,
         load: &load,
+        only: None,
     };
     run_plan(plan, &workload, Arc::new(RealClock::new()), cancel, sink)
 }
@@ -206,8 +209,19 @@ pub fn run_plan(
                 });
                 break 'engines;
             }
-            let summary = match outcome.recorder.summarize() {
-                Ok(s) => s,
+            let ctx = RunCtx {
+                run,
+                kind,
+                engine_version: primary.version(),
+                workload,
+                per_request,
+                peak,
+                rss_before,
+                rss_after,
+                load_time_ms,
+            };
+            let result = match finish_run(plan, &ctx, &outcome) {
+                Ok(r) => r,
                 Err(e) => {
                     sink(Event::Failed {
                         run: Some(run),
@@ -215,59 +229,6 @@ pub fn run_plan(
                     });
                     continue;
                 }
-            };
-            let secs = outcome.span_ns as f64 / 1e9;
-            let rps = if secs > 0.0 {
-                summary.n as f64 / secs
-            } else {
-                0.0
-            };
-            let warnings = quality_warnings(
-                &summary,
-                outcome.recorder.raw(),
-                outcome.first_ns,
-                outcome.warmup_count,
-            );
-            let mb = |b: u64| b as f64 / 1e6;
-            let result = RunResult {
-                run_id: run,
-                model_name: workload.model_name.clone(),
-                engine: kind,
-                engine_version: primary.version(),
-                execution_provider: match kind {
-                    EngineKind::Ort => plan.engine_options.execution_provider.clone(),
-                    EngineKind::Tract => None,
-                },
-                variant: workload.variant.clone(),
-                batch_size: per_request,
-                concurrency: plan.concurrency.max(1),
-                n_iterations: summary.n,
-                warmup_iterations: outcome.warmup_count,
-                latency_mean: summary.mean_ms,
-                latency_p50: summary.p50_ms,
-                latency_p90: summary.p90_ms,
-                latency_p95: summary.p95_ms,
-                latency_p99: summary.p99_ms,
-                latency_p999: summary.p999_ms,
-                latency_std: summary.std_ms,
-                latency_min: summary.min_ms,
-                latency_max: summary.max_ms,
-                latency_cv: summary.cv,
-                ci_p50: summary.ci_p50,
-                ci_p95: summary.ci_p95,
-                ci_p99: summary.ci_p99,
-                throughput_rps: rps * per_request as f64,
-                requests_per_second: rps,
-                memory_mb: mb(peak),
-                rss_before_load_mb: mb(rss_before),
-                rss_after_load_mb: mb(rss_after),
-                load_time_ms,
-                first_iteration_ms: outcome.first_ns.unwrap_or(0) as f64 / 1e6,
-                measure_seconds: secs,
-                stop_reason: outcome.stop_reason,
-                warnings,
-                latency_quantiles_ms: super::stats::quantile_sketch_ms(outcome.recorder.raw(), 256),
-                raw_latencies_ns: outcome.recorder.raw().to_vec(),
             };
             sink(Event::RunDone {
                 run,
@@ -278,6 +239,361 @@ pub fn run_plan(
     }
     sink(Event::Finished);
     results
+}
+
+/// Rounds an interleaved comparison splits each run into.
+pub const ROUNDS: usize = 10;
+
+/// The stop rule of one round of an interleaved run (a `ROUNDS`th of the whole).
+fn round_stop(stop: StopRule) -> StopRule {
+    let r = ROUNDS as u64;
+    match stop {
+        StopRule::Iterations(n) => StopRule::Iterations(n.div_ceil(r).max(1)),
+        StopRule::MinTime {
+            min_time,
+            min_iterations,
+        } => StopRule::MinTime {
+            min_time: min_time / ROUNDS as u32,
+            min_iterations: min_iterations.div_ceil(r).max(1),
+        },
+        StopRule::UntilStable { min_iterations, .. } => {
+            StopRule::Iterations(min_iterations.div_ceil(r).max(1))
+        }
+    }
+}
+
+/// Benchmarks several workloads (the original and its variants) with the same plan,
+/// interleaved: every run is cut into [`ROUNDS`] rounds and the rounds alternate between
+/// workloads (A B C A B C ...), so drift of the machine (heat, other load) hits all alike.
+/// Run ids are `(engine x batch) x workload`, workload fastest.
+pub fn run_interleaved(
+    plan: &Plan,
+    workloads: &[Workload],
+    clock: Arc<dyn Clock>,
+    cancel: &AtomicBool,
+    sink: &mut dyn FnMut(Event),
+) -> Vec<RunResult> {
+    let sampler = MemorySampler::start(Duration::from_millis(10));
+    let mut results = Vec::new();
+    let per_engine = plan.batch_sizes.len() * workloads.len();
+    'engines: for (ei, &kind) in plan.engines.iter().enumerate() {
+        if cancel.load(Ordering::Relaxed) {
+            break;
+        }
+        // Load every workload on this engine, one after the other, noting what each adds.
+        struct Loaded {
+            engines: Vec<Box<dyn Engine>>,
+            rss_before: u64,
+            rss_after: u64,
+            load_time_ms: f64,
+        }
+        let mut loaded: Vec<Option<Loaded>> = Vec::new();
+        for (wi, w) in workloads.iter().enumerate() {
+            if w.only.is_some_and(|o| o != kind) {
+                loaded.push(None);
+                continue;
+            }
+            sink(Event::Progress {
+                run: ei * per_engine + wi,
+                phase: Phase::Loading,
+                done: 0,
+                total: None,
+            });
+            let rss_before = sampler.sample_now();
+            let t = Instant::now();
+            let l = (w.load)(kind).and_then(|primary| {
+                let mut engines = vec![];
+                for _ in 1..plan.concurrency.max(1) {
+                    engines.push(primary.fork()?);
+                }
+                engines.insert(0, primary);
+                Ok(engines)
+            });
+            match l {
+                Ok(engines) => loaded.push(Some(Loaded {
+                    engines,
+                    rss_before,
+                    rss_after: sampler.sample_now(),
+                    load_time_ms: t.elapsed().as_secs_f64() * 1e3,
+                })),
+                Err(e) => {
+                    sink(Event::Failed {
+                        run: None,
+                        error: format!("{} on {kind}: {e:#}", w.variant),
+                    });
+                    loaded.push(None);
+                }
+            }
+        }
+        for (bi, &batch) in plan.batch_sizes.iter().enumerate() {
+            let base = ei * per_engine + bi * workloads.len();
+            let mut prepared: Vec<Option<(Vec<Vec<Prepared>>, usize)>> = Vec::new();
+            for (wi, (w, l)) in workloads.iter().zip(loaded.iter_mut()).enumerate() {
+                let Some(l) = l else {
+                    prepared.push(None);
+                    continue;
+                };
+                let run = base + wi;
+                sink(Event::Started {
+                    run,
+                    spec: RunSpec {
+                        engine: kind,
+                        variant: w.variant.clone(),
+                        batch_size: batch,
+                        concurrency: plan.concurrency.max(1),
+                    },
+                });
+                let p = crate::guard::catch("preparing the inputs", || {
+                    let (reqs, per_request) = (w.requests)(batch)?;
+                    let mut all = Vec::new();
+                    for e in l.engines.iter_mut() {
+                        all.push(
+                            reqs.iter()
+                                .map(|r| e.prepare(r))
+                                .collect::<Result<Vec<Prepared>>>()?,
+                        );
+                    }
+                    Ok((all, per_request))
+                });
+                match p {
+                    Ok(p) => prepared.push(Some(p)),
+                    Err(e) => {
+                        sink(Event::Failed {
+                            run: Some(run),
+                            error: format!("{e:#}"),
+                        });
+                        prepared.push(None);
+                    }
+                }
+            }
+            let mut merged: Vec<Outcome> = workloads
+                .iter()
+                .map(|_| Outcome {
+                    recorder: Recorder::new(plan.max_raw_samples),
+                    first_ns: None,
+                    warmup_count: 0,
+                    span_ns: 0,
+                    stop_reason: String::new(),
+                    error: None,
+                    cancelled: false,
+                })
+                .collect();
+            let mut peaks = vec![0u64; workloads.len()];
+            let total = match plan.stop {
+                StopRule::Iterations(_) | StopRule::UntilStable { .. } => {
+                    match round_stop(plan.stop) {
+                        StopRule::Iterations(n) => Some(n * ROUNDS as u64),
+                        _ => None,
+                    }
+                }
+                StopRule::MinTime { .. } => None,
+            };
+            for round in 0..ROUNDS {
+                let round_plan = Plan {
+                    warmup: if round == 0 {
+                        plan.warmup
+                    } else {
+                        Warmup::Iterations(0)
+                    },
+                    stop: round_stop(plan.stop),
+                    ..plan.clone()
+                };
+                for wi in 0..workloads.len() {
+                    let (Some(l), Some((p, _))) = (loaded[wi].as_mut(), prepared[wi].as_mut())
+                    else {
+                        continue;
+                    };
+                    if merged[wi].error.is_some() {
+                        continue;
+                    }
+                    if cancel.load(Ordering::Relaxed) {
+                        sink(Event::Failed {
+                            run: Some(base + wi),
+                            error: "cancelled".into(),
+                        });
+                        break 'engines;
+                    }
+                    let run = base + wi;
+                    let done_before = merged[wi].recorder.count();
+                    let mut clients: Vec<(&mut Box<dyn Engine>, Vec<Prepared>)> =
+                        l.engines.iter_mut().zip(std::mem::take(p)).collect();
+                    sampler.reset_peak();
+                    let mut round_sink = |e: Event| match e {
+                        Event::Progress {
+                            run,
+                            phase: Phase::Measure,
+                            done,
+                            ..
+                        } => sink(Event::Progress {
+                            run,
+                            phase: Phase::Measure,
+                            done: done_before + done,
+                            total,
+                        }),
+                        other => sink(other),
+                    };
+                    let o = measure(
+                        &round_plan,
+                        run,
+                        &mut clients,
+                        clock.as_ref(),
+                        cancel,
+                        &sampler,
+                        &mut round_sink,
+                    );
+                    *p = clients.into_iter().map(|(_, p)| p).collect();
+                    peaks[wi] = peaks[wi].max(sampler.peak().max(sampler.sample_now()));
+                    let m = &mut merged[wi];
+                    if round == 0 {
+                        m.first_ns = o.first_ns;
+                        m.warmup_count = o.warmup_count;
+                    }
+                    for &v in o.recorder.raw() {
+                        m.recorder.record(v);
+                    }
+                    m.span_ns += o.span_ns;
+                    if o.cancelled {
+                        sink(Event::Failed {
+                            run: Some(run),
+                            error: "cancelled".into(),
+                        });
+                        break 'engines;
+                    }
+                    if let Some(e) = o.error {
+                        sink(Event::Failed {
+                            run: Some(run),
+                            error: e.clone(),
+                        });
+                        m.error = Some(e);
+                    }
+                }
+            }
+            for (wi, w) in workloads.iter().enumerate() {
+                let (Some(l), Some((_, per_request))) = (&loaded[wi], &prepared[wi]) else {
+                    continue;
+                };
+                if merged[wi].error.is_some() {
+                    continue;
+                }
+                merged[wi].stop_reason = format!(
+                    "{ROUNDS} interleaved rounds of {}",
+                    describe_stop(&round_stop(plan.stop))
+                );
+                let ctx = RunCtx {
+                    run: base + wi,
+                    kind,
+                    engine_version: l.engines[0].version(),
+                    workload: w,
+                    per_request: *per_request,
+                    peak: peaks[wi],
+                    rss_before: l.rss_before,
+                    rss_after: l.rss_after,
+                    load_time_ms: l.load_time_ms,
+                };
+                match finish_run(plan, &ctx, &merged[wi]) {
+                    Ok(r) => {
+                        sink(Event::RunDone {
+                            run: base + wi,
+                            result: Box::new(r.clone()),
+                        });
+                        results.push(r);
+                    }
+                    Err(e) => sink(Event::Failed {
+                        run: Some(base + wi),
+                        error: format!("{e:#}"),
+                    }),
+                }
+            }
+        }
+    }
+    sink(Event::Finished);
+    results
+}
+
+fn describe_stop(s: &StopRule) -> String {
+    match s {
+        StopRule::Iterations(n) => format!("{n} iterations"),
+        StopRule::MinTime {
+            min_time,
+            min_iterations,
+        } => format!(
+            "{:.2} s and {min_iterations}+ iterations",
+            min_time.as_secs_f64()
+        ),
+        StopRule::UntilStable { .. } => "the stability rule".into(),
+    }
+}
+
+/// Where and how a run was measured, for [`finish_run`].
+struct RunCtx<'a> {
+    run: RunId,
+    kind: EngineKind,
+    engine_version: String,
+    workload: &'a Workload<'a>,
+    per_request: usize,
+    peak: u64,
+    rss_before: u64,
+    rss_after: u64,
+    load_time_ms: f64,
+}
+
+/// Turns what a run measured into its [`RunResult`].
+fn finish_run(plan: &Plan, ctx: &RunCtx, outcome: &Outcome) -> Result<RunResult> {
+    let summary = outcome.recorder.summarize()?;
+    let secs = outcome.span_ns as f64 / 1e9;
+    let rps = if secs > 0.0 {
+        summary.n as f64 / secs
+    } else {
+        0.0
+    };
+    let warnings = quality_warnings(
+        &summary,
+        outcome.recorder.raw(),
+        outcome.first_ns,
+        outcome.warmup_count,
+    );
+    let mb = |b: u64| b as f64 / 1e6;
+    let result = RunResult {
+        run_id: ctx.run,
+        model_name: ctx.workload.model_name.clone(),
+        engine: ctx.kind,
+        engine_version: ctx.engine_version.clone(),
+        execution_provider: match ctx.kind {
+            EngineKind::Ort => plan.engine_options.execution_provider.clone(),
+            EngineKind::Tract => None,
+        },
+        variant: ctx.workload.variant.clone(),
+        batch_size: ctx.per_request,
+        concurrency: plan.concurrency.max(1),
+        n_iterations: summary.n,
+        warmup_iterations: outcome.warmup_count,
+        latency_mean: summary.mean_ms,
+        latency_p50: summary.p50_ms,
+        latency_p90: summary.p90_ms,
+        latency_p95: summary.p95_ms,
+        latency_p99: summary.p99_ms,
+        latency_p999: summary.p999_ms,
+        latency_std: summary.std_ms,
+        latency_min: summary.min_ms,
+        latency_max: summary.max_ms,
+        latency_cv: summary.cv,
+        ci_p50: summary.ci_p50,
+        ci_p95: summary.ci_p95,
+        ci_p99: summary.ci_p99,
+        throughput_rps: rps * ctx.per_request as f64,
+        requests_per_second: rps,
+        memory_mb: mb(ctx.peak),
+        rss_before_load_mb: mb(ctx.rss_before),
+        rss_after_load_mb: mb(ctx.rss_after),
+        load_time_ms: ctx.load_time_ms,
+        first_iteration_ms: outcome.first_ns.unwrap_or(0) as f64 / 1e6,
+        measure_seconds: secs,
+        stop_reason: outcome.stop_reason.clone(),
+        warnings,
+        latency_quantiles_ms: super::stats::quantile_sketch_ms(outcome.recorder.raw(), 256),
+        raw_latencies_ns: outcome.recorder.raw().to_vec(),
+    };
+    Ok(result)
 }
 
 struct Outcome {

@@ -1,0 +1,537 @@
+//! How far a variant's outputs drift from the original's on the sample data: per output, per
+//! layer; and which input features matter (permutation importance).
+
+use crate::data::SampleSet;
+use crate::engine::{self, EngineKind, EngineOptions, Output};
+use crate::model::{decode_proto, Model};
+use crate::optimize::graph::{is_default_domain, FLOAT};
+use crate::optimize::node_id;
+use crate::tensor::{Tensor, TensorData};
+use anyhow::{bail, Context, Result};
+use prost::Message;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use tract_onnx::pb;
+
+/// One output of a variant against the same output of the original.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutputFidelity {
+    pub name: String,
+    pub max_abs_err: f64,
+    pub mean_abs_err: f64,
+    /// Cosine similarity of the two outputs as flat vectors.
+    pub cosine: f64,
+    /// Share of samples whose top class (argmax, or the label itself) is the same.
+    pub top1_agreement: Option<f64>,
+    /// Against the data's labels, when it has them: variant and original.
+    pub accuracy: Option<f64>,
+    pub accuracy_original: Option<f64>,
+    /// Macro-averaged F1 against the labels: variant and original.
+    pub f1: Option<f64>,
+    pub f1_original: Option<f64>,
+    /// Why a metric is missing, or what else is worth knowing.
+    pub note: Option<String>,
+}
+
+/// Drift of one intermediate output (a MatMul/Gemm/Conv result) in the variant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerDrift {
+    pub node: String,
+    pub op: String,
+    /// ||variant - original|| / ||original||.
+    pub relative_error: f64,
+    pub cosine: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fidelity {
+    pub engine: EngineKind,
+    pub samples: usize,
+    pub outputs: Vec<OutputFidelity>,
+    pub layers: Vec<LayerDrift>,
+    /// Why per-layer drift is missing, when it is.
+    pub layers_note: Option<String>,
+}
+
+impl Fidelity {
+    /// One number for "how faithful", 1 is identical: the lowest top-1 agreement over
+    /// classifier outputs, else the lowest cosine similarity.
+    pub fn score(&self) -> f64 {
+        let top1: Vec<f64> = self
+            .outputs
+            .iter()
+            .filter_map(|o| o.top1_agreement)
+            .collect();
+        if !top1.is_empty() {
+            return top1.into_iter().fold(1.0, f64::min);
+        }
+        self.outputs.iter().map(|o| o.cosine).fold(1.0, f64::min)
+    }
+
+    pub fn score_label(&self) -> &'static str {
+        if self.outputs.iter().any(|o| o.top1_agreement.is_some()) {
+            "top-1 agreement"
+        } else {
+            "cosine similarity"
+        }
+    }
+}
+
+/// Runs `model` once on every sample (the data as given) and returns its tensor outputs.
+pub fn run_all(
+    model: &Model,
+    samples: &SampleSet,
+    kind: EngineKind,
+    options: &EngineOptions,
+) -> Result<Vec<Output>> {
+    let mut e = engine::load(kind, model, options)?;
+    crate::guard::catch("running the model on the sample data", || {
+        e.run(&samples.inputs)
+    })
+}
+
+fn rows(t: &Tensor) -> (usize, usize) {
+    match t.shape.as_slice() {
+        [] => (1, 1),
+        [n] => (*n, 1),
+        [n, rest @ ..] => (*n, rest.iter().product()),
+    }
+}
+
+fn is_int(t: &Tensor) -> bool {
+    !matches!(t.data, TensorData::F32(_) | TensorData::F64(_))
+}
+
+/// Per-sample predicted class: the label itself for integer outputs of one value per sample,
+/// the argmax for float outputs with several columns.
+fn predictions(t: &Tensor) -> Option<Vec<i64>> {
+    let (n, c) = rows(t);
+    let v = t.to_f64_vec();
+    if is_int(t) && c == 1 {
+        return Some(v.iter().map(|&x| x as i64).collect());
+    }
+    if !is_int(t) && c > 1 && t.shape.len() == 2 {
+        return Some(
+            (0..n)
+                .map(|i| {
+                    let row = &v[i * c..(i + 1) * c];
+                    row.iter()
+                        .enumerate()
+                        .fold(
+                            (0, f64::NEG_INFINITY),
+                            |b, (j, &x)| if x > b.1 { (j, x) } else { b },
+                        )
+                        .0 as i64
+                })
+                .collect(),
+        );
+    }
+    None
+}
+
+fn accuracy(pred: &[i64], labels: &[i64]) -> f64 {
+    let hits = pred.iter().zip(labels).filter(|(a, b)| a == b).count();
+    hits as f64 / pred.len().max(1) as f64
+}
+
+/// Macro F1 over the classes present in the labels or the predictions.
+pub fn macro_f1(pred: &[i64], labels: &[i64]) -> f64 {
+    let mut classes: Vec<i64> = labels.iter().chain(pred).copied().collect();
+    classes.sort_unstable();
+    classes.dedup();
+    let mut sum = 0.0;
+    for &c in &classes {
+        let tp = pred
+            .iter()
+            .zip(labels)
+            .filter(|(p, l)| **p == c && **l == c)
+            .count() as f64;
+        let fp = pred
+            .iter()
+            .zip(labels)
+            .filter(|(p, l)| **p == c && **l != c)
+            .count() as f64;
+        let fnn = pred
+            .iter()
+            .zip(labels)
+            .filter(|(p, l)| **p != c && **l == c)
+            .count() as f64;
+        let denom = 2.0 * tp + fp + fnn;
+        sum += if denom > 0.0 { 2.0 * tp / denom } else { 1.0 };
+    }
+    sum / classes.len().max(1) as f64
+}
+
+fn cosine(a: &[f64], b: &[f64]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if na == 0.0 && nb == 0.0 {
+        1.0
+    } else if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na * nb)
+    }
+}
+
+/// Compares one output of the variant with the original's.
+pub fn compare_output(
+    name: &str,
+    original: &Tensor,
+    variant: &Tensor,
+    labels: Option<&[i64]>,
+) -> OutputFidelity {
+    let mut f = OutputFidelity {
+        name: name.to_string(),
+        max_abs_err: f64::NAN,
+        mean_abs_err: f64::NAN,
+        cosine: f64::NAN,
+        top1_agreement: None,
+        accuracy: None,
+        accuracy_original: None,
+        f1: None,
+        f1_original: None,
+        note: None,
+    };
+    if original.shape != variant.shape {
+        f.note = Some(format!(
+            "shape changed: {:?} -> {:?}",
+            original.shape, variant.shape
+        ));
+        return f;
+    }
+    let a = original.to_f64_vec();
+    let b = variant.to_f64_vec();
+    let errs: Vec<f64> = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).collect();
+    f.max_abs_err = errs.iter().copied().fold(0.0, f64::max);
+    f.mean_abs_err = errs.iter().sum::<f64>() / errs.len().max(1) as f64;
+    f.cosine = cosine(&a, &b);
+    if let (Some(pa), Some(pb)) = (predictions(original), predictions(variant)) {
+        f.top1_agreement = Some(accuracy(&pb, &pa));
+        if let Some(l) = labels.filter(|l| l.len() == pa.len()) {
+            f.accuracy = Some(accuracy(&pb, l));
+            f.accuracy_original = Some(accuracy(&pa, l));
+            f.f1 = Some(macro_f1(&pb, l));
+            f.f1_original = Some(macro_f1(&pa, l));
+        }
+    }
+    f
+}
+
+/// A copy of the model that also returns the outputs of its MatMul/Gemm/Conv nodes (main
+/// graph), named as in the original: `(bytes, [(node id, op, tensor name)])`.
+fn with_layer_outputs(model: &Model, layers: &[(String, String, String)]) -> Result<Vec<u8>> {
+    let mut proto = decode_proto(&model.bytes, &model.info.path)?;
+    let g = proto.graph.as_mut().context("no graph")?;
+    let produced: std::collections::HashSet<&str> = g
+        .node
+        .iter()
+        .flat_map(|n| n.output.iter().map(String::as_str))
+        .collect();
+    let mut extra = Vec::new();
+    for (_, _, t) in layers {
+        if produced.contains(t.as_str()) && !g.output.iter().any(|o| o.name == *t) {
+            extra.push(pb::ValueInfoProto {
+                name: t.clone(),
+                r#type: Some(pb::TypeProto {
+                    value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                        elem_type: FLOAT,
+                        shape: None,
+                    })),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        }
+    }
+    g.output.extend(extra);
+    Ok(proto.encode_to_vec())
+}
+
+/// The original's float-weight layers in the main graph: (node id, op, output name).
+pub fn layers(model: &Model) -> Result<Vec<(String, String, String)>> {
+    let proto = decode_proto(&model.bytes, &model.info.path)?;
+    let g = proto.graph.context("no graph")?;
+    Ok(g.node
+        .iter()
+        .filter(|n| {
+            is_default_domain(n) && matches!(n.op_type.as_str(), "MatMul" | "Gemm" | "Conv")
+        })
+        .filter_map(|n| Some((node_id(n), n.op_type.clone(), n.output.first()?.clone())))
+        .collect())
+}
+
+fn labels_of(samples: &SampleSet) -> Option<Vec<i64>> {
+    samples
+        .labels
+        .as_ref()
+        .map(|l| l.to_f64_vec().iter().map(|&x| x as i64).collect())
+}
+
+/// Fidelity of `variant` against `original` on `samples`, on engine `kind`.
+pub fn fidelity(
+    original: &Model,
+    variant: &Model,
+    samples: &SampleSet,
+    kind: EngineKind,
+    options: &EngineOptions,
+    variant_options: &EngineOptions,
+) -> Result<Fidelity> {
+    let a = run_all(original, samples, kind, options)?;
+    let b = run_all(variant, samples, kind, variant_options)
+        .context("the variant does not run on the sample data")?;
+    let labels = labels_of(samples);
+    let mut outputs = Vec::new();
+    for (i, spec) in original.info.outputs.iter().enumerate() {
+        let name = spec.name.clone();
+        // Sequences and maps are shown, not compared.
+        if let (Some(Output::Tensor(x)), Some(Output::Tensor(y))) = (a.get(i), b.get(i)) {
+            outputs.push(compare_output(&name, x, y, labels.as_deref()))
+        }
+    }
+    if outputs.is_empty() {
+        bail!("the model has no tensor output to compare");
+    }
+    let (layers, layers_note) =
+        match layer_drift(original, variant, samples, kind, options, variant_options) {
+            Ok(l) if l.is_empty() => (
+                l,
+                Some("no MatMul/Gemm/Conv output is shared by both models".into()),
+            ),
+            Ok(l) => (l, None),
+            Err(e) => (Vec::new(), Some(format!("{e:#}"))),
+        };
+    Ok(Fidelity {
+        engine: kind,
+        samples: samples.n_samples.unwrap_or(1),
+        outputs,
+        layers,
+        layers_note,
+    })
+}
+
+fn layer_drift(
+    original: &Model,
+    variant: &Model,
+    samples: &SampleSet,
+    kind: EngineKind,
+    options: &EngineOptions,
+    variant_options: &EngineOptions,
+) -> Result<Vec<LayerDrift>> {
+    let ls = layers(original)?;
+    if ls.is_empty() {
+        return Ok(Vec::new());
+    }
+    let probe = |m: &Model, opts: &EngineOptions| -> Result<Vec<(String, Tensor)>> {
+        let bytes = with_layer_outputs(m, &ls)?;
+        let pm = Model::from_bytes(&m.info.path, bytes)?;
+        let out = run_all(&pm, samples, kind, opts)?;
+        Ok(pm
+            .info
+            .outputs
+            .iter()
+            .zip(out)
+            .filter_map(|(s, o)| match o {
+                Output::Tensor(t) => Some((s.name.clone(), t)),
+                Output::NonTensor(_) => None,
+            })
+            .collect())
+    };
+    let a = probe(original, options)?;
+    let b = probe(variant, variant_options).context("the variant's layer outputs")?;
+    let mut out = Vec::new();
+    for (id, op, t) in &ls {
+        let (Some((_, x)), Some((_, y))) = (
+            a.iter().find(|(n, _)| n == t),
+            b.iter().find(|(n, _)| n == t),
+        ) else {
+            continue;
+        };
+        if x.shape != y.shape {
+            continue;
+        }
+        let (xv, yv) = (x.to_f64_vec(), y.to_f64_vec());
+        let diff: f64 = xv
+            .iter()
+            .zip(&yv)
+            .map(|(p, q)| (p - q) * (p - q))
+            .sum::<f64>()
+            .sqrt();
+        let norm: f64 = xv.iter().map(|p| p * p).sum::<f64>().sqrt();
+        out.push(LayerDrift {
+            node: id.clone(),
+            op: op.clone(),
+            relative_error: if norm > 0.0 { diff / norm } else { diff },
+            cosine: cosine(&xv, &yv),
+        });
+    }
+    Ok(out)
+}
+
+/// How much one input feature matters: the drop in the metric when its column is shuffled.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeatureImportance {
+    pub feature: usize,
+    pub name: String,
+    /// Mean drop of the metric over the repeats (can be slightly negative for noise).
+    pub drop: f64,
+    /// Share of the total positive drop, 0..1.
+    pub share: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Importance {
+    /// What was measured, e.g. "accuracy against the labels".
+    pub metric: String,
+    pub baseline: f64,
+    pub repeats: usize,
+    pub features: Vec<FeatureImportance>,
+    pub threshold: f64,
+    /// Features whose share is below the threshold.
+    pub low: Vec<usize>,
+}
+
+type Metric = Box<dyn Fn(&Tensor) -> f64>;
+
+/// Permutation importance for a tabular model (one 2-D float input). Without labels the
+/// metric is how often predictions stay what the model predicted on the unshuffled data.
+pub fn permutation_importance(
+    model: &Model,
+    samples: &SampleSet,
+    kind: EngineKind,
+    options: &EngineOptions,
+    threshold: f64,
+    seed: u64,
+) -> Result<Importance> {
+    let [x] = samples.inputs.as_slice() else {
+        bail!("permutation importance is for tabular models with one input");
+    };
+    let [n, f] = x.shape.as_slice() else {
+        bail!("permutation importance needs a 2-D input (samples x features)");
+    };
+    let (n, f) = (*n, *f);
+    let TensorData::F32(base) = &x.data else {
+        bail!("permutation importance needs float32 features");
+    };
+    if n < 10 || !(2..=2000).contains(&f) {
+        bail!("permutation importance needs at least 10 samples and 2..2000 features");
+    }
+    let mut e = engine::load(kind, model, options)?;
+    let labels = labels_of(samples);
+    let first_out = |o: &[Output]| -> Result<Tensor> {
+        // The first tensor output that gives classes, else the first tensor output.
+        let ts: Vec<&Tensor> = o
+            .iter()
+            .filter_map(|o| match o {
+                Output::Tensor(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+        ts.iter()
+            .find(|t| predictions(t).is_some())
+            .or(ts.first())
+            .map(|t| (*t).clone())
+            .context("no tensor output")
+    };
+    let reference = first_out(&e.run(std::slice::from_ref(x))?)?;
+    let ref_pred = predictions(&reference);
+    let (metric, score): (String, Metric) = match (&ref_pred, &labels) {
+        (Some(_), Some(l)) => {
+            let l = l.clone();
+            (
+                "accuracy against the labels".into(),
+                Box::new(move |t: &Tensor| predictions(t).map(|p| accuracy(&p, &l)).unwrap_or(0.0)),
+            )
+        }
+        (Some(p), None) => {
+            let p = p.clone();
+            (
+                "agreement with the unshuffled predictions".into(),
+                Box::new(move |t: &Tensor| predictions(t).map(|q| accuracy(&q, &p)).unwrap_or(0.0)),
+            )
+        }
+        (None, _) => {
+            let r = reference.to_f64_vec();
+            (
+                "negative mean absolute change of the output".into(),
+                Box::new(move |t: &Tensor| {
+                    let v = t.to_f64_vec();
+                    -(r.iter().zip(&v).map(|(a, b)| (a - b).abs()).sum::<f64>()
+                        / r.len().max(1) as f64)
+                }),
+            )
+        }
+    };
+    let baseline = score(&reference);
+    let repeats = 3;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut drops = vec![0.0; f];
+    for (j, d) in drops.iter_mut().enumerate() {
+        for _ in 0..repeats {
+            let mut perm: Vec<usize> = (0..n).collect();
+            perm.shuffle(&mut rng);
+            let mut data = base.clone();
+            for (i, &p) in perm.iter().enumerate() {
+                data[i * f + j] = base[p * f + j];
+            }
+            let t = Tensor::new(vec![n, f], TensorData::F32(data))?;
+            let out = first_out(&e.run(&[t])?)?;
+            *d += (baseline - score(&out)) / repeats as f64;
+        }
+    }
+    let total: f64 = drops.iter().map(|d| d.max(0.0)).sum();
+    let features: Vec<FeatureImportance> = drops
+        .iter()
+        .enumerate()
+        .map(|(j, &d)| FeatureImportance {
+            feature: j,
+            name: format!("feature {j}"),
+            drop: d,
+            share: if total > 0.0 { d.max(0.0) / total } else { 0.0 },
+        })
+        .collect();
+    let low = features
+        .iter()
+        .filter(|x| x.share < threshold)
+        .map(|x| x.feature)
+        .collect();
+    Ok(Importance {
+        metric,
+        baseline,
+        repeats,
+        features,
+        threshold,
+        low,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_metrics_on_known_values() {
+        let a = Tensor::new(
+            vec![3, 2],
+            TensorData::F32(vec![0.9, 0.1, 0.2, 0.8, 0.6, 0.4]),
+        )
+        .unwrap();
+        let b = Tensor::new(
+            vec![3, 2],
+            TensorData::F32(vec![0.8, 0.2, 0.3, 0.7, 0.4, 0.6]),
+        )
+        .unwrap();
+        let f = compare_output("p", &a, &b, Some(&[0, 1, 1]));
+        assert!((f.max_abs_err - 0.2).abs() < 1e-6);
+        assert!((f.mean_abs_err - (0.1 * 4.0 + 0.2 * 2.0) / 6.0).abs() < 1e-6);
+        assert_eq!(f.top1_agreement, Some(2.0 / 3.0));
+        assert_eq!(f.accuracy_original, Some(2.0 / 3.0));
+        assert_eq!(f.accuracy, Some(1.0));
+        // Perfect F1 for the variant; the original misses class 1 once.
+        assert_eq!(f.f1, Some(1.0));
+        let f1 = macro_f1(&[0, 1, 0], &[0, 1, 1]);
+        assert!((f1 - (2.0 / 3.0 + 2.0 / 3.0) / 2.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,689 @@
+//! int8 rewrites: dynamic quantization of MatMul/Gemm (and Conv on request) weights in the
+//! operator form (DynamicQuantizeLinear -> MatMulInteger/ConvInteger -> Cast -> Mul) or the QDQ
+//! form (DynamicQuantizeLinear -> DequantizeLinear -> MatMul <- DequantizeLinear <- int8 weight),
+//! and weight-only int8 (int8 weights dequantized at load).
+
+use super::graph::*;
+use super::{node_id, Coverage, Int8Options, QuantFormat};
+use anyhow::{bail, Result};
+use std::collections::HashMap;
+use tract_onnx::pb;
+
+/// Quantized weights: values, one scale and zero point per channel (or one for the tensor).
+struct Quantized {
+    signed_q: Vec<i8>,
+    unsigned_q: Vec<u8>,
+    scales: Vec<f32>,
+    zero_points: Vec<i32>,
+    signed: bool,
+}
+
+/// Quantizes `w` laid out as `[outer.., channel, inner..]` with channels along `axis`, or per
+/// tensor when `per_channel` is false. Signed: symmetric, zero point 0, range [-qmax, qmax].
+/// Unsigned: asymmetric over [min(0, w), max(0, w)], range [0, 255].
+fn quantize(w: &Weight, axis: usize, per_channel: bool, signed: bool, qmax: f32) -> Quantized {
+    let dims: Vec<usize> = w.dims.iter().map(|&d| d.max(1) as usize).collect();
+    let channels = if per_channel { dims[axis] } else { 1 };
+    let inner: usize = if per_channel {
+        dims[axis + 1..].iter().product()
+    } else {
+        1
+    };
+    let channel_of = |i: usize| {
+        if per_channel {
+            (i / inner) % channels
+        } else {
+            0
+        }
+    };
+    let mut lo = vec![0f32; channels];
+    let mut hi = vec![0f32; channels];
+    for (i, &v) in w.data.iter().enumerate() {
+        let c = channel_of(i);
+        if v.is_finite() {
+            lo[c] = lo[c].min(v);
+            hi[c] = hi[c].max(v);
+        }
+    }
+    let mut scales = Vec::with_capacity(channels);
+    let mut zero_points = Vec::with_capacity(channels);
+    for c in 0..channels {
+        if signed {
+            let m = lo[c].abs().max(hi[c].abs());
+            scales.push(if m > 0.0 { m / qmax } else { 1.0 });
+            zero_points.push(0);
+        } else {
+            let range = hi[c] - lo[c];
+            let s = if range > 0.0 { range / 255.0 } else { 1.0 };
+            scales.push(s);
+            zero_points.push((-lo[c] / s).round().clamp(0.0, 255.0) as i32);
+        }
+    }
+    let mut signed_q = Vec::new();
+    let mut unsigned_q = Vec::new();
+    for (i, &v) in w.data.iter().enumerate() {
+        let c = channel_of(i);
+        let q = (v / scales[c]).round() + zero_points[c] as f32;
+        if signed {
+            signed_q.push(q.clamp(-qmax, qmax) as i8);
+        } else {
+            unsigned_q.push(q.clamp(0.0, 255.0) as u8);
+        }
+    }
+    Quantized {
+        signed_q,
+        unsigned_q,
+        scales,
+        zero_points,
+        signed,
+    }
+}
+
+impl Quantized {
+    fn bytes(&self) -> u64 {
+        (self.signed_q.len() + self.unsigned_q.len() + self.scales.len() * 5) as u64
+    }
+
+    /// (values, scale, zero point) tensors; scale and zero point are 1-D per channel, scalar
+    /// per tensor.
+    fn tensors(&self, names: &mut Names, base: &str, dims: &[i64]) -> [pb::TensorProto; 3] {
+        let sdims: Vec<i64> = if self.scales.len() > 1 {
+            vec![self.scales.len() as i64]
+        } else {
+            vec![]
+        };
+        let (q, s, z) = (
+            names.fresh(&format!("{base}_quantized")),
+            names.fresh(&format!("{base}_scale")),
+            names.fresh(&format!("{base}_zero_point")),
+        );
+        if self.signed {
+            let zp: Vec<i8> = self.zero_points.iter().map(|&z| z as i8).collect();
+            [
+                i8_tensor(&q, dims, &self.signed_q),
+                f32_tensor(&s, &sdims, &self.scales),
+                i8_tensor(&z, &sdims, &zp),
+            ]
+        } else {
+            let zp: Vec<u8> = self.zero_points.iter().map(|&z| z as u8).collect();
+            [
+                u8_tensor(&q, dims, &self.unsigned_q),
+                f32_tensor(&s, &sdims, &self.scales),
+                u8_tensor(&z, &sdims, &zp),
+            ]
+        }
+    }
+}
+
+fn transpose2(w: &Weight) -> Weight {
+    let (r, c) = (w.dims[0] as usize, w.dims[1] as usize);
+    let mut data = vec![0f32; r * c];
+    for i in 0..r {
+        for j in 0..c {
+            data[j * r + i] = w.data[i * c + j];
+        }
+    }
+    Weight {
+        dims: vec![w.dims[1], w.dims[0]],
+        data,
+    }
+}
+
+/// The signed weight range for dynamic int8. ONNX Runtime's uint8 x int8 kernels on x86 CPUs
+/// without VNNI add pairs of products in 16 bits (vpmaddubsw), which saturates once
+/// 255 x |w| x 2 passes 32767: on the digits MLP full-range per-channel weights drifted 8.7%
+/// at the first layer. Seven bits (+-63) cannot saturate; ORT calls this `reduce_range`.
+const DYNAMIC_QMAX: f32 = 63.0;
+
+/// Where new constants go: initializers at the top level, `Constant` nodes in subgraphs
+/// (both engines accept those everywhere).
+struct Emit<'a> {
+    nodes: Vec<pb::NodeProto>,
+    inits: Vec<pb::TensorProto>,
+    top: bool,
+    names: &'a mut Names,
+}
+
+impl Emit<'_> {
+    fn constant(&mut self, t: pb::TensorProto) -> String {
+        let name = t.name.clone();
+        if self.top {
+            self.inits.push(t);
+        } else {
+            self.nodes.push(constant_node(t));
+        }
+        name
+    }
+
+    fn fresh(&mut self, base: &str) -> String {
+        self.names.fresh(base)
+    }
+}
+
+/// What the activation of one tensor quantizes to, shared by every consumer in a graph.
+type ActCache = HashMap<String, [String; 3]>;
+
+fn quantize_activation(e: &mut Emit, cache: &mut ActCache, x: &str) -> [String; 3] {
+    if let Some(q) = cache.get(x) {
+        return q.clone();
+    }
+    let q = [
+        e.fresh(&format!("{x}_quantized")),
+        e.fresh(&format!("{x}_scale")),
+        e.fresh(&format!("{x}_zero_point")),
+    ];
+    let name = e.fresh(&format!("{x}_DynamicQuantizeLinear"));
+    e.nodes.push(node(
+        "DynamicQuantizeLinear",
+        &name,
+        &[x],
+        &[&q[0], &q[1], &q[2]],
+        vec![],
+    ));
+    cache.insert(x.to_string(), q.clone());
+    q
+}
+
+/// Why a MatMul/Gemm/Conv cannot be quantized, or its weight laid out as [K, N] (MatMul/Gemm)
+/// or [M, C, k..] (Conv) with the bias (Gemm, Conv) and Gemm's beta already applied.
+enum Plan {
+    Skip(String),
+    MatMul { w: Weight, bias: Option<Bias> },
+    Conv { w: Weight, bias: Option<String> },
+}
+
+enum Bias {
+    Const(Weight),
+    Input(String),
+}
+
+fn plan(n: &pb::NodeProto, scope: &Scope, o: &Int8Options) -> Option<Plan> {
+    let op = n.op_type.as_str();
+    if !is_default_domain(n) || !matches!(op, "MatMul" | "Gemm" | "Conv") {
+        return None;
+    }
+    let weight_name = n.input.get(1)?;
+    if o.exclude.iter().any(|x| *x == node_id(n)) {
+        return Some(Plan::Skip("excluded by you".into()));
+    }
+    if op == "Conv" && !o.conv {
+        return Some(Plan::Skip(
+            "Conv left in float: ConvInteger is usually slower than float Conv on CPU (the :conv option quantizes it)".into(),
+        ));
+    }
+    let Some(w) = scope.weight(weight_name) else {
+        return Some(Plan::Skip(match scope.tensor(weight_name) {
+            Some(t) => format!(
+                "weight `{weight_name}` is {}, not float32",
+                crate::model::elem_type_name(t.data_type)
+            ),
+            None => "both inputs are computed at run time (no constant weight)".into(),
+        }));
+    };
+    match op {
+        "MatMul" => {
+            if w.dims.len() != 2 {
+                return Some(Plan::Skip(format!(
+                    "weight has rank {}, only 2-D weights are quantized",
+                    w.dims.len()
+                )));
+            }
+            Some(Plan::MatMul { w, bias: None })
+        }
+        "Gemm" => {
+            if attr_i(n, "transA", 0) != 0 {
+                return Some(Plan::Skip("transA=1 is not quantized".into()));
+            }
+            if w.dims.len() != 2 {
+                return Some(Plan::Skip("weight is not 2-D".into()));
+            }
+            let alpha = attr_f(n, "alpha", 1.0);
+            let beta = attr_f(n, "beta", 1.0);
+            let mut w = if attr_i(n, "transB", 0) != 0 {
+                transpose2(&w)
+            } else {
+                w
+            };
+            if alpha != 1.0 {
+                w.data.iter_mut().for_each(|v| *v *= alpha);
+            }
+            let bias = match n.input.get(2).filter(|s| !s.is_empty()) {
+                None => None,
+                Some(c) => match scope.weight(c) {
+                    Some(mut b) => {
+                        b.data.iter_mut().for_each(|v| *v *= beta);
+                        Some(Bias::Const(b))
+                    }
+                    None if beta == 1.0 => Some(Bias::Input(c.clone())),
+                    None => {
+                        return Some(Plan::Skip(
+                            "computed bias with beta != 1 is not quantized".into(),
+                        ))
+                    }
+                },
+            };
+            Some(Plan::MatMul { w, bias })
+        }
+        _ => {
+            if attr_i(n, "group", 1) != 1 {
+                return Some(Plan::Skip("grouped convolution is not quantized".into()));
+            }
+            Some(Plan::Conv {
+                w,
+                bias: n.input.get(2).filter(|s| !s.is_empty()).cloned(),
+            })
+        }
+    }
+}
+
+fn float_bytes(w: &Weight) -> u64 {
+    4 * w.len() as u64
+}
+
+/// Dynamic int8 quantization of `m` (every graph, subgraphs included).
+pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> Result<()> {
+    let opset = default_opset(m);
+    if opset < 10 {
+        bail!("int8 needs ONNX opset 10 or later (DynamicQuantizeLinear); this model uses opset {opset}");
+    }
+    if o.format == QuantFormat::Qdq && o.per_channel && opset < 13 {
+        bail!("per-channel QDQ needs ONNX opset 13 or later (DequantizeLinear axis); this model uses opset {opset}: use per-tensor");
+    }
+    let Some(g) = m.graph.as_mut() else {
+        bail!("the model has no graph")
+    };
+    let mut names = Names::of(g);
+    rewrite_graph(
+        g,
+        &Scope::default(),
+        true,
+        &mut names,
+        &mut |n, scope, e, cache| {
+            let Some(p) = plan(n, scope, o) else {
+                return Ok(false);
+            };
+            let id = node_id(n);
+            match p {
+                Plan::Skip(reason) => {
+                    cov.skip(&id, &n.op_type, reason);
+                    Ok(false)
+                }
+                Plan::MatMul { w, bias } => {
+                    let out = n.output[0].clone();
+                    let x = n.input[0].clone();
+                    // QOperator with signed weights keeps the zero point at 0 so that per-channel
+                    // scales stay a plain float Mul after MatMulInteger.
+                    let q = quantize(&w, 1, o.per_channel, o.signed, DYNAMIC_QMAX);
+                    let [wq, ws, wz] = q.tensors(e.names, &id, &w.dims);
+                    let (wq, ws, wz) = (e.constant(wq), e.constant(ws), e.constant(wz));
+                    let mm_out = if bias.is_some() {
+                        e.fresh(&format!("{out}_matmul"))
+                    } else {
+                        out.clone()
+                    };
+                    let [xq, xs, xz] = quantize_activation(e, cache, &x);
+                    match o.format {
+                        QuantFormat::QOperator => {
+                            let (i32_out, f_out, s) = (
+                                e.fresh(&format!("{id}_int32")),
+                                e.fresh(&format!("{id}_float")),
+                                e.fresh(&format!("{id}_output_scale")),
+                            );
+                            let nm = e.fresh(&format!("{id}_MatMulInteger"));
+                            e.nodes.push(node(
+                                "MatMulInteger",
+                                &nm,
+                                &[&xq, &wq, &xz, &wz],
+                                &[&i32_out],
+                                vec![],
+                            ));
+                            let nm = e.fresh(&format!("{id}_Cast"));
+                            e.nodes.push(node(
+                                "Cast",
+                                &nm,
+                                &[&i32_out],
+                                &[&f_out],
+                                vec![attr_int("to", FLOAT as i64)],
+                            ));
+                            let nm = e.fresh(&format!("{id}_scale_Mul"));
+                            e.nodes.push(node("Mul", &nm, &[&xs, &ws], &[&s], vec![]));
+                            let nm = e.fresh(&format!("{id}_Mul"));
+                            e.nodes
+                                .push(node("Mul", &nm, &[&f_out, &s], &[&mm_out], vec![]));
+                        }
+                        QuantFormat::Qdq => {
+                            let (xd, wd) = (
+                                e.fresh(&format!("{x}_dequantized")),
+                                e.fresh(&format!("{id}_weight_dequantized")),
+                            );
+                            let nm = e.fresh(&format!("{x}_DequantizeLinear"));
+                            e.nodes.push(node(
+                                "DequantizeLinear",
+                                &nm,
+                                &[&xq, &xs, &xz],
+                                &[&xd],
+                                vec![],
+                            ));
+                            let nm = e.fresh(&format!("{id}_weight_DequantizeLinear"));
+                            e.nodes.push(node(
+                                "DequantizeLinear",
+                                &nm,
+                                &[&wq, &ws, &wz],
+                                &[&wd],
+                                vec![attr_int("axis", 1)],
+                            ));
+                            let nm = e.fresh(&format!("{id}_MatMul"));
+                            e.nodes
+                                .push(node("MatMul", &nm, &[&xd, &wd], &[&mm_out], vec![]));
+                        }
+                    }
+                    let mut after = q.bytes();
+                    if let Some(b) = bias {
+                        let b = match b {
+                            Bias::Const(b) => {
+                                after += float_bytes(&b);
+                                let t =
+                                    f32_tensor(&e.fresh(&format!("{id}_bias")), &b.dims, &b.data);
+                                e.constant(t)
+                            }
+                            Bias::Input(name) => name,
+                        };
+                        let nm = e.fresh(&format!("{id}_bias_Add"));
+                        e.nodes
+                            .push(node("Add", &nm, &[&mm_out, &b], &[&out], vec![]));
+                    }
+                    cov.change(
+                        &id,
+                        &n.op_type,
+                        format!(
+                            "{} {} weight {:?}",
+                            if o.per_channel {
+                                "per-channel"
+                            } else {
+                                "per-tensor"
+                            },
+                            if o.signed { "7-bit int8" } else { "uint8" },
+                            w.dims
+                        ),
+                        float_bytes(&w),
+                        after,
+                    );
+                    Ok(true)
+                }
+                Plan::Conv { w, bias } => {
+                    let out = n.output[0].clone();
+                    let x = n.input[0].clone();
+                    let per_channel = o.per_channel && o.format == QuantFormat::Qdq;
+                    // ONNX Runtime's ConvInteger takes uint8 weights with one zero point.
+                    let signed = o.signed && o.format == QuantFormat::Qdq;
+                    let q = quantize(&w, 0, per_channel, signed, DYNAMIC_QMAX);
+                    let [wq, ws, wz] = q.tensors(e.names, &id, &w.dims);
+                    let (wq, ws, wz) = (e.constant(wq), e.constant(ws), e.constant(wz));
+                    let [xq, xs, xz] = quantize_activation(e, cache, &x);
+                    let conv_attrs: Vec<pb::AttributeProto> = n.attribute.clone();
+                    match o.format {
+                        QuantFormat::QOperator => {
+                            let (i32_out, f_out, s, scaled) = (
+                                e.fresh(&format!("{id}_int32")),
+                                e.fresh(&format!("{id}_float")),
+                                e.fresh(&format!("{id}_output_scale")),
+                                e.fresh(&format!("{id}_scaled")),
+                            );
+                            let nm = e.fresh(&format!("{id}_ConvInteger"));
+                            e.nodes.push(node(
+                                "ConvInteger",
+                                &nm,
+                                &[&xq, &wq, &xz, &wz],
+                                &[&i32_out],
+                                conv_attrs,
+                            ));
+                            let nm = e.fresh(&format!("{id}_Cast"));
+                            e.nodes.push(node(
+                                "Cast",
+                                &nm,
+                                &[&i32_out],
+                                &[&f_out],
+                                vec![attr_int("to", FLOAT as i64)],
+                            ));
+                            let nm = e.fresh(&format!("{id}_scale_Mul"));
+                            e.nodes.push(node("Mul", &nm, &[&xs, &ws], &[&s], vec![]));
+                            let target = if bias.is_some() {
+                                scaled.clone()
+                            } else {
+                                out.clone()
+                            };
+                            let nm = e.fresh(&format!("{id}_Mul"));
+                            e.nodes
+                                .push(node("Mul", &nm, &[&f_out, &s], &[&target], vec![]));
+                            if let Some(b) = &bias {
+                                // Conv's bias is per output channel: [M] -> [1, M, 1, ...].
+                                let rank = w.dims.len();
+                                let mut shape = vec![1i64, -1];
+                                shape.extend(std::iter::repeat_n(1, rank - 2));
+                                let shape_t = i64_tensor(
+                                    &e.fresh(&format!("{id}_bias_shape")),
+                                    &[rank as i64],
+                                    &shape,
+                                );
+                                let shape_name = e.constant(shape_t);
+                                let (rb, nm) = (
+                                    e.fresh(&format!("{id}_bias_reshaped")),
+                                    e.fresh(&format!("{id}_bias_Reshape")),
+                                );
+                                e.nodes.push(node(
+                                    "Reshape",
+                                    &nm,
+                                    &[b, &shape_name],
+                                    &[&rb],
+                                    vec![],
+                                ));
+                                let nm = e.fresh(&format!("{id}_bias_Add"));
+                                e.nodes
+                                    .push(node("Add", &nm, &[&scaled, &rb], &[&out], vec![]));
+                            }
+                        }
+                        QuantFormat::Qdq => {
+                            let (xd, wd) = (
+                                e.fresh(&format!("{x}_dequantized")),
+                                e.fresh(&format!("{id}_weight_dequantized")),
+                            );
+                            let nm = e.fresh(&format!("{x}_DequantizeLinear"));
+                            e.nodes.push(node(
+                                "DequantizeLinear",
+                                &nm,
+                                &[&xq, &xs, &xz],
+                                &[&xd],
+                                vec![],
+                            ));
+                            let nm = e.fresh(&format!("{id}_weight_DequantizeLinear"));
+                            e.nodes.push(node(
+                                "DequantizeLinear",
+                                &nm,
+                                &[&wq, &ws, &wz],
+                                &[&wd],
+                                vec![attr_int("axis", 0)],
+                            ));
+                            let mut inputs = vec![xd.as_str(), wd.as_str()];
+                            if let Some(b) = &bias {
+                                inputs.push(b);
+                            }
+                            let nm = e.fresh(&format!("{id}_Conv"));
+                            e.nodes
+                                .push(node("Conv", &nm, &inputs, &[&out], conv_attrs));
+                        }
+                    }
+                    cov.change(
+                        &id,
+                        "Conv",
+                        format!(
+                            "{} {} weight {:?}",
+                            if per_channel {
+                                "per-channel"
+                            } else {
+                                "per-tensor"
+                            },
+                            if signed { "7-bit int8" } else { "uint8" },
+                            w.dims
+                        ),
+                        float_bytes(&w),
+                        q.bytes(),
+                    );
+                    Ok(true)
+                }
+            }
+        },
+    )?;
+    remove_unused(g);
+    Ok(())
+}
+
+/// Weight-only int8: float weights of MatMul/Gemm/Conv/Gather become int8 with a scale, and a
+/// DequantizeLinear turns them back into float when the model loads. The math stays float.
+pub fn weight_only(m: &mut pb::ModelProto, per_channel: bool, cov: &mut Coverage) -> Result<()> {
+    let opset = default_opset(m);
+    if opset < 13 {
+        bail!("weight-only int8 needs ONNX opset 13 or later (DequantizeLinear with an axis); this model uses opset {opset}");
+    }
+    let Some(g) = m.graph.as_mut() else {
+        bail!("the model has no graph")
+    };
+    let mut names = Names::of(g);
+    let mut done: HashMap<String, String> = HashMap::new();
+    rewrite_graph(
+        g,
+        &Scope::default(),
+        true,
+        &mut names,
+        &mut |n, scope, e, _| {
+            let slot = match (n.op_type.as_str(), is_default_domain(n)) {
+                ("MatMul" | "Gemm" | "Conv" | "ConvTranspose", true) => 1,
+                ("Gather", true) => 0,
+                _ => return Ok(false),
+            };
+            let Some(wname) = n.input.get(slot).cloned() else {
+                return Ok(false);
+            };
+            let id = node_id(n);
+            let Some(w) = scope.weight(&wname) else {
+                if scope.tensor(&wname).is_none() {
+                    cov.skip(&id, &n.op_type, "no constant float weight".into());
+                }
+                return Ok(false);
+            };
+            if w.len() < 16 {
+                cov.skip(
+                    &id,
+                    &n.op_type,
+                    format!("weight has only {} values", w.len()),
+                );
+                return Ok(false);
+            }
+            let axis = match n.op_type.as_str() {
+                "MatMul" if w.dims.len() == 2 => 1,
+                "Gemm" if attr_i(n, "transB", 0) == 0 => 1,
+                _ => 0,
+            };
+            let key = format!("{wname}@{axis}");
+            let deq = if let Some(d) = done.get(&key) {
+                d.clone()
+            } else {
+                let q = quantize(&w, axis, per_channel && !w.dims.is_empty(), true, 127.0);
+                let [wq, ws, wz] = q.tensors(e.names, &wname, &w.dims);
+                let (wq, ws, wz) = (e.constant(wq), e.constant(ws), e.constant(wz));
+                let out = e.fresh(&format!("{wname}_dequantized"));
+                let nm = e.fresh(&format!("{wname}_DequantizeLinear"));
+                let attrs = if q.scales.len() > 1 {
+                    vec![attr_int("axis", axis as i64)]
+                } else {
+                    vec![]
+                };
+                e.nodes.push(node(
+                    "DequantizeLinear",
+                    &nm,
+                    &[&wq, &ws, &wz],
+                    &[&out],
+                    attrs,
+                ));
+                cov.change(
+                    &id,
+                    &n.op_type,
+                    format!("int8 weight {:?}", w.dims),
+                    float_bytes(&w),
+                    q.bytes(),
+                );
+                done.insert(key, out.clone());
+                out
+            };
+            let mut n2 = n.clone();
+            n2.input[slot] = deq;
+            e.nodes.push(n2);
+            Ok(true)
+        },
+    )?;
+    remove_unused(g);
+    Ok(())
+}
+
+/// Calls `f` on every node of `g` and its subgraphs (inner graphs first, with their scope).
+/// `f` returns true when it emitted the node's replacement into `Emit`; otherwise the node is
+/// kept as it was.
+fn rewrite_graph(
+    g: &mut pb::GraphProto,
+    outer: &Scope,
+    top: bool,
+    names: &mut Names,
+    f: &mut dyn FnMut(&pb::NodeProto, &Scope, &mut Emit, &mut ActCache) -> Result<bool>,
+) -> Result<()> {
+    let scope = Scope::child(outer, g);
+    let nodes = std::mem::take(&mut g.node);
+    let mut e = Emit {
+        nodes: Vec::with_capacity(nodes.len()),
+        inits: Vec::new(),
+        top,
+        names,
+    };
+    let mut cache = ActCache::new();
+    for mut n in nodes {
+        for sub in subgraphs_mut(&mut n) {
+            rewrite_graph(sub, &scope, false, e.names, f)?;
+        }
+        if !f(&n, &scope, &mut e, &mut cache)? {
+            e.nodes.push(n);
+        }
+    }
+    g.node = e.nodes;
+    g.initializer.extend(e.inits);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_channel_quantization_keeps_each_column_within_half_a_step() {
+        let w = Weight {
+            dims: vec![3, 2],
+            data: vec![1.0, 100.0, -0.5, -50.0, 0.25, 3.0],
+        };
+        for signed in [true, false] {
+            let q = quantize(&w, 1, true, signed, 127.0);
+            assert_eq!(q.scales.len(), 2);
+            for (i, &v) in w.data.iter().enumerate() {
+                let c = i % 2;
+                let qv = if signed {
+                    q.signed_q[i] as f32
+                } else {
+                    q.unsigned_q[i] as f32
+                };
+                let back = (qv - q.zero_points[c] as f32) * q.scales[c];
+                assert!(
+                    (back - v).abs() <= q.scales[c] * 0.5 + 1e-6,
+                    "{v} -> {back}"
+                );
+            }
+            // The small column gets its own, finer step.
+            assert!(q.scales[0] < q.scales[1] / 50.0);
+        }
+    }
+}
