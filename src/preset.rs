@@ -282,6 +282,10 @@ impl Preset {
 
     /// Refuses values out of range, naming the field and the allowed range.
     pub fn validate(&self) -> Result<()> {
+        for v in &self.variants {
+            v.parse::<crate::optimize::Variant>()
+                .map_err(|e| anyhow::anyhow!("variants: {e:#}"))?;
+        }
         let b = &self.bench;
         if b.batch_sizes.is_empty() {
             bail!("bench.batch_sizes must list at least one batch size");
@@ -417,12 +421,6 @@ impl Preset {
                     here.onnxruntime.as_deref().unwrap_or("none")
                 ));
             }
-        }
-        if !preset.variants.is_empty() {
-            warnings.push(format!(
-                "the variants {} are kept in the preset; comparing variants is not available in this build yet",
-                preset.variants.join(", ")
-            ));
         }
         Ok(Loaded {
             preset,

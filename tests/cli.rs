@@ -955,3 +955,241 @@ fn reports_render_and_hold_the_numbers() {
         &["not JSON"],
     );
 }
+
+/// `compare`: every variant benchmarked interleaved with the original on both engines, with
+/// fidelity, speedups and importance in the JSON and the report; one that does not apply says
+/// so without failing the others.
+#[test]
+fn compare_runs_variants_with_fidelity_speedups_and_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.json");
+    let pdf = dir.path().join("c.pdf");
+    let t = succeeds(&run(&[
+        "compare",
+        root("assets/mlp.onnx").to_str().unwrap(),
+        "--data",
+        root("assets/digits.npz").to_str().unwrap(),
+        "--engine",
+        "both",
+        "--batch",
+        "1,32",
+        "--iterations",
+        "100",
+        "--warmup",
+        "5",
+        "--variant",
+        "int8:per-channel",
+        "--variant",
+        "prune:0.5:structured",
+        "--variant",
+        "trees:3",
+        "--variant",
+        "ort:basic",
+        "--json",
+        out.to_str().unwrap(),
+        "--pdf",
+        pdf.to_str().unwrap(),
+    ]));
+    assert!(
+        t.contains("trees:3") && t.contains("no tree ensemble"),
+        "{t}"
+    );
+    let j: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let runs = j["runs"].as_array().unwrap();
+    let count = |variant: &str, engine: &str| {
+        runs.iter()
+            .filter(|r| r["variant"] == variant && r["engine"] == engine)
+            .count()
+    };
+    for v in ["original", "int8:per-channel", "prune:0.5:structured"] {
+        assert_eq!(count(v, "ort"), 2, "{v}");
+        assert_eq!(count(v, "tract"), 2, "{v}");
+    }
+    assert_eq!(count("ort:basic", "ort"), 2);
+    assert_eq!(
+        count("ort:basic", "tract"),
+        0,
+        "an ONNX Runtime level is not run on tract"
+    );
+    for r in runs {
+        assert_eq!(r["n_iterations"], 100);
+        assert!(r["stop_reason"].as_str().unwrap().contains("interleaved"));
+    }
+    let vs = j["variants"].as_array().unwrap();
+    assert_eq!(vs.len(), 4);
+    let by = |n: &str| vs.iter().find(|v| v["name"] == n).unwrap();
+    assert!(by("trees:3")["error"]
+        .as_str()
+        .unwrap()
+        .contains("no tree ensemble"));
+    let q = by("int8:per-channel");
+    assert_eq!(q["coverage"]["changed"].as_array().unwrap().len(), 3);
+    let probs = &q["fidelity"]["outputs"][1];
+    assert_eq!(probs["name"], "probabilities");
+    assert!(probs["top1_agreement"].as_f64().unwrap() >= 0.99);
+    assert!(probs["max_abs_err"].as_f64().unwrap() < 0.05);
+    assert!(
+        probs["accuracy"].as_f64().unwrap() > 0.9,
+        "labels from the npz"
+    );
+    assert_eq!(q["fidelity"]["layers"].as_array().unwrap().len(), 3);
+    let sp = q["speedups"].as_array().unwrap();
+    assert_eq!(sp.len(), 4, "one per engine x batch");
+    for s in sp {
+        let (r, lo, hi) = (
+            s["p50_ratio"].as_f64().unwrap(),
+            s["ci"]["lo"].as_f64().unwrap(),
+            s["ci"]["hi"].as_f64().unwrap(),
+        );
+        assert!(lo <= r && r <= hi, "{s}");
+        assert_eq!(s["significant"], lo > 1.0 || hi < 1.0);
+    }
+    // Structured pruning changes predictions (no retraining): the fidelity says by how much.
+    let p = &by("prune:0.5:structured")["fidelity"]["outputs"][1];
+    assert!(p["top1_agreement"].as_f64().unwrap() < 1.0);
+    let imp = &j["importance"];
+    assert_eq!(imp["features"].as_array().unwrap().len(), 64);
+    assert!(
+        !imp["low"].as_array().unwrap().is_empty(),
+        "digits has blank border pixels"
+    );
+    let text = std::process::Command::new("pdftotext")
+        .args([pdf.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) is installed");
+    let text = String::from_utf8_lossy(&text.stdout);
+    for needle in [
+        "int8:per-channel",
+        "top-1 agreement",
+        "Permutation importance",
+        "no tree ensemble",
+    ] {
+        assert!(text.contains(needle), "report lacks {needle}");
+    }
+    assert!(
+        !text.contains("Not part of this study: compare"),
+        "the Variants section is filled"
+    );
+}
+
+#[test]
+fn optimize_writes_variants_and_never_over_the_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = dir.path().join("q.onnx");
+    let cov = dir.path().join("cov.json");
+    let mlp = root("assets/mlp.onnx");
+    let t = succeeds(&run(&[
+        "optimize",
+        mlp.to_str().unwrap(),
+        "--int8",
+        "--per-channel",
+        "-o",
+        q.to_str().unwrap(),
+        "--json",
+        cov.to_str().unwrap(),
+    ]));
+    assert!(t.contains("changed  MatMul1"), "{t}");
+    let j: Value =
+        serde_json::from_slice(&run(&["inspect", "--json", q.to_str().unwrap()]).stdout).unwrap();
+    assert_eq!(j["op_histogram"]["MatMulInteger"], 3);
+    let c: Value = serde_json::from_slice(&std::fs::read(&cov).unwrap()).unwrap();
+    assert!(c["file_bytes_after"].as_u64().unwrap() * 3 < c["file_bytes_before"].as_u64().unwrap());
+    // The variant benchmarks like any model.
+    succeeds(&run(&[
+        "bench",
+        q.to_str().unwrap(),
+        "--batch",
+        "4",
+        "--iterations",
+        "20",
+        "--engine",
+        "both",
+    ]));
+    fails_with(
+        &run(&[
+            "optimize",
+            mlp.to_str().unwrap(),
+            "--fp16",
+            "-o",
+            q.to_str().unwrap(),
+        ]),
+        &["exists", "--force"],
+    );
+    let copy = dir.path().join("m.onnx");
+    std::fs::copy(&mlp, &copy).unwrap();
+    fails_with(
+        &run(&[
+            "optimize",
+            copy.to_str().unwrap(),
+            "--int8",
+            "-o",
+            copy.to_str().unwrap(),
+            "--force",
+        ]),
+        &["original"],
+    );
+    assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&mlp).unwrap());
+    let none = dir.path().join("none.onnx");
+    fails_with(
+        &run(&[
+            "optimize",
+            root("assets/forest.onnx").to_str().unwrap(),
+            "--int8",
+            "-o",
+            none.to_str().unwrap(),
+        ]),
+        &["does not apply", "forest"],
+    );
+    assert!(!none.exists());
+    let t = succeeds(&run(&[
+        "optimize",
+        mlp.to_str().unwrap(),
+        "--prune",
+        "0.5",
+        "--structured",
+        "-o",
+        dir.path().join("p.onnx").to_str().unwrap(),
+    ]));
+    assert!(t.contains("256 -> 128 units"), "{t}");
+
+    // compare: a preset brings the plan and the variants; bad spellings are named.
+    let out = dir.path().join("c.json");
+    succeeds(&run(&[
+        "compare",
+        "--preset",
+        root("presets/int8-vs-original.ron").to_str().unwrap(),
+        mlp.to_str().unwrap(),
+        "--engine",
+        "tract",
+        "--iterations",
+        "30",
+        "--json",
+        out.to_str().unwrap(),
+    ]));
+    let j: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(j["variants"][0]["name"], "int8");
+    assert_eq!(
+        j["runs"].as_array().unwrap().len(),
+        4,
+        "batches 1 and 32 from the preset"
+    );
+    fails_with(
+        &run(&["compare", mlp.to_str().unwrap()]),
+        &["say which variants"],
+    );
+    fails_with(
+        &run(&["compare", mlp.to_str().unwrap(), "--variant", "int4"]),
+        &["unknown variant", "int8"],
+    );
+    fails_with(
+        &run(&[
+            "compare",
+            root("assets/forest.onnx").to_str().unwrap(),
+            "--variant",
+            "int8",
+            "--iterations",
+            "10",
+        ]),
+        &["no variant applies"],
+    );
+}

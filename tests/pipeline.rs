@@ -477,3 +477,75 @@ fn tract_binary_tree_ensemble_labels_are_still_wrong_upstream() {
         .collect();
     assert_ne!(labels.to_f64_vec(), from_probs);
 }
+
+/// Variants are measured interleaved: each run is cut into rounds that alternate between the
+/// workloads, the totals add up, and each workload's statistics are its own.
+#[test]
+fn interleaved_runs_alternate_and_keep_each_workloads_numbers() {
+    use inferscope::bench::scheduler::{run_interleaved, ROUNDS};
+    let clock = Arc::new(FakeClock::default());
+    let fast = FakeEngine::new(vec![1_000_000], FakeTime::Scripted(clock.clone()));
+    let slow = FakeEngine::new(vec![3_000_000], FakeTime::Scripted(clock.clone()));
+    let requests = |b: Option<usize>| -> anyhow::Result<(Vec<Vec<Tensor>>, usize)> {
+        Ok((vec![vec![]], b.unwrap_or(1)))
+    };
+    let (f2, s2) = (fast.clone(), slow.clone());
+    let load_fast =
+        move |_k: EngineKind| -> anyhow::Result<Box<dyn Engine>> { Ok(Box::new(f2.clone())) };
+    let load_slow =
+        move |_k: EngineKind| -> anyhow::Result<Box<dyn Engine>> { Ok(Box::new(s2.clone())) };
+    let workloads = [
+        Workload {
+            model_name: "m".into(),
+            variant: "original".into(),
+            requests: &requests,
+            load: &load_fast,
+            only: None,
+        },
+        Workload {
+            model_name: "m".into(),
+            variant: "slow".into(),
+            requests: &requests,
+            load: &load_slow,
+            only: None,
+        },
+    ];
+    let p = plan(
+        vec![Some(1), Some(4)],
+        Warmup::Iterations(5),
+        StopRule::Iterations(200),
+    );
+    let mut events = Vec::new();
+    let results = run_interleaved(&p, &workloads, clock, &AtomicBool::new(false), &mut |e| {
+        events.push(e)
+    });
+    assert_eq!(results.len(), 4);
+    assert_eq!(
+        fast.calls(),
+        2 * (5 + 200),
+        "warm-up once per batch, then 10 rounds of 20"
+    );
+    assert_eq!(slow.calls(), 2 * (5 + 200));
+    for r in &results {
+        assert_eq!(r.n_iterations, 200);
+        let want = if r.variant == "original" { 1.0 } else { 3.0 };
+        assert!((r.latency_p50 - want).abs() < 1e-9, "{r:?}");
+        assert!(r.stop_reason.contains("interleaved"), "{}", r.stop_reason);
+    }
+    // Measured samples of the first batch come in alternating blocks: 0 1 0 1 ...
+    let mut order: Vec<usize> = Vec::new();
+    for e in &events {
+        if let Event::Samples {
+            run,
+            phase: Phase::Measure,
+            ..
+        } = e
+        {
+            if *run < 2 && order.last() != Some(run) {
+                order.push(*run);
+            }
+        }
+    }
+    assert_eq!(order.len(), 2 * ROUNDS, "{order:?}");
+    assert!(order.chunks(2).all(|c| c == [0, 1]), "{order:?}");
+}

@@ -427,7 +427,7 @@ impl InferscopeApp {
             .as_ref()
             .map(|s| s.results())
             .unwrap_or_default();
-        let items = checklist::evaluate(&results, self.saved.settings.latency_target_ms);
+        let items = checklist::evaluate(&results, self.saved.settings.latency_target_ms, None);
         egui::CollapsingHeader::new(RichText::new("Production checklist").strong())
             .default_open(true)
             .show(ui, |ui| {

@@ -1,6 +1,7 @@
 //! The production checklist: what a run shows about readiness, and what to do next.
 
 use crate::bench::RunResult;
+use crate::compare::fidelity::Importance;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -16,7 +17,11 @@ pub struct Item {
 }
 
 /// Evaluates the checklist on finished runs.
-pub fn evaluate(results: &[&RunResult], latency_target_ms: f64) -> Vec<Item> {
+pub fn evaluate(
+    results: &[&RunResult],
+    latency_target_ms: f64,
+    importance: Option<&Importance>,
+) -> Vec<Item> {
     let mut items = Vec::new();
     let batch1: Vec<&&RunResult> = results.iter().filter(|r| r.batch_size == 1).collect();
     items.push(match batch1.iter().min_by(|a, b| a.latency_p95.total_cmp(&b.latency_p95)) {
@@ -103,9 +108,31 @@ pub fn evaluate(results: &[&RunResult], latency_target_ms: f64) -> Vec<Item> {
     });
     items.push(Item {
         title: "Features of low importance".into(),
-        status: Status::NotYet,
-        detail: "Needs feature importance from the comparison tools (tabular models with labels)."
-            .into(),
+        status: if importance.is_some() {
+            Status::Pass
+        } else {
+            Status::NotYet
+        },
+        detail: match importance {
+            None => "Compare a tabular model (one samples x features input): permutation importance lists the features that barely matter.".into(),
+            Some(i) if i.low.is_empty() => format!(
+                "Every feature carries at least {:.0}% of the importance ({}).",
+                i.threshold * 100.0,
+                i.metric
+            ),
+            Some(i) => format!(
+                "{} of {} features carry less than {:.0}% of the importance ({}): {}. Dropping them and retraining gives a smaller model.",
+                i.low.len(),
+                i.features.len(),
+                i.threshold * 100.0,
+                i.metric,
+                i.low
+                    .iter()
+                    .map(|f| i.features[*f].name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
     });
     items
 }

@@ -44,6 +44,9 @@ pub struct Study {
     pub runs: Vec<RunResult>,
     pub failures: Vec<String>,
     pub cost: Option<CostSection>,
+    /// Variants from `compare --json`: fidelity, speedups, what each rewrite did.
+    pub variants: Vec<crate::compare::VariantReport>,
+    pub importance: Option<crate::compare::fidelity::Importance>,
     /// The latency target the checklist judges p95 at batch 1 against, ms.
     pub latency_target_ms: f64,
 }
@@ -88,6 +91,14 @@ impl Study {
                 .or(self.data.take());
             if let Some(p) = v.get("plan") {
                 self.plan = serde_json::from_value(p.clone()).ok();
+            }
+            if let Some(vs) = v.get("variants").filter(|v| v.is_array()) {
+                self.variants = serde_json::from_value(vs.clone()).context(
+                    "its variants are not in the format `inferscope compare --json` writes",
+                )?;
+            }
+            if let Some(i) = v.get("importance").filter(|i| i.is_object()) {
+                self.importance = serde_json::from_value(i.clone()).ok();
             }
             if let Some(f) = v.get("failures").and_then(|f| f.as_array()) {
                 self.failures
@@ -806,7 +817,7 @@ pub fn pages(study: &Study) -> Vec<String> {
         }
         p.heading("Production checklist");
         let refs: Vec<&RunResult> = study.runs.iter().collect();
-        for item in checklist::evaluate(&refs, study.latency_target_ms) {
+        for item in checklist::evaluate(&refs, study.latency_target_ms, study.importance.as_ref()) {
             let (mark, color) = match item.status {
                 Status::Pass => ("PASS", "#2a7a3a"),
                 Status::Fail => ("FAIL", "#b02020"),
@@ -844,7 +855,152 @@ pub fn pages(study: &Study) -> Vec<String> {
     }
 
     p.heading("Variants");
-    p.para("Not part of this study: optimized variants (int8, pruning, fp16, fewer trees) are compared by `inferscope compare`, which this build does not have yet.", 8.5, "#a05a00");
+    if study.variants.is_empty() {
+        p.para("Not part of this study: compare optimized variants (int8, pruning, fp16, fewer trees, another model) with `inferscope compare MODEL --variant ... --json FILE` and pass the file to the report.", 8.5, "#a05a00");
+    } else {
+        p.para("Each variant was benchmarked with the original's settings, interleaved in rounds (A B A B ...) so that drift of the machine hits all alike. Speedup is the original's p50 over the variant's, with a 95% bootstrap interval; fidelity is the lowest top-1 agreement (classifiers) or cosine similarity of the outputs on the sample data.", 8.0, "#333");
+        let header = format!(
+            "{:<26} {:<11} {:>5} {:>9} {:>9} {:>9} {:>8} {:>15}  {}",
+            "variant",
+            "engine",
+            "batch",
+            "p50 ms",
+            "p99 ms",
+            "size",
+            "fidelity",
+            "speedup [95%]",
+            ""
+        );
+        let mut rows = Vec::new();
+        for r in &study.runs {
+            let v = study.variants.iter().find(|v| v.name == r.variant);
+            let size = match v {
+                Some(v) => crate::cli::human_bytes(v.file_size_bytes),
+                None => study
+                    .model
+                    .as_ref()
+                    .and_then(|m| m["file_size_bytes"].as_u64())
+                    .map(crate::cli::human_bytes)
+                    .unwrap_or_default(),
+            };
+            let fid = v
+                .and_then(|v| v.fidelity.as_ref())
+                .map(|f| format!("{:.4}", f.score()))
+                .unwrap_or_else(|| if v.is_none() { "1".into() } else { "-".into() });
+            let sp = v.and_then(|v| {
+                v.speedups
+                    .iter()
+                    .find(|s| s.engine == r.engine && s.batch_size == r.batch_size)
+            });
+            let (spd, sig) = match sp {
+                Some(s) => (
+                    format!("{:.2}x [{:.2}-{:.2}]", s.p50_ratio, s.ci.lo, s.ci.hi),
+                    if s.significant { "" } else { "n.s." },
+                ),
+                None => ("-".into(), ""),
+            };
+            let color = sp.filter(|s| s.significant).map(|s| {
+                if s.p50_ratio > 1.0 {
+                    "#1a7a1a".to_string()
+                } else {
+                    "#b02020".to_string()
+                }
+            });
+            rows.push((
+                format!(
+                    "{:<26} {:<11} {:>5} {:>9.3} {:>9.3} {:>9} {:>8} {:>15}  {}",
+                    r.variant,
+                    r.engine.label(),
+                    r.batch_size,
+                    r.latency_p50,
+                    r.latency_p99,
+                    size,
+                    fid,
+                    spd,
+                    sig
+                ),
+                color,
+            ));
+        }
+        p.table(&header, &rows, 6.2);
+        for v in &study.variants {
+            p.para(&format!("{}: {}", v.name, v.description), 8.0, "#111");
+            if let Some(e) = &v.error {
+                p.para(&format!("Not compared: {e}"), 7.5, "#b02020");
+                continue;
+            }
+            if let Some(c) = &v.coverage {
+                p.para(&c.summary(), 7.5, "#444");
+                let left: Vec<String> = c
+                    .skipped
+                    .iter()
+                    .take(6)
+                    .map(|s| format!("{} ({}): {}", s.node, s.op, s.note))
+                    .collect();
+                if !left.is_empty() {
+                    p.para(
+                        &format!("Left as they were: {}", left.join("; ")),
+                        7.0,
+                        "#666",
+                    );
+                }
+            }
+            match (&v.fidelity, &v.fidelity_error) {
+                (Some(f), _) => {
+                    for o in &f.outputs {
+                        let mut line = format!(
+                            "Output {}: max |err| {:.3e}, mean |err| {:.3e}, cosine {:.6}",
+                            o.name, o.max_abs_err, o.mean_abs_err, o.cosine
+                        );
+                        if let Some(t) = o.top1_agreement {
+                            line += &format!(", top-1 agreement {:.2}%", t * 100.0);
+                        }
+                        if let (Some(a), Some(a0)) = (o.accuracy, o.accuracy_original) {
+                            line += &format!(
+                                ", accuracy {:.2}% (original {:.2}%)",
+                                a * 100.0,
+                                a0 * 100.0
+                            );
+                        }
+                        if let (Some(a), Some(a0)) = (o.f1, o.f1_original) {
+                            line += &format!(", F1 {a:.4} (original {a0:.4})");
+                        }
+                        p.para(&line, 7.5, "#444");
+                    }
+                    if let Some(w) = f
+                        .layers
+                        .iter()
+                        .max_by(|a, b| a.relative_error.total_cmp(&b.relative_error))
+                    {
+                        p.para(
+                            &format!(
+                                "Largest layer drift: {} ({}) {:.3}% relative error, cosine {:.5}.",
+                                w.node,
+                                w.op,
+                                w.relative_error * 100.0,
+                                w.cosine
+                            ),
+                            7.5,
+                            "#444",
+                        );
+                    }
+                }
+                (None, Some(e)) => p.para(&format!("Fidelity not measured: {e}"), 7.5, "#a05a00"),
+                _ => {}
+            }
+        }
+        if let Some(i) = &study.importance {
+            let top: Vec<String> = {
+                let mut f = i.features.clone();
+                f.sort_by(|a, b| b.share.total_cmp(&a.share));
+                f.iter()
+                    .take(5)
+                    .map(|x| format!("{} {:.1}%", x.name, x.share * 100.0))
+                    .collect()
+            };
+            p.para(&format!("Permutation importance ({}, baseline {:.4}, {} shuffles per feature): most important {}; {} of {} features below {:.0}%.", i.metric, i.baseline, i.repeats, top.join(", "), i.low.len(), i.features.len(), i.threshold * 100.0), 8.0, "#333");
+        }
+    }
 
     p.heading("Cost");
     match &study.cost {
