@@ -1,9 +1,11 @@
-//! The background thread that runs benchmarks for the window.
+//! Background threads for the window: benchmarks and comparisons.
 
 use crate::bench::scheduler::run_model;
 use crate::bench::{Event, Plan};
+use crate::compare::{self, Comparison};
 use crate::data::{self, DataSource};
 use crate::model::Model;
+use crate::optimize::Variant;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
@@ -16,39 +18,51 @@ pub struct BenchJob {
     pub plan: Plan,
 }
 
-/// A running benchmark on its own named thread. Dropping it cancels and joins.
-pub struct Worker {
-    events: Receiver<Event>,
+/// What to compare: the model, its data and plan, and the variants.
+pub struct CompareJob {
+    pub model: Model,
+    pub source: DataSource,
+    pub plan: Plan,
+    pub variants: Vec<Variant>,
+    pub importance_threshold: f64,
+}
+
+/// What a comparison reports while it runs.
+pub enum CompareMsg {
+    /// The step under way ("building int8", "benchmarking, interleaved").
+    Step(String),
+    Event(Event),
+    /// The end: the comparison, or why there is none.
+    Done(Box<Result<Comparison, String>>),
+}
+
+/// A job on its own named thread sending messages of type `M`. Dropping it cancels and joins.
+pub struct Worker<M = Event> {
+    events: Receiver<M>,
     cancel: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
 }
 
-impl Worker {
-    /// Starts `job`; `notify` is called after each event (the window asks for a repaint; the
-    /// scheduler already limits events to a few per second).
-    pub fn start(job: BenchJob, notify: impl Fn() + Send + 'static) -> Worker {
+impl<M: Send + 'static> Worker<M> {
+    /// Runs `job` on a thread named `name`; `notify` is called after each message (the window
+    /// asks for a repaint). If the thread cannot start, `failed` gives the messages to show.
+    pub fn spawn(
+        name: &str,
+        job: impl FnOnce(&AtomicBool, &mut dyn FnMut(M)) + Send + 'static,
+        notify: impl Fn() + Send + 'static,
+        failed: impl FnOnce(String) -> Vec<M>,
+    ) -> Worker<M> {
         let (tx, rx) = mpsc::channel();
         let cancel = Arc::new(AtomicBool::new(false));
         let flag = cancel.clone();
         let spawn = std::thread::Builder::new()
-            .name("inferscope-bench".into())
+            .name(name.into())
             .spawn(move || {
-                let mut sink = |e: Event| {
-                    let _ = tx.send(e);
+                let mut sink = |m: M| {
+                    let _ = tx.send(m);
                     notify();
                 };
-                match data::load(&job.model, &job.source) {
-                    Ok(samples) => {
-                        run_model(&job.plan, &job.model, &samples, &flag, &mut sink);
-                    }
-                    Err(e) => {
-                        sink(Event::Failed {
-                            run: None,
-                            error: format!("{e:#}"),
-                        });
-                        sink(Event::Finished);
-                    }
-                }
+                job(&flag, &mut sink);
             });
         match spawn {
             Ok(handle) => Worker {
@@ -58,11 +72,9 @@ impl Worker {
             },
             Err(e) => {
                 let (tx, rx) = mpsc::channel();
-                let _ = tx.send(Event::Failed {
-                    run: None,
-                    error: format!("cannot start the benchmark thread: {e}"),
-                });
-                let _ = tx.send(Event::Finished);
+                for m in failed(format!("cannot start the {name} thread: {e}")) {
+                    let _ = tx.send(m);
+                }
                 Worker {
                     events: rx,
                     cancel,
@@ -72,8 +84,8 @@ impl Worker {
         }
     }
 
-    /// Events received since the last call.
-    pub fn drain(&self) -> Vec<Event> {
+    /// Messages received since the last call.
+    pub fn drain(&self) -> Vec<M> {
         self.events.try_iter().collect()
     }
 
@@ -82,9 +94,73 @@ impl Worker {
     }
 }
 
-impl Drop for Worker {
+impl Worker<Event> {
+    /// Starts a benchmark; the scheduler already limits events to a few per second.
+    pub fn start(job: BenchJob, notify: impl Fn() + Send + 'static) -> Worker<Event> {
+        Worker::spawn(
+            "inferscope-bench",
+            move |flag, sink| match data::load(&job.model, &job.source) {
+                Ok(samples) => {
+                    run_model(&job.plan, &job.model, &samples, flag, sink);
+                }
+                Err(e) => {
+                    sink(Event::Failed {
+                        run: None,
+                        error: format!("{e:#}"),
+                    });
+                    sink(Event::Finished);
+                }
+            },
+            notify,
+            |e| {
+                vec![
+                    Event::Failed {
+                        run: None,
+                        error: e,
+                    },
+                    Event::Finished,
+                ]
+            },
+        )
+    }
+}
+
+impl Worker<CompareMsg> {
+    /// Starts a comparison: build, fidelity, interleaved benchmark.
+    pub fn compare(job: CompareJob, notify: impl Fn() + Send + 'static) -> Worker<CompareMsg> {
+        Worker::spawn(
+            "inferscope-compare",
+            move |flag, sink| {
+                let result = data::load(&job.model, &job.source).and_then(|samples| {
+                    let req = compare::Request {
+                        model: &job.model,
+                        samples: &samples,
+                        variants: &job.variants,
+                        plan: &job.plan,
+                        importance_threshold: job.importance_threshold,
+                    };
+                    // Steps and events share the sink; they never call into each other.
+                    let shared = std::cell::RefCell::new(&mut *sink);
+                    compare::run(
+                        &req,
+                        flag,
+                        &mut |s| (shared.borrow_mut())(CompareMsg::Step(s)),
+                        &mut |e| (shared.borrow_mut())(CompareMsg::Event(e)),
+                    )
+                });
+                sink(CompareMsg::Done(Box::new(
+                    result.map_err(|e| format!("{e:#}")),
+                )));
+            },
+            notify,
+            |e| vec![CompareMsg::Done(Box::new(Err(e)))],
+        )
+    }
+}
+
+impl<M> Drop for Worker<M> {
     fn drop(&mut self) {
-        self.cancel();
+        self.cancel.store(true, Ordering::Relaxed);
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }

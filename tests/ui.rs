@@ -216,9 +216,8 @@ fn tabs_and_theme() {
     h.snapshot("profile_with_model");
     h.get_by_label("Compare").click();
     h.run();
-    h.get_by_label_contains("Optimized variants");
+    h.get_by_label_contains("Benchmarked with the Profile tab's settings");
     h.snapshot("compare_tab");
-    screenshot(&mut h, "compare");
     h.get_by_label("Cost").click();
     h.run();
     h.get_by_label_contains("Service time from a typed latency");
@@ -430,4 +429,64 @@ fn presets_load_by_drop_and_save_from_the_menu() {
     h.run();
     assert_eq!(h.state().saved.settings.engine, EngineChoice::Both);
     assert_eq!(h.state().saved.settings.stop_kind, StopKind::UntilStable);
+}
+
+/// The Compare tab through the real app: switch on variants, run the interleaved comparison,
+/// read the table and the drift, and exclude a layer with one click, which compares again.
+#[test]
+fn compare_tab_runs_variants_and_excludes_a_layer() {
+    let mut h = harness();
+    drop_file(&mut h, &root("assets/mlp.onnx"));
+    drop_file(&mut h, &root("assets/digits.npz"));
+    {
+        let s = &mut h.state_mut().saved.settings;
+        s.engine = EngineChoice::Auto;
+        s.batch_sizes = "1, 32".into();
+        s.stop_kind = StopKind::Iterations;
+        s.iterations = 200;
+        s.warmup_iterations = 5;
+    }
+    h.get_by_label("Compare").click();
+    h.run();
+    assert!(h.state().saved.compare.int8, "int8 is on by default");
+    h.get_by_label("pruning").click();
+    h.run();
+    assert!(h.state().saved.compare.prune);
+    h.get_by_label("Run comparison").click();
+    h.step();
+    let done = |a: &InferscopeApp| {
+        a.compare
+            .as_ref()
+            .is_some_and(|c| c.worker.is_none() && c.result.is_some())
+    };
+    step_until(&mut h, Duration::from_secs(240), done);
+    let cmp = h.state().compare.as_ref().unwrap().result.clone().unwrap();
+    let names: Vec<&str> = cmp.variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["int8", "prune:0.5:structured"]);
+    assert_eq!(cmp.runs.len(), 6, "original + 2 variants at batch 1 and 32");
+    assert!(
+        h.query_all_by_label("prune:0.5:structured").count() >= 2,
+        "a table row per batch"
+    );
+    h.get_by_label_contains("Per-layer drift of");
+    h.get_by_label_contains("Pareto");
+    screenshot(&mut h, "compare");
+    // One click leaves MatMul1 in float and compares again.
+    h.get_by_label("Exclude MatMul1").click();
+    h.step();
+    assert!(h.state().is_comparing(), "errors: {:?}", h.state().errors);
+    step_until(&mut h, Duration::from_secs(240), done);
+    let cmp = h.state().compare.as_ref().unwrap().result.clone().unwrap();
+    let q = &cmp.variants[0];
+    assert_eq!(q.name, "int8:exclude=MatMul1");
+    let cov = q.coverage.as_ref().unwrap();
+    assert_eq!(cov.changed.len(), 2);
+    assert!(cov
+        .skipped
+        .iter()
+        .any(|s| s.node == "MatMul1" && s.note == "excluded by you"));
+    // The chip under int8 puts it back.
+    h.get_by_label("MatMul1 ×").click();
+    h.run();
+    assert!(h.state().saved.compare.int8_options.exclude.is_empty());
 }

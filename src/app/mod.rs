@@ -1,6 +1,7 @@
 //! The desktop window. `logic` ingests worker events and applies commands even when nothing is
 //! drawn; the `*_ui` functions only draw and collect commands.
 
+pub mod compare;
 pub mod cost;
 pub mod plots;
 mod profile;
@@ -245,6 +246,7 @@ pub struct Saved {
     pub cost: cost::CostSettings,
     /// The preset last loaded or saved: File > Save preset writes it.
     pub preset_path: Option<PathBuf>,
+    pub compare: compare::CompareSettings,
 }
 
 /// A run as the window sees it: live samples, then the result.
@@ -309,6 +311,9 @@ pub enum Command {
     Open(PathBuf),
     Run,
     Cancel,
+    Compare,
+    /// Leave this layer in float in the int8 variant and compare again.
+    ExcludeLayer(String),
     InstallRuntime,
     ClearData,
 }
@@ -337,6 +342,12 @@ pub struct InferscopeApp {
     cost_cache: Option<cost::CostView>,
     /// An export waiting for "replace the existing file?".
     pub pending_export: Option<(ExportKind, PathBuf)>,
+    /// The comparison under way or last finished (Compare tab).
+    pub compare: Option<compare::CompareSession>,
+    /// The variant whose per-layer drift is shown.
+    pub compare_selected: Option<String>,
+    /// The engine x batch the Compare charts show.
+    pub compare_view: Option<(crate::engine::EngineKind, usize)>,
     commands: Vec<Command>,
     ctx: Option<egui::Context>,
     /// FLOPs of the open model, estimated on another thread: (sha256, flops, note).
@@ -383,6 +394,9 @@ impl InferscopeApp {
             cost_source: None,
             cost_cache: None,
             pending_export: None,
+            compare: None,
+            compare_selected: None,
+            compare_view: None,
             commands: Vec::new(),
             ctx: None,
             flops: None,
@@ -468,6 +482,11 @@ impl InferscopeApp {
         self.saved.settings = settings;
         self.saved.cost.inputs = p.cost.clone();
         self.saved.cost.pricing = p.pricing.clone();
+        let variants: Vec<crate::optimize::Variant> =
+            p.variants.iter().filter_map(|v| v.parse().ok()).collect();
+        if !variants.is_empty() {
+            self.saved.compare.apply(&variants);
+        }
         if let Some(m) = model {
             if m.exists() {
                 self.open(&m);
@@ -504,6 +523,13 @@ impl InferscopeApp {
             bench: self.saved.settings.to_bench()?,
             cost,
             pricing: self.saved.cost.pricing.clone(),
+            variants: self
+                .saved
+                .compare
+                .variants()
+                .iter()
+                .map(|v| v.to_string())
+                .collect(),
             ..Preset::default()
         })
     }
@@ -559,6 +585,15 @@ impl InferscopeApp {
             study.plan = s.plan.clone();
             study.data = Some(s.data.clone());
             study.runs = s.results().into_iter().cloned().collect();
+        }
+        if let Some(c) = self.compare.as_ref().and_then(|c| c.result.as_ref()) {
+            study.variants = c.variants.clone();
+            study.importance = c.importance.clone();
+            study.compare_runs = c.runs.clone();
+            if study.runs.is_empty() {
+                study.runs = c.runs.clone();
+                study.data = Some(c.data.clone());
+            }
         }
         let pricing = self.saved.cost.pricing.clone();
         let view = self.cost_view();
@@ -616,15 +651,13 @@ impl InferscopeApp {
         self.session.as_ref().is_some_and(|s| s.worker.is_some())
     }
 
-    fn start_run(&mut self) {
-        if self.is_running() {
-            return;
-        }
+    /// The model, plan and data source the settings describe, or `None` with an error shown.
+    fn bench_inputs(&mut self) -> Option<(Model, Plan, DataSource, Option<String>)> {
         let Some(model) = self.model.clone() else {
             self.errors.push(
                 "open a model first (drop an .onnx file on the window or use File > Open)".into(),
             );
-            return;
+            return None;
         };
         let s = &self.saved.settings;
         let (engines, notice) =
@@ -632,14 +665,14 @@ impl InferscopeApp {
                 Ok(x) => x,
                 Err(e) => {
                     self.errors.push(format!("{e:#}"));
-                    return;
+                    return None;
                 }
             };
         let mut plan = match s.plan(engines, self.saved.data_path.is_some()) {
             Ok(p) => p,
             Err(e) => {
                 self.errors.push(e);
-                return;
+                return None;
             }
         };
         if let Some(note) = plan.fit_to_fixed_batch(model.fixed_batch()) {
@@ -666,9 +699,19 @@ impl InferscopeApp {
                 }),
                 Err(e) => {
                     self.errors.push(e);
-                    return;
+                    return None;
                 }
             },
+        };
+        Some((model, plan, source, notice))
+    }
+
+    fn start_run(&mut self) {
+        if self.is_running() {
+            return;
+        }
+        let Some((model, plan, source, notice)) = self.bench_inputs() else {
+            return;
         };
         let data_text = match &source {
             DataSource::File { path, .. } => path.display().to_string(),
@@ -755,7 +798,12 @@ impl InferscopeApp {
                     if let Some(w) = self.session.as_ref().and_then(|s| s.worker.as_ref()) {
                         w.cancel();
                     }
+                    if let Some(w) = self.compare.as_ref().and_then(|c| c.worker.as_ref()) {
+                        w.cancel();
+                    }
                 }
+                Command::Compare => self.start_compare(),
+                Command::ExcludeLayer(n) => self.exclude_layer(n),
                 Command::InstallRuntime => self.start_install(),
                 Command::ClearData => self.saved.data_path = None,
             }
@@ -767,6 +815,7 @@ impl InferscopeApp {
                 m.info.flops_note = note;
             }
         }
+        self.compare_logic();
         if let Some(inst) = &mut self.install {
             let mut finished = None;
             for m in inst.messages.try_iter() {

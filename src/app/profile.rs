@@ -427,7 +427,14 @@ impl InferscopeApp {
             .as_ref()
             .map(|s| s.results())
             .unwrap_or_default();
-        let items = checklist::evaluate(&results, self.saved.settings.latency_target_ms, None);
+        let items = checklist::evaluate(
+            &results,
+            self.saved.settings.latency_target_ms,
+            self.compare
+                .as_ref()
+                .and_then(|c| c.result.as_ref())
+                .and_then(|c| c.importance.as_ref()),
+        );
         egui::CollapsingHeader::new(RichText::new("Production checklist").strong())
             .default_open(true)
             .show(ui, |ui| {

@@ -60,8 +60,15 @@ impl InferscopeApp {
         egui::CentralPanel::default_margins().show(ui, |ui| {
             let tab = self.saved.tab.unwrap_or(Tab::Profile);
             ui.horizontal(|ui| {
-                for (t, label) in [(Tab::Profile, "Profile"), (Tab::Compare, "Compare"), (Tab::Cost, "Cost")] {
-                    if ui.selectable_label(tab == t, RichText::new(label).size(16.0)).clicked() {
+                for (t, label) in [
+                    (Tab::Profile, "Profile"),
+                    (Tab::Compare, "Compare"),
+                    (Tab::Cost, "Cost"),
+                ] {
+                    if ui
+                        .selectable_label(tab == t, RichText::new(label).size(16.0))
+                        .clicked()
+                    {
                         self.saved.tab = Some(t);
                     }
                 }
@@ -69,12 +76,7 @@ impl InferscopeApp {
             ui.separator();
             match tab {
                 Tab::Profile => self.profile_ui(ui),
-                Tab::Compare => placeholder_ui(
-                    ui,
-                    "Compare",
-                    "Optimized variants (int8 quantization, pruning, fp16, fewer trees, another model) benchmarked side \
-                     by side with the original: latency, throughput, memory, size and output drift. Coming next.",
-                ),
+                Tab::Compare => self.compare_ui(ui),
                 Tab::Cost => self.cost_ui(ui),
             }
         });
@@ -330,15 +332,6 @@ impl InferscopeApp {
             }
         }
     }
-}
-
-fn placeholder_ui(ui: &mut egui::Ui, title: &str, text: &str) {
-    ui.add_space(40.0);
-    ui.vertical_centered(|ui| {
-        ui.heading(title);
-        ui.add_space(8.0);
-        ui.label(RichText::new(text).weak());
-    });
 }
 
 /// The newest `show` messages, each with a Dismiss button that removes it.

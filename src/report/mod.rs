@@ -46,6 +46,8 @@ pub struct Study {
     pub cost: Option<CostSection>,
     /// Variants from `compare --json`: fidelity, speedups, what each rewrite did.
     pub variants: Vec<crate::compare::VariantReport>,
+    /// The interleaved runs of the comparison (the original and its variants).
+    pub compare_runs: Vec<RunResult>,
     pub importance: Option<crate::compare::fidelity::Importance>,
     /// The latency target the checklist judges p95 at batch 1 against, ms.
     pub latency_target_ms: f64,
@@ -872,7 +874,7 @@ pub fn pages(study: &Study) -> Vec<String> {
             ""
         );
         let mut rows = Vec::new();
-        for r in &study.runs {
+        for r in &study.compare_runs {
             let v = study.variants.iter().find(|v| v.name == r.variant);
             let size = match v {
                 Some(v) => crate::cli::human_bytes(v.file_size_bytes),

@@ -1,0 +1,831 @@
+//! The Compare tab: variant toggles with their settings, the interleaved comparison, its table,
+//! bar charts of latency and size, the latency-vs-fidelity scatter with its Pareto front, and
+//! the per-layer drift of one variant where a click excludes a layer from quantization.
+
+use super::{Command, InferscopeApp};
+use crate::bench::{Phase, RunSpec};
+use crate::compare::Comparison;
+use crate::engine::{EngineKind, OptLevel};
+use crate::optimize::{Int8Options, QuantFormat, Variant};
+use crate::worker::{CompareJob, CompareMsg, Worker};
+use egui::{Color32, RichText};
+use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints, Points, Text};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Which variants are on, and their settings; saved across restarts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CompareSettings {
+    pub int8: bool,
+    pub int8_options: Int8Options,
+    pub weight_int8: bool,
+    pub fp16: bool,
+    pub prune: bool,
+    pub sparsity: f64,
+    pub structured: bool,
+    pub trees: bool,
+    pub trees_k: usize,
+    pub max_depth: bool,
+    pub depth: usize,
+    pub ort_level: bool,
+    pub level: OptLevel,
+    /// Other models for the same task.
+    pub files: Vec<PathBuf>,
+    pub importance_threshold: f64,
+}
+
+impl Default for CompareSettings {
+    fn default() -> Self {
+        CompareSettings {
+            int8: true,
+            int8_options: Int8Options {
+                signed: true,
+                ..Default::default()
+            },
+            weight_int8: false,
+            fp16: false,
+            prune: false,
+            sparsity: 0.5,
+            structured: true,
+            trees: false,
+            trees_k: 10,
+            max_depth: false,
+            depth: 4,
+            ort_level: false,
+            level: OptLevel::Basic,
+            files: Vec::new(),
+            importance_threshold: 0.01,
+        }
+    }
+}
+
+impl CompareSettings {
+    /// The variants switched on, in a fixed order.
+    pub fn variants(&self) -> Vec<Variant> {
+        let mut v = Vec::new();
+        if self.int8 {
+            v.push(Variant::Int8(self.int8_options.clone()));
+        }
+        if self.weight_int8 {
+            v.push(Variant::WeightInt8 {
+                per_channel: self.int8_options.per_channel,
+            });
+        }
+        if self.fp16 {
+            v.push(Variant::Fp16);
+        }
+        if self.prune {
+            v.push(Variant::Prune {
+                sparsity: self.sparsity,
+                structured: self.structured,
+                per_layer: false,
+            });
+        }
+        if self.trees {
+            v.push(Variant::Trees(self.trees_k.max(1)));
+        }
+        if self.max_depth {
+            v.push(Variant::MaxDepth(self.depth.max(1)));
+        }
+        if self.ort_level {
+            v.push(Variant::OrtOpt(self.level));
+        }
+        v.extend(self.files.iter().cloned().map(Variant::File));
+        v
+    }
+
+    /// Switches on the variants a preset lists (spelled as `compare --variant`).
+    pub fn apply(&mut self, variants: &[Variant]) {
+        *self = CompareSettings {
+            int8: false,
+            importance_threshold: self.importance_threshold,
+            ..CompareSettings::default()
+        };
+        for v in variants {
+            match v {
+                Variant::Int8(o) => {
+                    self.int8 = true;
+                    self.int8_options = o.clone();
+                }
+                Variant::WeightInt8 { per_channel } => {
+                    self.weight_int8 = true;
+                    self.int8_options.per_channel |= per_channel;
+                }
+                Variant::Fp16 => self.fp16 = true,
+                Variant::Prune {
+                    sparsity,
+                    structured,
+                    ..
+                } => {
+                    self.prune = true;
+                    self.sparsity = *sparsity;
+                    self.structured = *structured;
+                }
+                Variant::Trees(k) => {
+                    self.trees = true;
+                    self.trees_k = *k;
+                }
+                Variant::MaxDepth(d) => {
+                    self.max_depth = true;
+                    self.depth = *d;
+                }
+                Variant::OrtOpt(l) => {
+                    self.ort_level = true;
+                    self.level = *l;
+                }
+                Variant::File(p) => self.files.push(p.clone()),
+            }
+        }
+    }
+}
+
+/// The comparison under way or last finished.
+pub struct CompareSession {
+    pub worker: Option<Worker<CompareMsg>>,
+    pub step: String,
+    pub specs: BTreeMap<usize, RunSpec>,
+    pub progress: Option<(usize, Phase, u64, Option<u64>)>,
+    pub result: Option<Comparison>,
+    pub started: Instant,
+    pub cancelled: bool,
+    pub failures: Vec<String>,
+}
+
+const COLORS: [Color32; 8] = [
+    Color32::from_rgb(120, 120, 120),
+    Color32::from_rgb(31, 119, 180),
+    Color32::from_rgb(255, 127, 14),
+    Color32::from_rgb(44, 160, 44),
+    Color32::from_rgb(214, 39, 40),
+    Color32::from_rgb(148, 103, 189),
+    Color32::from_rgb(140, 86, 75),
+    Color32::from_rgb(227, 119, 194),
+];
+
+/// Points on the Pareto front of (latency, fidelity): none faster is at least as faithful.
+pub fn pareto_front(points: &[(f64, f64)]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by(|&a, &b| {
+        points[a]
+            .0
+            .total_cmp(&points[b].0)
+            .then(points[b].1.total_cmp(&points[a].1))
+    });
+    let mut best = f64::NEG_INFINITY;
+    let mut front = Vec::new();
+    for i in order {
+        if points[i].1 > best {
+            best = points[i].1;
+            front.push(i);
+        }
+    }
+    front
+}
+
+impl InferscopeApp {
+    pub fn is_comparing(&self) -> bool {
+        self.compare.as_ref().is_some_and(|c| c.worker.is_some())
+    }
+
+    pub(super) fn start_compare(&mut self) {
+        if self.is_comparing() || self.is_running() {
+            self.errors
+                .push("wait for the running benchmark to finish (or cancel it) first".into());
+            return;
+        }
+        let variants = self.saved.compare.variants();
+        if variants.is_empty() {
+            self.errors
+                .push("switch on at least one variant to compare with the original".into());
+            return;
+        }
+        let Some((model, plan, source, notice)) = self.bench_inputs() else {
+            return;
+        };
+        if let Some(n) = notice {
+            self.notices
+                .push(n.lines().last().unwrap_or_default().to_string());
+        }
+        let ctx = self.ctx.clone();
+        let worker = Worker::compare(
+            CompareJob {
+                model,
+                source,
+                plan,
+                variants,
+                importance_threshold: self.saved.compare.importance_threshold,
+            },
+            move || {
+                if let Some(c) = &ctx {
+                    c.request_repaint_after(super::REPAINT_EVERY);
+                }
+            },
+        );
+        self.compare = Some(CompareSession {
+            worker: Some(worker),
+            step: "starting".into(),
+            specs: BTreeMap::new(),
+            progress: None,
+            result: None,
+            started: Instant::now(),
+            cancelled: false,
+            failures: Vec::new(),
+        });
+    }
+
+    /// Leaves `node` in float in the int8 variant and compares again.
+    pub(super) fn exclude_layer(&mut self, node: String) {
+        let o = &mut self.saved.compare.int8_options;
+        if !o.exclude.contains(&node) {
+            o.exclude.push(node.clone());
+        }
+        self.saved.compare.int8 = true;
+        self.notices.push(format!(
+            "Excluded {node} from int8 quantization; comparing again."
+        ));
+        self.start_compare();
+    }
+
+    /// Applies the comparison worker's messages.
+    pub(super) fn compare_logic(&mut self) {
+        let Some(c) = &mut self.compare else {
+            return;
+        };
+        let msgs = c.worker.as_ref().map(|w| w.drain()).unwrap_or_default();
+        for m in msgs {
+            match m {
+                CompareMsg::Step(s) => c.step = s,
+                CompareMsg::Event(crate::bench::Event::Started { run, spec }) => {
+                    c.specs.insert(run, spec);
+                }
+                CompareMsg::Event(crate::bench::Event::Progress {
+                    run,
+                    phase,
+                    done,
+                    total,
+                }) => c.progress = Some((run, phase, done, total)),
+                CompareMsg::Event(crate::bench::Event::Failed { error, .. }) => {
+                    if error == "cancelled" {
+                        c.cancelled = true;
+                    } else {
+                        c.failures.push(error);
+                    }
+                }
+                CompareMsg::Event(_) => {}
+                CompareMsg::Done(r) => {
+                    c.worker = None;
+                    match *r {
+                        Ok(cmp) => {
+                            if self.compare_selected.is_none()
+                                || !cmp
+                                    .variants
+                                    .iter()
+                                    .any(|v| Some(&v.name) == self.compare_selected.as_ref())
+                            {
+                                self.compare_selected = cmp
+                                    .variants
+                                    .iter()
+                                    .find(|v| {
+                                        v.fidelity.as_ref().is_some_and(|f| !f.layers.is_empty())
+                                    })
+                                    .map(|v| v.name.clone());
+                            }
+                            c.result = Some(cmp);
+                        }
+                        Err(e) => self.errors.push(e),
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn compare_ui(&mut self, ui: &mut egui::Ui) {
+        egui::ScrollArea::vertical()
+            .id_salt("compare_scroll")
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                self.variant_toggles_ui(ui);
+                ui.separator();
+                self.compare_controls_ui(ui);
+                let Some(cmp) = self.compare.as_ref().and_then(|c| c.result.clone()) else {
+                    return;
+                };
+                ui.add_space(6.0);
+                self.compare_table_ui(ui, &cmp);
+                ui.add_space(6.0);
+                self.compare_charts_ui(ui, &cmp);
+                ui.add_space(6.0);
+                self.variant_details_ui(ui, &cmp);
+            });
+    }
+
+    fn variant_toggles_ui(&mut self, ui: &mut egui::Ui) {
+        let busy = self.is_comparing();
+        let has_trees = self.model.as_ref().is_some_and(|m| {
+            m.info
+                .op_histogram
+                .keys()
+                .any(|k| k.contains("TreeEnsemble"))
+        });
+        let s = &mut self.saved.compare;
+        egui::CollapsingHeader::new(RichText::new("Variants").strong())
+            .default_open(true)
+            .show(ui, |ui| {
+                ui.add_enabled_ui(!busy, |ui| {
+                    ui.label(RichText::new("Benchmarked with the Profile tab's settings (engine, batch sizes, stop rule), interleaved with the original.").small().weak());
+                    egui::Grid::new("variant_toggles").num_columns(2).spacing([16.0, 6.0]).show(ui, |ui| {
+                        ui.checkbox(&mut s.int8, "int8 (dynamic)").on_hover_text("MatMul/Gemm weights in int8, activations quantized per request (DynamicQuantizeLinear). Usually faster on ONNX Runtime; tract runs the integer ops slowly.");
+                        ui.horizontal(|ui| {
+                            let o = &mut s.int8_options;
+                            ui.checkbox(&mut o.per_channel, "per channel").on_hover_text("One scale per output channel: more faithful, slightly larger");
+                            let mut qdq = o.format == QuantFormat::Qdq;
+                            if ui.checkbox(&mut qdq, "QDQ form").on_hover_text("DequantizeLinear around float ops instead of MatMulInteger; ONNX Runtime fuses it, tract cannot run it").changed() {
+                                o.format = if qdq { QuantFormat::Qdq } else { QuantFormat::QOperator };
+                            }
+                            let mut unsigned = !o.signed;
+                            if ui.checkbox(&mut unsigned, "uint8 weights").on_hover_text("Asymmetric uint8 weights instead of symmetric int8").changed() {
+                                o.signed = !unsigned;
+                            }
+                            ui.checkbox(&mut o.conv, "Conv too").on_hover_text("ConvInteger is usually slower than float Conv on CPU");
+                        });
+                        ui.end_row();
+                        if !s.int8_options.exclude.is_empty() {
+                            ui.label("  excluded layers");
+                            ui.horizontal_wrapped(|ui| {
+                                let mut remove = None;
+                                for (i, n) in s.int8_options.exclude.iter().enumerate() {
+                                    if ui.small_button(format!("{n} ×")).on_hover_text("Quantize this layer again").clicked() {
+                                        remove = Some(i);
+                                    }
+                                }
+                                if let Some(i) = remove {
+                                    s.int8_options.exclude.remove(i);
+                                }
+                            });
+                            ui.end_row();
+                        }
+                        ui.checkbox(&mut s.weight_int8, "weight-only int8").on_hover_text("int8 weights dequantized when the model loads: a file about 4x smaller, the same speed");
+                        ui.label(RichText::new("smaller file, same math").small().weak());
+                        ui.end_row();
+                        ui.checkbox(&mut s.fp16, "fp16").on_hover_text("float16 weights and compute, float32 in and out. On CPUs without native fp16 this is usually slower: it is here to be measured, not assumed.");
+                        ui.label(RichText::new("usually slower on CPU").small().weak());
+                        ui.end_row();
+                        ui.checkbox(&mut s.prune, "pruning");
+                        ui.horizontal(|ui| {
+                            let l = ui.label("sparsity");
+                            ui.add(egui::Slider::new(&mut s.sparsity, 0.05..=0.95).fixed_decimals(2)).labelled_by(l.id).on_hover_text("Share of weights (unstructured) or of hidden units and channels (structured) removed");
+                            ui.checkbox(&mut s.structured, "structured").on_hover_text("Remove whole hidden units and channels so the tensors shrink and the model runs faster. Unstructured pruning only adds zeros: the file compresses better but dense kernels do the same work.");
+                        });
+                        ui.end_row();
+                        ui.add_enabled_ui(has_trees, |ui| ui.checkbox(&mut s.trees, "fewer trees")).response.on_disabled_hover_text("For tree ensembles");
+                        ui.horizontal(|ui| {
+                            let l = ui.label("keep");
+                            ui.add(egui::DragValue::new(&mut s.trees_k).range(1..=10_000)).labelled_by(l.id);
+                            let l = ui.add_enabled_ui(has_trees, |ui| ui.checkbox(&mut s.max_depth, "max depth")).inner;
+                            ui.add(egui::DragValue::new(&mut s.depth).range(1..=64)).labelled_by(l.id).on_hover_text("Every tree cut at this depth; the cut node becomes a leaf with the mean of the leaves below it");
+                        });
+                        ui.end_row();
+                        let l = ui.checkbox(&mut s.ort_level, "ONNX Runtime level").on_hover_text("The same model with another graph optimization level (ONNX Runtime only)");
+                        egui::ComboBox::from_id_salt("ort_level")
+                            .selected_text(format!("{:?}", s.level).to_lowercase())
+                            .show_ui(ui, |ui| {
+                                for l in [OptLevel::Disabled, OptLevel::Basic, OptLevel::Extended, OptLevel::All] {
+                                    ui.selectable_value(&mut s.level, l, format!("{l:?}").to_lowercase());
+                                }
+                            })
+                            .response
+                            .labelled_by(l.id);
+                        ui.end_row();
+                        ui.label("other models");
+                        ui.horizontal_wrapped(|ui| {
+                            let mut remove = None;
+                            for (i, f) in s.files.iter().enumerate() {
+                                if ui.small_button(format!("{} ×", super::short_path(f))).on_hover_text(f.display().to_string()).clicked() {
+                                    remove = Some(i);
+                                }
+                            }
+                            if let Some(i) = remove {
+                                s.files.remove(i);
+                            }
+                            if ui.small_button("Add…").on_hover_text("Another ONNX model for the same task (a distilled student, say): it must take the same inputs").clicked() {
+                                if let Some(p) = rfd::FileDialog::new().add_filter("ONNX model", &["onnx"]).pick_file() {
+                                    s.files.push(p);
+                                }
+                            }
+                        });
+                        ui.end_row();
+                    });
+                });
+            });
+    }
+
+    fn compare_controls_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let busy = self.is_comparing();
+            let can = self.model.is_some() && !busy && !self.is_running();
+            if ui
+                .add_enabled(can, egui::Button::new(RichText::new("Run comparison").strong()))
+                .on_hover_text("Build the variants, measure their fidelity on the data, then benchmark them interleaved with the original")
+                .on_disabled_hover_text("Open a model (and wait for a running benchmark)")
+                .clicked()
+            {
+                self.command(Command::Compare);
+            }
+            if busy && ui.button("Cancel").clicked() {
+                self.command(Command::Cancel);
+            }
+            if let Some(c) = &self.compare {
+                if c.worker.is_some() {
+                    ui.spinner();
+                    let what = match c.progress {
+                        Some((run, phase, done, total)) => {
+                            let spec = c.specs.get(&run);
+                            let who = spec
+                                .map(|s| format!("{} on {}", s.variant, s.engine))
+                                .unwrap_or_default();
+                            match (phase, total) {
+                                (Phase::Measure, Some(t)) => format!("{who}: {done}/{t}"),
+                                (Phase::Measure, None) => format!("{who}: {done}"),
+                                (Phase::Warmup, _) => format!("{who}: warming up"),
+                                (Phase::Loading, _) => "loading the variants".into(),
+                            }
+                        }
+                        None => String::new(),
+                    };
+                    ui.label(format!("{} {what}", c.step));
+                } else if c.cancelled {
+                    ui.label("Cancelled.");
+                } else if let Some(r) = &c.result {
+                    ui.label(format!(
+                        "Done: {} variants in {:.1} s.",
+                        r.variants.len(),
+                        c.started.elapsed().as_secs_f64()
+                    ));
+                }
+            }
+        });
+        if let Some(c) = &self.compare {
+            for f in &c.failures {
+                ui.label(
+                    RichText::new(f)
+                        .small()
+                        .color(Color32::from_rgb(170, 90, 0)),
+                );
+            }
+        }
+    }
+
+    fn compare_table_ui(&mut self, ui: &mut egui::Ui, cmp: &Comparison) {
+        let h = |ui: &mut egui::Ui, t: &str, tip: &str| {
+            ui.label(RichText::new(t).strong()).on_hover_text(tip);
+        };
+        egui::Grid::new("compare_table").striped(true).num_columns(12).spacing([12.0, 3.0]).show(ui, |ui| {
+            h(ui, "variant", "The original, then each variant");
+            h(ui, "engine", "Engine the run was measured on");
+            h(ui, "batch", "Samples per request");
+            h(ui, "p50 ms", "Median latency");
+            h(ui, "p95 ms", "95th percentile latency");
+            h(ui, "p99 ms", "99th percentile latency");
+            h(ui, "samples/s", "Throughput: requests per second x batch size");
+            h(ui, "load MB", "Resident memory added by loading this variant");
+            h(ui, "size", "Model file size");
+            h(ui, "fidelity", "Lowest top-1 agreement with the original over classifier outputs, else the lowest cosine similarity of the outputs (1 = identical)");
+            h(ui, "speedup", "Original p50 / variant p50 in the same interleaved run, with a 95% bootstrap interval");
+            h(ui, "", "");
+            ui.end_row();
+            for r in &cmp.runs {
+                let v = cmp.variants.iter().find(|v| v.name == r.variant);
+                ui.label(&r.variant).on_hover_text(v.map(|v| v.description.as_str()).unwrap_or("the model as given"));
+                ui.label(r.engine.label());
+                ui.label(r.batch_size.to_string());
+                ui.label(format!("{:.3}", r.latency_p50));
+                ui.label(format!("{:.3}", r.latency_p95));
+                ui.label(format!("{:.3}", r.latency_p99));
+                ui.label(format!("{:.0}", r.throughput_rps));
+                ui.label(format!("{:.1}", (r.rss_after_load_mb - r.rss_before_load_mb).max(0.0)));
+                ui.label(crate::cli::human_bytes(v.map(|v| v.file_size_bytes).unwrap_or(cmp.file_size_bytes)));
+                ui.label(match v {
+                    None => "1".to_string(),
+                    Some(v) => v.fidelity.as_ref().map(|f| format!("{:.4}", f.score())).unwrap_or_else(|| "-".into()),
+                });
+                let sp = v.and_then(|v| v.speedups.iter().find(|s| s.engine == r.engine && s.batch_size == r.batch_size));
+                match sp {
+                    Some(s) => {
+                        let color = if !s.significant {
+                            ui.visuals().text_color()
+                        } else if s.p50_ratio > 1.0 {
+                            Color32::from_rgb(30, 140, 30)
+                        } else {
+                            Color32::from_rgb(190, 40, 40)
+                        };
+                        ui.label(RichText::new(format!("{:.2}x [{:.2}-{:.2}]", s.p50_ratio, s.ci.lo, s.ci.hi)).color(color));
+                        ui.label(if s.significant { "" } else { "not significant" });
+                    }
+                    None => {
+                        ui.label("");
+                        ui.label("");
+                    }
+                }
+                ui.end_row();
+            }
+        });
+    }
+
+    fn compare_charts_ui(&mut self, ui: &mut egui::Ui, cmp: &Comparison) {
+        // Charts show one engine x batch; default: the first engine, batch 1 if measured.
+        let mut keys: Vec<(EngineKind, usize)> =
+            cmp.runs.iter().map(|r| (r.engine, r.batch_size)).collect();
+        keys.dedup();
+        keys.sort();
+        keys.dedup();
+        let Some(&first) = keys.iter().find(|k| k.1 == 1).or(keys.first()) else {
+            return;
+        };
+        let mut key = self
+            .compare_view
+            .filter(|k| keys.contains(k))
+            .unwrap_or(first);
+        ui.horizontal(|ui| {
+            let l = ui.label("Charts for");
+            egui::ComboBox::from_id_salt("compare_view")
+                .selected_text(format!("{} batch {}", key.0, key.1))
+                .show_ui(ui, |ui| {
+                    for k in &keys {
+                        ui.selectable_value(&mut key, *k, format!("{} batch {}", k.0, k.1));
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+        });
+        self.compare_view = Some(key);
+        let runs: Vec<&crate::bench::RunResult> = cmp
+            .runs
+            .iter()
+            .filter(|r| (r.engine, r.batch_size) == key)
+            .collect();
+        let names: Vec<String> = runs.iter().map(|r| r.variant.clone()).collect();
+        let size_of = |n: &str| {
+            cmp.variants
+                .iter()
+                .find(|v| v.name == n)
+                .map(|v| v.file_size_bytes)
+                .unwrap_or(cmp.file_size_bytes) as f64
+        };
+        let fidelity_of = |n: &str| -> Option<f64> {
+            if n == "original" {
+                return Some(1.0);
+            }
+            cmp.variants
+                .iter()
+                .find(|v| v.name == n)?
+                .fidelity
+                .as_ref()
+                .map(|f| f.score())
+        };
+        let w = ((ui.available_width() - 24.0) / 3.0).max(220.0);
+        let names2 = names.clone();
+        ui.horizontal_top(|ui| {
+            ui.vertical(|ui| {
+                ui.label(RichText::new("p50 latency, ms").strong()).on_hover_text("Bars: median; whiskers: p95");
+                Plot::new("compare_latency").height(220.0).width(w).allow_drag(false).allow_zoom(false).allow_scroll(false)
+                    .show_axes([false, true])
+                    .include_y(0.0)
+                    .show(ui, |p| {
+                        for (i, r) in runs.iter().enumerate() {
+                            p.add(BarChart::new(r.variant.as_str(), vec![Bar::new(i as f64, r.latency_p50).width(0.6)]).color(COLORS[i % COLORS.len()]));
+                            p.add(Line::new("", PlotPoints::from(vec![[i as f64, r.latency_p50], [i as f64, r.latency_p95]])).color(Color32::from_rgb(90, 90, 90)).width(2.5));
+                            p.add(Text::new("", egui_plot::PlotPoint::new(i as f64, 0.0), RichText::new(short(&r.variant)).small()).anchor(egui::Align2::CENTER_TOP));
+                        }
+                    });
+            });
+            ui.vertical(|ui| {
+                ui.label(RichText::new("File size, KB").strong());
+                Plot::new("compare_size").height(220.0).width(w).allow_drag(false).allow_zoom(false).allow_scroll(false)
+                    .show_axes([false, true])
+                    .include_y(0.0)
+                    .show(ui, |p| {
+                        for (i, n) in names2.iter().enumerate() {
+                            p.add(BarChart::new(n.as_str(), vec![Bar::new(i as f64, size_of(n) / 1e3).width(0.6)]).color(COLORS[i % COLORS.len()]));
+                            p.add(Text::new("", egui_plot::PlotPoint::new(i as f64, 0.0), RichText::new(short(n)).small()).anchor(egui::Align2::CENTER_TOP));
+                        }
+                    });
+            });
+            ui.vertical(|ui| {
+                ui.label(RichText::new("Latency vs fidelity").strong()).on_hover_text("Up and to the left is better. The line joins the Pareto front: variants nothing else beats on both latency and fidelity.");
+                let pts: Vec<(String, f64, f64)> = runs.iter().filter_map(|r| fidelity_of(&r.variant).map(|f| (r.variant.clone(), r.latency_p50, f))).collect();
+                let front = pareto_front(&pts.iter().map(|p| (p.1, p.2)).collect::<Vec<_>>());
+                Plot::new("compare_pareto").height(220.0).width(w).legend(Legend::default().position(egui_plot::Corner::RightBottom))
+                    .x_axis_label("p50 ms").y_axis_label("fidelity")
+                    .show(ui, |p| {
+                        for (i, (n, x, y)) in pts.iter().enumerate() {
+                            let on = front.contains(&i);
+                            p.add(Points::new(n.as_str(), PlotPoints::from(vec![[*x, *y]])).radius(if on { 6.0 } else { 4.0 }).color(COLORS[names.iter().position(|m| m == n).unwrap_or(0) % COLORS.len()]));
+                        }
+                        let line: Vec<[f64; 2]> = front.iter().map(|&i| [pts[i].1, pts[i].2]).collect();
+                        p.add(Line::new("Pareto front", PlotPoints::from(line)).color(Color32::GRAY).style(egui_plot::LineStyle::dashed_dense()));
+                    });
+            });
+        });
+    }
+
+    fn variant_details_ui(&mut self, ui: &mut egui::Ui, cmp: &Comparison) {
+        let with_layers: Vec<String> = cmp
+            .variants
+            .iter()
+            .filter(|v| v.fidelity.as_ref().is_some_and(|f| !f.layers.is_empty()))
+            .map(|v| v.name.clone())
+            .collect();
+        if !with_layers.is_empty() {
+            let mut sel = self
+                .compare_selected
+                .clone()
+                .filter(|s| with_layers.contains(s))
+                .unwrap_or_else(|| with_layers[0].clone());
+            ui.horizontal(|ui| {
+                let l = ui.label(RichText::new("Per-layer drift of").strong()).on_hover_text("Relative error of each MatMul/Gemm/Conv output against the original on the sample data: where the variant loses fidelity");
+                egui::ComboBox::from_id_salt("drift_variant")
+                    .selected_text(sel.clone())
+                    .show_ui(ui, |ui| {
+                        for n in &with_layers {
+                            ui.selectable_value(&mut sel, n.clone(), n);
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+            });
+            self.compare_selected = Some(sel.clone());
+            if let Some(f) = cmp
+                .variants
+                .iter()
+                .find(|v| v.name == sel)
+                .and_then(|v| v.fidelity.as_ref())
+            {
+                let is_int8 = sel.starts_with("int8");
+                let worst = f
+                    .layers
+                    .iter()
+                    .map(|l| l.relative_error)
+                    .fold(1e-9, f64::max);
+                let mut exclude = None;
+                egui::Grid::new("drift")
+                    .num_columns(4)
+                    .spacing([12.0, 3.0])
+                    .show(ui, |ui| {
+                        for l in &f.layers {
+                            ui.label(format!("{} ({})", l.node, l.op));
+                            ui.add(
+                                egui::ProgressBar::new((l.relative_error / worst) as f32)
+                                    .desired_width(220.0)
+                                    .text(format!("{:.3}%", l.relative_error * 100.0)),
+                            );
+                            ui.label(format!("cosine {:.5}", l.cosine));
+                            if is_int8 {
+                                if ui
+                                    .button(format!("Exclude {}", l.node))
+                                    .on_hover_text("Leave this layer in float and compare again")
+                                    .clicked()
+                                {
+                                    exclude = Some(l.node.clone());
+                                }
+                            } else {
+                                ui.label("");
+                            }
+                            ui.end_row();
+                        }
+                    });
+                if let Some(n) = exclude {
+                    self.command(Command::ExcludeLayer(n));
+                }
+            }
+        }
+        for v in &cmp.variants {
+            let title = match &v.error {
+                Some(_) => RichText::new(format!("{}: not compared", v.name))
+                    .color(Color32::from_rgb(170, 90, 0)),
+                None => RichText::new(format!(
+                    "{}: {}",
+                    v.name,
+                    v.coverage
+                        .as_ref()
+                        .map(|c| c.summary())
+                        .unwrap_or_else(|| v.description.clone())
+                )),
+            };
+            egui::CollapsingHeader::new(title)
+                .id_salt(("variant", &v.name))
+                .show(ui, |ui| {
+                    ui.label(&v.description);
+                    if let Some(e) = &v.error {
+                        ui.label(RichText::new(e).color(Color32::from_rgb(170, 90, 0)));
+                    }
+                    if let Some(c) = &v.coverage {
+                        for n in &c.changed {
+                            ui.label(
+                                RichText::new(format!("changed {} ({}): {}", n.node, n.op, n.note))
+                                    .small(),
+                            );
+                        }
+                        for n in &c.skipped {
+                            ui.label(
+                                RichText::new(format!("left {} ({}): {}", n.node, n.op, n.note))
+                                    .small()
+                                    .weak(),
+                            );
+                        }
+                    }
+                    if let Some(f) = &v.fidelity {
+                        for o in &f.outputs {
+                            let mut line = format!(
+                                "{}: max |err| {:.3e}, mean |err| {:.3e}, cosine {:.6}",
+                                o.name, o.max_abs_err, o.mean_abs_err, o.cosine
+                            );
+                            if let Some(t) = o.top1_agreement {
+                                line += &format!(", top-1 agreement {:.2}%", t * 100.0);
+                            }
+                            if let (Some(a), Some(a0)) = (o.accuracy, o.accuracy_original) {
+                                line += &format!(
+                                    ", accuracy {:.2}% (original {:.2}%)",
+                                    a * 100.0,
+                                    a0 * 100.0
+                                );
+                            }
+                            if let (Some(a), Some(a0)) = (o.f1, o.f1_original) {
+                                line += &format!(", F1 {a:.4} (original {a0:.4})");
+                            }
+                            ui.label(RichText::new(line).small());
+                        }
+                    }
+                    if let Some(e) = &v.fidelity_error {
+                        ui.label(RichText::new(format!("fidelity not measured: {e}")).small());
+                    }
+                });
+        }
+        if let Some(i) = &cmp.importance {
+            ui.add_space(4.0);
+            ui.label(RichText::new("Permutation importance").strong()).on_hover_text("How much the metric drops when one feature's column is shuffled, as a share of all drops");
+            ui.label(
+                RichText::new(format!(
+                    "{} (baseline {:.4}). {} of {} features carry less than {:.0}%{}",
+                    i.metric,
+                    i.baseline,
+                    i.low.len(),
+                    i.features.len(),
+                    i.threshold * 100.0,
+                    if i.low.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            ": {}",
+                            i.low
+                                .iter()
+                                .map(|f| i.features[*f].name.clone())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                ))
+                .small(),
+            );
+        }
+    }
+}
+
+fn short(name: &str) -> String {
+    if name.chars().count() > 14 {
+        format!("{}…", name.chars().take(13).collect::<String>())
+    } else {
+        name.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pareto_front_keeps_only_undominated_points() {
+        let pts = [(1.0, 0.9), (2.0, 1.0), (1.5, 0.8), (0.5, 0.7), (3.0, 1.0)];
+        let mut f = pareto_front(&pts);
+        f.sort_unstable();
+        assert_eq!(f, vec![0, 1, 3]);
+    }
+
+    #[test]
+    fn settings_round_trip_through_variants() {
+        let mut s = CompareSettings::default();
+        let v: Vec<Variant> = [
+            "int8:per-channel:exclude=fc",
+            "prune:0.3:structured",
+            "trees:5",
+            "ort:basic",
+        ]
+        .iter()
+        .map(|x| x.parse().unwrap())
+        .collect();
+        s.apply(&v);
+        assert_eq!(s.variants(), v);
+    }
+}
