@@ -1009,6 +1009,9 @@ fn optimize_cmd(a: &OptimizeArgs) -> Result<()> {
         println!("  left     {} ({}): {}", c.node, c.op, c.note);
     }
     println!("{}", cov.summary());
+    for n in &cov.notes {
+        println!("note: {n}");
+    }
     println!("wrote {}", a.output.display());
     if let Some(j) = &a.json {
         write_atomic(j, (serde_json::to_string_pretty(cov)? + "\n").as_bytes())?;
@@ -1106,6 +1109,9 @@ pub fn compare_details(c: &crate::compare::Comparison) -> String {
         }
         if let Some(cov) = &v.coverage {
             let _ = writeln!(out, "  {}", cov.summary());
+            for n in &cov.notes {
+                let _ = writeln!(out, "  note: {n}");
+            }
             for s in cov.skipped.iter().take(8) {
                 let _ = writeln!(out, "  left {} ({}): {}", s.node, s.op, s.note);
             }

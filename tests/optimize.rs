@@ -529,6 +529,7 @@ fn round_trips_keep_the_outputs_of_unusual_models_identical() {
         let m = load(p);
         let proto = pb::ModelProto::decode(m.bytes.as_slice()).unwrap();
         graph::check_structure(proto.graph.as_ref().unwrap()).unwrap();
+        assert!(graph::unknown_fields(&m.bytes).is_empty(), "{p}: nothing dropped");
         let again = Model::from_bytes(&m.info.path, proto.encode_to_vec()).unwrap();
         let x = synth(&m);
         // tract has no sequence ops; ONNX Runtime runs everything.
@@ -571,4 +572,37 @@ fn variants_that_do_not_apply_say_so_and_nothing_overwrites_the_original() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("not a variant of the same task"), "{e}");
+}
+
+/// Fields prost does not know are dropped on re-encoding: the rewrite says so.
+#[test]
+fn fields_this_build_cannot_carry_are_reported() {
+    let mut bytes = std::fs::read(root("assets/mlp.onnx")).unwrap();
+    // Field 30 of ModelProto (unknown here), varint 1.
+    bytes.extend_from_slice(&[0xF0, 0x01, 0x01]);
+    // A node with IR 10's metadata_props (field 9): ("k", "v").
+    let mut node = pb::NodeProto {
+        op_type: "Identity".into(),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    node.extend_from_slice(&[0x4A, 0x06, 0x0A, 0x01, b'k', 0x12, 0x01, b'v']);
+    let mut graph = vec![0x0A, node.len() as u8];
+    graph.extend_from_slice(&node);
+    bytes.push(0x3A); // ModelProto.graph: merged into the existing graph by any parser
+    bytes.push(graph.len() as u8);
+    bytes.extend_from_slice(&graph);
+    assert_eq!(
+        graph::unknown_fields(&bytes),
+        vec![("ModelProto field 30".to_string(), 1), ("NodeProto field 9".to_string(), 1)]
+    );
+    let m = Model::from_bytes(&root("assets/mlp.onnx"), bytes).unwrap();
+    let r = optimize::rewrite(&m, &"int8".parse().unwrap()).unwrap();
+    assert!(
+        r.coverage.notes.iter().any(|n| n.contains("ModelProto field 30 x1")),
+        "{:?}",
+        r.coverage.notes
+    );
+    let clean = optimize::rewrite(&load("assets/mlp.onnx"), &"int8".parse().unwrap()).unwrap();
+    assert!(clean.coverage.notes.is_empty());
 }

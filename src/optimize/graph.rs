@@ -392,6 +392,102 @@ pub fn default_opset(m: &pb::ModelProto) -> i64 {
         .unwrap_or(0)
 }
 
+/// Which message a nested field holds, for [`unknown_fields`].
+#[derive(Clone, Copy, PartialEq)]
+enum Msg {
+    Model,
+    Graph,
+    Node,
+    Attribute,
+}
+
+impl Msg {
+    fn name(self) -> &'static str {
+        match self {
+            Msg::Model => "ModelProto",
+            Msg::Graph => "GraphProto",
+            Msg::Node => "NodeProto",
+            Msg::Attribute => "AttributeProto",
+        }
+    }
+
+    /// Field numbers this build's schema knows, and the nested messages worth walking.
+    fn field(self, tag: u64) -> Option<Option<Msg>> {
+        match (self, tag) {
+            (Msg::Model, 7) => Some(Some(Msg::Graph)),
+            (Msg::Model, 1..=6 | 8 | 14 | 20 | 25) => Some(None),
+            (Msg::Graph, 1) => Some(Some(Msg::Node)),
+            (Msg::Graph, 2 | 5 | 10..=15) => Some(None),
+            (Msg::Node, 5) => Some(Some(Msg::Attribute)),
+            (Msg::Node, 1..=7) => Some(None),
+            (Msg::Attribute, 6 | 11) => Some(Some(Msg::Graph)),
+            (Msg::Attribute, 1..=11 | 13 | 15 | 20..=23) => Some(None),
+            _ => None,
+        }
+    }
+}
+
+/// Fields of the model, its graphs, nodes and attributes that this build's schema does not
+/// know (prost drops them on re-encoding), as `NodeProto field 9` with a count.
+pub fn unknown_fields(bytes: &[u8]) -> Vec<(String, usize)> {
+    fn varint(b: &[u8], i: &mut usize) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = *b.get(*i)?;
+            *i += 1;
+            v |= ((byte & 0x7f) as u64) << shift;
+            if byte & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+    fn walk(b: &[u8], msg: Msg, out: &mut std::collections::BTreeMap<String, usize>, depth: usize) -> Option<()> {
+        if depth > 64 {
+            return None;
+        }
+        let mut i = 0;
+        while i < b.len() {
+            let key = varint(b, &mut i)?;
+            let (tag, wire) = (key >> 3, key & 7);
+            let body = match wire {
+                0 => {
+                    varint(b, &mut i)?;
+                    None
+                }
+                1 => {
+                    i += 8;
+                    None
+                }
+                2 => {
+                    let len = varint(b, &mut i)? as usize;
+                    let start = i;
+                    i = i.checked_add(len)?;
+                    Some(b.get(start..i)?)
+                }
+                5 => {
+                    i += 4;
+                    None
+                }
+                _ => return None,
+            };
+            match msg.field(tag) {
+                None => *out.entry(format!("{} field {tag}", msg.name())).or_insert(0) += 1,
+                Some(Some(inner)) => {
+                    if let Some(body) = body {
+                        walk(body, inner, out, depth + 1)?;
+                    }
+                }
+                Some(None) => {}
+            }
+        }
+        Some(())
+    }
+    let mut out = std::collections::BTreeMap::new();
+    let _ = walk(bytes, Msg::Model, &mut out, 0);
+    out.into_iter().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -279,6 +279,9 @@ pub struct Coverage {
     /// The files compressed (deflate), which is what sparsity buys on disk.
     pub compressed_bytes_before: u64,
     pub compressed_bytes_after: u64,
+    /// What else the user should know (fields this build cannot carry over, say).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 impl Coverage {
@@ -353,6 +356,19 @@ pub struct Rewrite {
 pub fn rewrite(model: &Model, variant: &Variant) -> Result<Rewrite> {
     let mut proto = decode_proto(&model.bytes, &model.info.path)?;
     let mut cov = Coverage::default();
+    // prost keeps only the fields it knows (IR 10's node `overload` and `metadata_props` are
+    // not among them): say which ones the variant will not carry.
+    let unknown = graph::unknown_fields(&model.bytes);
+    if !unknown.is_empty() {
+        cov.notes.push(format!(
+            "fields this build does not know are not carried into the variant (newer ONNX metadata such as node overloads): {}",
+            unknown
+                .iter()
+                .map(|(f, n)| format!("{f} x{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     crate::guard::catch(
         &format!("rewriting the model as {variant}"),
         || match variant {

@@ -933,6 +933,9 @@ pub fn pages(study: &Study) -> Vec<String> {
             }
             if let Some(c) = &v.coverage {
                 p.para(&c.summary(), 7.5, "#444");
+                for n in &c.notes {
+                    p.para(&format!("Note: {n}"), 7.0, "#a05a00");
+                }
                 let left: Vec<String> = c
                     .skipped
                     .iter()
