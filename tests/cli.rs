@@ -1054,10 +1054,16 @@ fn compare_runs_variants_with_fidelity_speedups_and_a_report() {
         "digits has blank border pixels"
     );
     let text = std::process::Command::new("pdftotext")
-        .args([pdf.to_str().unwrap(), "-"])
+        .args(["-layout", pdf.to_str().unwrap(), "-"])
         .output()
         .expect("pdftotext (poppler-utils) is installed");
     let text = String::from_utf8_lossy(&text.stdout);
+    // The Variants table: a row per variant run, with the speedup and its interval.
+    let rows = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("prune:0.5:structured") && l.contains("x ["))
+        .count();
+    assert_eq!(rows, 4, "variant rows in:\n{text}");
     for needle in [
         "int8:per-channel",
         "top-1 agreement",

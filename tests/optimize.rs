@@ -529,7 +529,10 @@ fn round_trips_keep_the_outputs_of_unusual_models_identical() {
         let m = load(p);
         let proto = pb::ModelProto::decode(m.bytes.as_slice()).unwrap();
         graph::check_structure(proto.graph.as_ref().unwrap()).unwrap();
-        assert!(graph::unknown_fields(&m.bytes).is_empty(), "{p}: nothing dropped");
+        assert!(
+            graph::unknown_fields(&m.bytes).is_empty(),
+            "{p}: nothing dropped"
+        );
         let again = Model::from_bytes(&m.info.path, proto.encode_to_vec()).unwrap();
         let x = synth(&m);
         // tract has no sequence ops; ONNX Runtime runs everything.
@@ -594,12 +597,18 @@ fn fields_this_build_cannot_carry_are_reported() {
     bytes.extend_from_slice(&graph);
     assert_eq!(
         graph::unknown_fields(&bytes),
-        vec![("ModelProto field 30".to_string(), 1), ("NodeProto field 9".to_string(), 1)]
+        vec![
+            ("ModelProto field 30".to_string(), 1),
+            ("NodeProto field 9".to_string(), 1)
+        ]
     );
     let m = Model::from_bytes(&root("assets/mlp.onnx"), bytes).unwrap();
     let r = optimize::rewrite(&m, &"int8".parse().unwrap()).unwrap();
     assert!(
-        r.coverage.notes.iter().any(|n| n.contains("ModelProto field 30 x1")),
+        r.coverage
+            .notes
+            .iter()
+            .any(|n| n.contains("ModelProto field 30 x1")),
         "{:?}",
         r.coverage.notes
     );

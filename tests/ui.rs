@@ -485,6 +485,29 @@ fn compare_tab_runs_variants_and_excludes_a_layer() {
         .skipped
         .iter()
         .any(|s| s.node == "MatMul1" && s.note == "excluded by you"));
+    // A variant can be saved from the window, never over the original.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("q.onnx");
+    h.state_mut().command(inferscope::app::Command::SaveVariant(
+        "int8:exclude=MatMul1".into(),
+        out.clone(),
+    ));
+    h.run();
+    let saved = inferscope::model::Model::load(&out).unwrap();
+    assert_eq!(saved.info.op_histogram.get("MatMulInteger"), Some(&2));
+    h.state_mut().command(inferscope::app::Command::SaveVariant(
+        "int8".into(),
+        root("assets/mlp.onnx"),
+    ));
+    h.run();
+    assert!(
+        h.state()
+            .errors
+            .iter()
+            .any(|e| e.contains("the original model")),
+        "{:?}",
+        h.state().errors
+    );
     // The chip under int8 puts it back.
     h.get_by_label("MatMul1 ×").click();
     h.run();

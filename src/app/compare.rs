@@ -249,6 +249,26 @@ impl InferscopeApp {
         self.start_compare();
     }
 
+    /// Writes the variant spelled `name` of the open model to `path`.
+    pub fn save_variant(&mut self, name: &str, path: &std::path::Path) {
+        let result = (|| -> anyhow::Result<crate::optimize::Coverage> {
+            let model = self
+                .model
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("no model is open"))?;
+            let v: Variant = name.parse()?;
+            let r = crate::optimize::rewrite(model, &v)?;
+            crate::optimize::save(model, &r, path)?;
+            Ok(r.coverage)
+        })();
+        match result {
+            Ok(c) => self
+                .notices
+                .push(format!("Wrote {} ({})", path.display(), c.summary())),
+            Err(e) => self.errors.push(format!("Could not save {name}: {e:#}")),
+        }
+    }
+
     /// Applies the comparison worker's messages.
     pub(super) fn compare_logic(&mut self) {
         let Some(c) = &mut self.compare else {

@@ -314,6 +314,8 @@ pub enum Command {
     Compare,
     /// Leave this layer in float in the int8 variant and compare again.
     ExcludeLayer(String),
+    /// Write the variant (spelled as `compare --variant`) to a file.
+    SaveVariant(String, PathBuf),
     InstallRuntime,
     ClearData,
 }
@@ -804,6 +806,7 @@ impl InferscopeApp {
                 }
                 Command::Compare => self.start_compare(),
                 Command::ExcludeLayer(n) => self.exclude_layer(n),
+                Command::SaveVariant(n, p) => self.save_variant(&n, &p),
                 Command::InstallRuntime => self.start_install(),
                 Command::ClearData => self.saved.data_path = None,
             }

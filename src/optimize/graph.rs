@@ -442,7 +442,12 @@ pub fn unknown_fields(bytes: &[u8]) -> Vec<(String, usize)> {
         }
         None
     }
-    fn walk(b: &[u8], msg: Msg, out: &mut std::collections::BTreeMap<String, usize>, depth: usize) -> Option<()> {
+    fn walk(
+        b: &[u8],
+        msg: Msg,
+        out: &mut std::collections::BTreeMap<String, usize>,
+        depth: usize,
+    ) -> Option<()> {
         if depth > 64 {
             return None;
         }
@@ -472,7 +477,10 @@ pub fn unknown_fields(bytes: &[u8]) -> Vec<(String, usize)> {
                 _ => return None,
             };
             match msg.field(tag) {
-                None => *out.entry(format!("{} field {tag}", msg.name())).or_insert(0) += 1,
+                None => {
+                    *out.entry(format!("{} field {tag}", msg.name()))
+                        .or_insert(0) += 1
+                }
                 Some(Some(inner)) => {
                     if let Some(body) = body {
                         walk(body, inner, out, depth + 1)?;

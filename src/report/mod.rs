@@ -98,6 +98,7 @@ impl Study {
                 self.variants = serde_json::from_value(vs.clone()).context(
                     "its variants are not in the format `inferscope compare --json` writes",
                 )?;
+                self.compare_runs = serde_json::from_value(v["runs"].clone())?;
             }
             if let Some(i) = v.get("importance").filter(|i| i.is_object()) {
                 self.importance = serde_json::from_value(i.clone()).ok();
