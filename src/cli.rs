@@ -1019,7 +1019,8 @@ fn optimize_cmd(a: &OptimizeArgs) -> Result<()> {
     Ok(())
 }
 
-/// The comparison table: one row per variant x engine x batch.
+/// The comparison table: one row per variant x engine x batch. "load MB" is the resident memory
+/// loading that variant added (all variants stay loaded while the rounds alternate).
 pub fn compare_table(c: &crate::compare::Comparison) -> String {
     let mut out = String::new();
     let size = |name: &str| {
@@ -1034,7 +1035,7 @@ pub fn compare_table(c: &crate::compare::Comparison) -> String {
     };
     let _ = writeln!(
         out,
-        "{:<28} {:<11} {:>5} {:>9} {:>9} {:>9} {:>11} {:>9} {:>10} {:>9}  95% CI",
+        "{:<28} {:<11} {:>5} {:>9} {:>9} {:>9} {:>11} {:>8} {:>9} {:>10} {:>9}  95% CI",
         "variant",
         "engine",
         "batch",
@@ -1042,6 +1043,7 @@ pub fn compare_table(c: &crate::compare::Comparison) -> String {
         "p95 ms",
         "p99 ms",
         "samples/s",
+        "load MB",
         "size",
         "fidelity",
         "speedup",
@@ -1081,7 +1083,7 @@ pub fn compare_table(c: &crate::compare::Comparison) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<28} {:<11} {:>5} {:>9.3} {:>9.3} {:>9.3} {:>11.0} {:>9} {:>10} {:>9}  {}",
+            "{:<28} {:<11} {:>5} {:>9.3} {:>9.3} {:>9.3} {:>11.0} {:>8.1} {:>9} {:>10} {:>9}  {}",
             r.variant,
             r.engine.label(),
             r.batch_size,
@@ -1089,6 +1091,7 @@ pub fn compare_table(c: &crate::compare::Comparison) -> String {
             r.latency_p95,
             r.latency_p99,
             r.throughput_rps,
+            (r.rss_after_load_mb - r.rss_before_load_mb).max(0.0),
             size(&r.variant).map(human_bytes).unwrap_or_default(),
             fid,
             spd,

@@ -500,3 +500,58 @@ pub fn cut(m: &mut pb::ModelProto, how: Cut, cov: &mut Coverage) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(id: i64, mode: &str, f: i64, v: f32, t: i64, fl: i64) -> TreeNode {
+        TreeNode {
+            tree: 0,
+            id,
+            feature: f,
+            value: v,
+            mode: mode.into(),
+            true_id: t,
+            false_id: fl,
+            missing_true: 0,
+            hitrate: 1.0,
+        }
+    }
+
+    /// root: x0 <= 0.5 ? leaf 1 : (x1 <= 0.5 ? leaf 2 : leaf 4). Cut at depth 1, the right
+    /// branch becomes a leaf with the mean of 2 and 4.
+    #[test]
+    fn a_cut_branch_carries_the_mean_of_its_leaves() {
+        let mut e = Ensemble {
+            classifier: false,
+            nodes: vec![
+                n(0, "BRANCH_LEQ", 0, 0.5, 1, 2),
+                n(1, "LEAF", 0, 0.0, 0, 0),
+                n(2, "BRANCH_LEQ", 1, 0.5, 3, 4),
+                n(3, "LEAF", 0, 0.0, 0, 0),
+                n(4, "LEAF", 0, 0.0, 0, 0),
+            ],
+            leaves: [(1, 1.0), (3, 2.0), (4, 4.0)]
+                .iter()
+                .map(|&(node, weight)| Leaf {
+                    tree: 0,
+                    node,
+                    target: 0,
+                    weight,
+                })
+                .collect(),
+            base_values: vec![],
+            average: false,
+        };
+        assert_eq!(e.evaluate(&[1.0, 0.0]), vec![2.0]);
+        assert_eq!(e.evaluate(&[1.0, 1.0]), vec![4.0]);
+        let what = e.cut_depth(1).unwrap();
+        assert!(what.contains("1 branches"), "{what}");
+        assert_eq!(e.nodes.len(), 3);
+        assert_eq!(e.evaluate(&[1.0, 0.0]), vec![3.0]);
+        assert_eq!(e.evaluate(&[1.0, 1.0]), vec![3.0]);
+        assert_eq!(e.evaluate(&[0.0, 1.0]), vec![1.0]);
+        assert!(e.cut_depth(1).is_err(), "nothing deeper is left");
+    }
+}
