@@ -21,7 +21,7 @@ struct Quantized {
 /// Quantizes `w` laid out as `[outer.., channel, inner..]` with channels along `axis`, or per
 /// tensor when `per_channel` is false. Signed: symmetric, zero point 0, range [-qmax, qmax].
 /// Unsigned: asymmetric over [min(0, w), max(0, w)], range [0, 255].
-fn quantize(w: &Weight, axis: usize, per_channel: bool, signed: bool, qmax: f32) -> Quantized {
+fn quantize(w: &Weight, axis: usize, per_channel: bool, signed: bool, qmax: &[f32]) -> Quantized {
     let dims: Vec<usize> = w.dims.iter().map(|&d| d.max(1) as usize).collect();
     let channels = if per_channel { dims[axis] } else { 1 };
     let inner: usize = if per_channel {
@@ -50,7 +50,11 @@ fn quantize(w: &Weight, axis: usize, per_channel: bool, signed: bool, qmax: f32)
     for c in 0..channels {
         if signed {
             let m = lo[c].abs().max(hi[c].abs());
-            scales.push(if m > 0.0 { m / qmax } else { 1.0 });
+            scales.push(if m > 0.0 {
+                m / qmax[c.min(qmax.len() - 1)]
+            } else {
+                1.0
+            });
             zero_points.push(0);
         } else {
             let range = hi[c] - lo[c];
@@ -65,7 +69,8 @@ fn quantize(w: &Weight, axis: usize, per_channel: bool, signed: bool, qmax: f32)
         let c = channel_of(i);
         let q = (v / scales[c]).round() + zero_points[c] as f32;
         if signed {
-            signed_q.push(q.clamp(-qmax, qmax) as i8);
+            let m = qmax[c.min(qmax.len() - 1)];
+            signed_q.push(q.clamp(-m, m) as i8);
         } else {
             unsigned_q.push(q.clamp(0.0, 255.0) as u8);
         }
@@ -129,11 +134,92 @@ fn transpose2(w: &Weight) -> Weight {
     }
 }
 
-/// The signed weight range for dynamic int8. ONNX Runtime's uint8 x int8 kernels on x86 CPUs
-/// without VNNI add pairs of products in 16 bits (vpmaddubsw), which saturates once
-/// 255 x |w| x 2 passes 32767: on the digits MLP full-range per-channel weights drifted 8.7%
-/// at the first layer. Seven bits (+-63) cannot saturate; ORT calls this `reduce_range`.
-const DYNAMIC_QMAX: f32 = 63.0;
+/// The signed weight range for dynamic int8 of a `[K, N]` weight (one range, or one per column).
+/// ONNX Runtime's uint8 x int8 kernels on x86 CPUs without VNNI add the products of adjacent K
+/// pairs in 16 bits (vpmaddubsw): 255 x (|q1| + |q2|) saturates once |q1| + |q2| > 128. With
+/// full-range weights that happened on the digits MLP (per-channel: 8.7% drift at the first
+/// layer, as with quantize_dynamic's per-channel model). The range here is the widest (up to
+/// 127) at which no adjacent pair can pass 128; it is never narrower than 7 bits (63).
+fn safe_qmax(w: &Weight, per_channel: bool) -> Vec<f32> {
+    let (k, n) = (w.dims[0] as usize, w.dims[1] as usize);
+    let columns = if per_channel { n } else { 1 };
+    let channel = |j: usize| if per_channel { j } else { 0 };
+    let mut max_abs = vec![0f32; columns];
+    for (i, v) in w.data.iter().enumerate() {
+        if v.is_finite() {
+            let c = channel(i % n);
+            max_abs[c] = max_abs[c].max(v.abs());
+        }
+    }
+    // The largest rounded pair sum per channel at a given range.
+    let worst = |qmax: f32| -> Vec<f32> {
+        let mut out = vec![0f32; columns];
+        for r in (0..k.saturating_sub(1)).step_by(2) {
+            for j in 0..n {
+                let c = channel(j);
+                if max_abs[c] == 0.0 {
+                    continue;
+                }
+                let q = |v: f32| {
+                    if v.is_finite() {
+                        (v.abs() / max_abs[c] * qmax).round()
+                    } else {
+                        0.0
+                    }
+                };
+                let s = q(w.data[r * n + j]) + q(w.data[(r + 1) * n + j]);
+                out[c] = out[c].max(s);
+            }
+        }
+        out
+    };
+    // Binary search per channel for the widest range whose pairs stay at or under 128.
+    let mut lo = vec![63f32; columns];
+    let mut hi = vec![127f32; columns];
+    let top = worst(127.0);
+    for c in 0..columns {
+        if top[c] <= 128.0 {
+            lo[c] = 127.0;
+        }
+    }
+    while (0..columns).any(|c| hi[c] - lo[c] > 0.5) {
+        let mid: Vec<f32> = (0..columns)
+            .map(|c| ((lo[c] + hi[c]) / 2.0).ceil())
+            .collect();
+        let mut pairs = vec![0f32; columns];
+        // Channels share one pass: each evaluates at its own midpoint.
+        for r in (0..k.saturating_sub(1)).step_by(2) {
+            for j in 0..n {
+                let c = channel(j);
+                if max_abs[c] == 0.0 || hi[c] - lo[c] <= 0.5 {
+                    continue;
+                }
+                let q = |v: f32| {
+                    if v.is_finite() {
+                        (v.abs() / max_abs[c] * mid[c]).round()
+                    } else {
+                        0.0
+                    }
+                };
+                pairs[c] = pairs[c].max(q(w.data[r * n + j]) + q(w.data[(r + 1) * n + j]));
+            }
+        }
+        for c in 0..columns {
+            if hi[c] - lo[c] <= 0.5 {
+                continue;
+            }
+            if pairs[c] <= 128.0 {
+                lo[c] = mid[c];
+            } else {
+                hi[c] = mid[c] - 1.0;
+            }
+        }
+    }
+    lo
+}
+
+/// Conv weights (QDQ form only) keep the plain 7-bit range.
+const CONV_QMAX: f32 = 63.0;
 
 /// Where new constants go: initializers at the top level, `Constant` nodes in subgraphs
 /// (both engines accept those everywhere).
@@ -313,7 +399,12 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
                     let x = n.input[0].clone();
                     // QOperator with signed weights keeps the zero point at 0 so that per-channel
                     // scales stay a plain float Mul after MatMulInteger.
-                    let q = quantize(&w, 1, o.per_channel, o.signed, DYNAMIC_QMAX);
+                    let qmax = if o.signed {
+                        safe_qmax(&w, o.per_channel)
+                    } else {
+                        vec![255.0]
+                    };
+                    let q = quantize(&w, 1, o.per_channel, o.signed, &qmax);
                     let [wq, ws, wz] = q.tensors(e.names, &id, &w.dims);
                     let (wq, ws, wz) = (e.constant(wq), e.constant(ws), e.constant(wz));
                     let mm_out = if bias.is_some() {
@@ -402,7 +493,11 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
                             } else {
                                 "per-tensor"
                             },
-                            if o.signed { "7-bit int8" } else { "uint8" },
+                            if o.signed {
+                                "int8 (pair-safe range)"
+                            } else {
+                                "uint8"
+                            },
                             w.dims
                         ),
                         float_bytes(&w),
@@ -416,7 +511,7 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
                     let per_channel = o.per_channel && o.format == QuantFormat::Qdq;
                     // ONNX Runtime's ConvInteger takes uint8 weights with one zero point.
                     let signed = o.signed && o.format == QuantFormat::Qdq;
-                    let q = quantize(&w, 0, per_channel, signed, DYNAMIC_QMAX);
+                    let q = quantize(&w, 0, per_channel, signed, &[CONV_QMAX]);
                     let [wq, ws, wz] = q.tensors(e.names, &id, &w.dims);
                     let (wq, ws, wz) = (e.constant(wq), e.constant(ws), e.constant(wz));
                     let [xq, xs, xz] = quantize_activation(e, cache, &x);
@@ -587,7 +682,7 @@ pub fn weight_only(m: &mut pb::ModelProto, per_channel: bool, cov: &mut Coverage
             let deq = if let Some(d) = done.get(&key) {
                 d.clone()
             } else {
-                let q = quantize(&w, axis, per_channel && !w.dims.is_empty(), true, 127.0);
+                let q = quantize(&w, axis, per_channel && !w.dims.is_empty(), true, &[127.0]);
                 let [wq, ws, wz] = q.tensors(e.names, &wname, &w.dims);
                 let (wq, ws, wz) = (e.constant(wq), e.constant(ws), e.constant(wz));
                 let out = e.fresh(&format!("{wname}_dequantized"));
@@ -667,7 +762,7 @@ mod tests {
             data: vec![1.0, 100.0, -0.5, -50.0, 0.25, 3.0],
         };
         for signed in [true, false] {
-            let q = quantize(&w, 1, true, signed, 127.0);
+            let q = quantize(&w, 1, true, signed, &[127.0]);
             assert_eq!(q.scales.len(), 2);
             for (i, &v) in w.data.iter().enumerate() {
                 let c = i % 2;
@@ -685,5 +780,32 @@ mod tests {
             // The small column gets its own, finer step.
             assert!(q.scales[0] < q.scales[1] / 50.0);
         }
+    }
+
+    /// No adjacent pair of quantized weights can pass 128 (where ONNX Runtime's 16-bit pair
+    /// sums saturate), and weights without risky pairs keep the full 8-bit range.
+    #[test]
+    fn the_signed_range_keeps_adjacent_pairs_from_saturating() {
+        let w = Weight {
+            dims: vec![4, 2],
+            data: vec![1.0, 0.1, 0.9, -0.1, 0.2, 0.05, -0.3, 0.02],
+        };
+        for per_channel in [false, true] {
+            let qmax = safe_qmax(&w, per_channel);
+            assert!(qmax[0] < 127.0 && qmax[0] >= 63.0, "{qmax:?}");
+            let q = quantize(&w, 1, per_channel, true, &qmax);
+            for r in [0, 2] {
+                for j in 0..2 {
+                    let s = (q.signed_q[r * 2 + j] as i32).abs()
+                        + (q.signed_q[(r + 1) * 2 + j] as i32).abs();
+                    assert!(s <= 128, "pair {r},{j}: {s}");
+                }
+            }
+        }
+        let benign = Weight {
+            dims: vec![2, 1],
+            data: vec![1.0, 0.001],
+        };
+        assert_eq!(safe_qmax(&benign, false), vec![127.0]);
     }
 }
