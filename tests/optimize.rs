@@ -615,3 +615,50 @@ fn fields_this_build_cannot_carry_are_reported() {
     let clean = optimize::rewrite(&load("assets/mlp.onnx"), &"int8".parse().unwrap()).unwrap();
     assert!(clean.coverage.notes.is_empty());
 }
+
+/// Older exporters (IR < 4) list every initializer among the graph inputs, with its type: a
+/// rewrite that changes an initializer's type must change that declaration too.
+#[test]
+fn rewrites_keep_initializers_listed_as_inputs_consistent() {
+    let m = load("assets/mlp.onnx");
+    let mut proto = pb::ModelProto::decode(m.bytes.as_slice()).unwrap();
+    let g = proto.graph.as_mut().unwrap();
+    let declared: Vec<pb::ValueInfoProto> = g
+        .initializer
+        .iter()
+        .map(|t| pb::ValueInfoProto {
+            name: t.name.clone(),
+            r#type: Some(pb::TypeProto {
+                value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                    elem_type: t.data_type,
+                    shape: Some(pb::TensorShapeProto {
+                        dim: t
+                            .dims
+                            .iter()
+                            .map(|&d| pb::tensor_shape_proto::Dimension {
+                                value: Some(pb::tensor_shape_proto::dimension::Value::DimValue(d)),
+                                ..Default::default()
+                            })
+                            .collect(),
+                    }),
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .collect();
+    g.input.extend(declared);
+    let old = Model::from_bytes(&m.info.path, proto.encode_to_vec()).unwrap();
+    assert_eq!(
+        old.inputs().len(),
+        1,
+        "initializers are not inputs the user feeds"
+    );
+    let x = samples(&m, "assets/digits.npz");
+    let want = run(&old, EngineKind::Ort, &x);
+    for spec in ["fp16", "int8", "weight-int8", "prune:0.5:structured"] {
+        let (v, _) = variant(&old, spec);
+        let got = run(&v, EngineKind::Ort, &x);
+        assert_eq!(got[1].shape, want[1].shape, "{spec}");
+    }
+}

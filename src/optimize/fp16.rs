@@ -85,6 +85,7 @@ fn convert_graph(g: &mut pb::GraphProto, cov: &mut Coverage) -> (u64, u64) {
         }
     }
     let (mut before, mut after) = (0, 0);
+    let mut converted = HashSet::new();
     for t in &mut g.initializer {
         if keep.contains(&t.name) {
             continue;
@@ -93,6 +94,13 @@ fn convert_graph(g: &mut pb::GraphProto, cov: &mut Coverage) -> (u64, u64) {
             before += 4 * w.len() as u64;
             after += 2 * w.len() as u64;
             *t = f16_tensor(&t.name, &w.dims, &w.data);
+            converted.insert(t.name.clone());
+        }
+    }
+    // Models before IR 4 also list initializers among the graph inputs, with their type.
+    for i in g.input.iter_mut().filter(|i| converted.contains(&i.name)) {
+        if let Some(t) = elem_type_mut(i) {
+            *t = FLOAT16;
         }
     }
     for n in &mut g.node {
