@@ -470,7 +470,7 @@ fn tree_cuts_match_a_direct_evaluation_of_the_cut_trees() {
     assert_eq!(original.tree_ids().len(), 40);
 
     let (t, cov) = variant(&m, "trees:10");
-    assert!(cov.changed[0].note.contains("rescaled"), "{cov:?}");
+    assert!(cov.changed[0].note.contains("rescaled by n/k"), "{cov:?}");
     let cut = check(&t, "trees:10");
     assert_eq!(cut.tree_ids().len(), 10);
     // The kept trees are the first ten, their leaves scaled by 40/10.

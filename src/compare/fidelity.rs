@@ -452,6 +452,24 @@ pub fn permutation_importance(
                 Box::new(move |t: &Tensor| predictions(t).map(|q| accuracy(&q, &p)).unwrap_or(0.0)),
             )
         }
+        (None, Some(l)) if reference.len() == l.len() => {
+            let l: Vec<f64> = samples
+                .labels
+                .as_ref()
+                .map(|t| t.to_f64_vec())
+                .unwrap_or_default();
+            (
+                "negative mean squared error against the labels".into(),
+                Box::new(move |t: &Tensor| {
+                    let v = t.to_f64_vec();
+                    -(v.iter()
+                        .zip(&l)
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum::<f64>()
+                        / l.len().max(1) as f64)
+                }),
+            )
+        }
         (None, _) => {
             let r = reference.to_f64_vec();
             (

@@ -222,6 +222,34 @@ impl Ensemble {
         per_leaf.values().all(|&s| s <= cap)
     }
 
+    /// Whether a SUM regressor is really an average (a random forest exported with each leaf
+    /// divided by the number of trees): no base value, and every tree's mean leaf value has the
+    /// same sign and a similar size. Boosted trees fit residuals: their means straddle zero.
+    fn sums_averaged_values(&self) -> bool {
+        if self.classifier || self.average || self.base_values.iter().any(|b| *b != 0.0) {
+            return false;
+        }
+        let means: Vec<f64> = self
+            .tree_ids()
+            .iter()
+            .map(|t| {
+                let w: Vec<f64> = self
+                    .leaves
+                    .iter()
+                    .filter(|l| l.tree == *t)
+                    .map(|l| l.weight as f64)
+                    .collect();
+                w.iter().sum::<f64>() / w.len().max(1) as f64
+            })
+            .collect();
+        let (lo, hi) = means
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &m| {
+                (a.min(m), b.max(m))
+            });
+        means.len() > 1 && lo * hi > 0.0 && lo.abs().min(hi.abs()) * 3.0 >= lo.abs().max(hi.abs())
+    }
+
     /// Keeps the first `k` trees.
     pub fn keep_trees(&mut self, k: usize, post_transform_none: bool) -> Result<String> {
         let ids = self.tree_ids();
@@ -234,7 +262,8 @@ impl Ensemble {
                 ids.len()
             );
         }
-        let scale = post_transform_none && self.sums_averaged_probabilities(ids.len());
+        let scale = post_transform_none
+            && (self.sums_averaged_probabilities(ids.len()) || self.sums_averaged_values());
         let kept: Vec<i64> = ids[..k].to_vec();
         self.nodes.retain(|n| kept.contains(&n.tree));
         self.leaves.retain(|l| kept.contains(&l.tree));
@@ -246,7 +275,7 @@ impl Ensemble {
             "{} -> {k} trees{}",
             ids.len(),
             if scale {
-                " (leaf probabilities rescaled so they still average)"
+                " (leaf values rescaled by n/k: the ensemble averages its trees through a sum)"
             } else {
                 ""
             }
@@ -553,5 +582,58 @@ mod tests {
         assert_eq!(e.evaluate(&[1.0, 1.0]), vec![3.0]);
         assert_eq!(e.evaluate(&[0.0, 1.0]), vec![1.0]);
         assert!(e.cut_depth(1).is_err(), "nothing deeper is left");
+    }
+
+    /// A forest exported as a sum of leaves divided by n is rescaled when trees are dropped;
+    /// boosted trees (a base value, residual leaves of both signs) are not.
+    #[test]
+    fn averaging_sums_are_told_from_boosting() {
+        let tree = |t: i64, a: f32, b: f32| {
+            let mut nodes = vec![
+                n(0, "BRANCH_LEQ", 0, 0.5, 1, 2),
+                n(1, "LEAF", 0, 0.0, 0, 0),
+                n(2, "LEAF", 0, 0.0, 0, 0),
+            ];
+            nodes.iter_mut().for_each(|x| x.tree = t);
+            let leaves = vec![
+                Leaf {
+                    tree: t,
+                    node: 1,
+                    target: 0,
+                    weight: a,
+                },
+                Leaf {
+                    tree: t,
+                    node: 2,
+                    target: 0,
+                    weight: b,
+                },
+            ];
+            (nodes, leaves)
+        };
+        let build = |parts: Vec<(Vec<TreeNode>, Vec<Leaf>)>, base: Vec<f32>| Ensemble {
+            classifier: false,
+            nodes: parts.iter().flat_map(|p| p.0.clone()).collect(),
+            leaves: parts.iter().flat_map(|p| p.1.clone()).collect(),
+            base_values: base,
+            average: false,
+        };
+        let mut forest = build(
+            vec![tree(0, 10.0, 20.0), tree(1, 12.0, 18.0), tree(2, 9.0, 21.0)],
+            vec![],
+        );
+        let x = [0.0f32];
+        let full = forest.evaluate(&x)[0];
+        let what = forest.keep_trees(1, true).unwrap();
+        assert!(what.contains("rescaled"), "{what}");
+        assert_eq!(forest.evaluate(&x)[0], 30.0, "tree 0's 10 x 3");
+        assert!((full - 31.0).abs() < 1e-4);
+        let mut boosted = build(
+            vec![tree(0, -5.0, 5.0), tree(1, 2.0, -2.0), tree(2, -1.0, 1.0)],
+            vec![100.0],
+        );
+        let what = boosted.keep_trees(2, true).unwrap();
+        assert!(!what.contains("rescaled"), "{what}");
+        assert_eq!(boosted.evaluate(&x)[0], 97.0);
     }
 }
