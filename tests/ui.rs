@@ -513,3 +513,46 @@ fn compare_tab_runs_variants_and_excludes_a_layer() {
     h.run();
     assert!(h.state().saved.compare.int8_options.exclude.is_empty());
 }
+
+/// A long comparison cancels promptly and leaves the app ready for the next one.
+#[test]
+fn a_comparison_cancels_and_the_app_stays_usable() {
+    let mut h = harness();
+    drop_file(&mut h, &root("assets/mlp.onnx"));
+    {
+        let s = &mut h.state_mut().saved.settings;
+        s.engine = EngineChoice::Tract;
+        s.batch_sizes = "1".into();
+        s.stop_kind = StopKind::Duration;
+        s.duration_s = 60.0;
+    }
+    h.get_by_label("Compare").click();
+    h.run();
+    h.get_by_label("Run comparison").click();
+    h.step();
+    step_until(&mut h, Duration::from_secs(60), |a| {
+        a.compare.as_ref().is_some_and(|c| {
+            matches!(
+                c.progress,
+                Some((_, inferscope::bench::Phase::Measure, _, _))
+            )
+        })
+    });
+    let t = Instant::now();
+    h.get_by_label("Cancel").click();
+    step_until(&mut h, Duration::from_secs(30), |a| !a.is_comparing());
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "cancel took {:?}",
+        t.elapsed()
+    );
+    let c = h.state().compare.as_ref().unwrap();
+    assert!(c.cancelled);
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    // The Profile tab runs again at once.
+    h.state_mut().saved.settings.duration_s = 0.2;
+    h.get_by_label("Profile").click();
+    h.run();
+    click_run(&mut h);
+    step_until(&mut h, Duration::from_secs(60), finished);
+}
