@@ -864,6 +864,18 @@ struct Progress {
 }
 
 impl Progress {
+    /// Ok, or every failed run.
+    fn result(&self) -> Result<()> {
+        if !self.failures.is_empty() {
+            bail!(
+                "{} run(s) failed:\n  {}",
+                self.failures.len(),
+                self.failures.join("\n  ")
+            );
+        }
+        Ok(())
+    }
+
     fn new() -> Progress {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
@@ -981,14 +993,7 @@ fn bench_cmd(args: BenchArgs, ort_path: Option<PathBuf>) -> Result<()> {
     say(&args, &results_table(&results));
     let doc = bench_json(&s, &results, &progress.failures)?;
     write_outputs(&args, &doc, &results)?;
-    if !progress.failures.is_empty() {
-        bail!(
-            "{} run(s) failed:\n  {}",
-            progress.failures.len(),
-            progress.failures.join("\n  ")
-        );
-    }
-    Ok(())
+    progress.result()
 }
 
 fn optimize_cmd(a: &OptimizeArgs) -> Result<()> {
@@ -1065,20 +1070,11 @@ pub fn compare_table(c: &crate::compare::Comparison) -> String {
                 .iter()
                 .find(|s| s.engine == r.engine && s.batch_size == r.batch_size)
         });
-        let (spd, ci) = match sp {
-            Some(s) => (
-                format!("{:.2}x", s.p50_ratio),
-                format!(
-                    "[{:.2}-{:.2}]{}",
-                    s.ci.lo,
-                    s.ci.hi,
-                    if s.significant {
-                        ""
-                    } else {
-                        " not significant"
-                    }
-                ),
-            ),
+        let (spd, ci) = match sp.map(|s| s.label()) {
+            Some(l) => match l.split_once(' ') {
+                Some((x, rest)) => (x.to_string(), rest.to_string()),
+                None => (l, String::new()),
+            },
             None => ("-".into(), String::new()),
         };
         let _ = writeln!(
@@ -1122,42 +1118,10 @@ pub fn compare_details(c: &crate::compare::Comparison) -> String {
         match (&v.fidelity, &v.fidelity_error) {
             (Some(f), _) => {
                 for o in &f.outputs {
-                    let _ = write!(
-                        out,
-                        "  output {}: max |err| {:.3e}, mean |err| {:.3e}, cosine {:.6}",
-                        o.name, o.max_abs_err, o.mean_abs_err, o.cosine
-                    );
-                    if let Some(t) = o.top1_agreement {
-                        let _ = write!(out, ", top-1 agreement {:.2}%", t * 100.0);
-                    }
-                    if let (Some(a), Some(a0)) = (o.accuracy, o.accuracy_original) {
-                        let _ = write!(
-                            out,
-                            ", accuracy {:.2}% (original {:.2}%)",
-                            a * 100.0,
-                            a0 * 100.0
-                        );
-                    }
-                    if let (Some(a), Some(a0)) = (o.f1, o.f1_original) {
-                        let _ = write!(out, ", F1 {a:.4} (original {a0:.4})");
-                    }
-                    if let Some(n) = &o.note {
-                        let _ = write!(out, " ({n})");
-                    }
-                    let _ = writeln!(out);
+                    let _ = writeln!(out, "  output {}", o.summary());
                 }
-                if let Some(worst) = f
-                    .layers
-                    .iter()
-                    .max_by(|a, b| a.relative_error.total_cmp(&b.relative_error))
-                {
-                    let _ = writeln!(
-                        out,
-                        "  largest layer drift: {} ({}) {:.3}% relative error",
-                        worst.node,
-                        worst.op,
-                        worst.relative_error * 100.0
-                    );
+                if let Some(w) = f.worst_layer() {
+                    let _ = writeln!(out, "  {w}");
                 }
             }
             (None, Some(e)) => {
@@ -1167,27 +1131,7 @@ pub fn compare_details(c: &crate::compare::Comparison) -> String {
         }
     }
     if let Some(i) = &c.importance {
-        let _ = writeln!(
-            out,
-            "\nPermutation importance ({}, baseline {:.4}): {} of {} features below {:.1}%{}",
-            i.metric,
-            i.baseline,
-            i.low.len(),
-            i.features.len(),
-            i.threshold * 100.0,
-            if i.low.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    ": {}",
-                    i.low
-                        .iter()
-                        .map(|f| f.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
-        );
+        let _ = writeln!(out, "\n{}", i.summary());
     }
     out
 }
@@ -1241,14 +1185,7 @@ fn compare_cmd(a: CompareArgs, ort_path: Option<PathBuf>) -> Result<()> {
     if broken.len() == comparison.variants.len() {
         bail!("no variant applies:\n  {}", broken.join("\n  "));
     }
-    if !progress.failures.is_empty() {
-        bail!(
-            "{} run(s) failed:\n  {}",
-            progress.failures.len(),
-            progress.failures.join("\n  ")
-        );
-    }
-    Ok(())
+    progress.result()
 }
 
 /// The run of a results file the cost planner prices: `run`, or the fastest at batch 1.

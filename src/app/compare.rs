@@ -154,16 +154,14 @@ pub struct CompareSession {
     pub failures: Vec<String>,
 }
 
-const COLORS: [Color32; 8] = [
-    Color32::from_rgb(120, 120, 120),
-    Color32::from_rgb(31, 119, 180),
-    Color32::from_rgb(255, 127, 14),
-    Color32::from_rgb(44, 160, 44),
-    Color32::from_rgb(214, 39, 40),
-    Color32::from_rgb(148, 103, 189),
-    Color32::from_rgb(140, 86, 75),
-    Color32::from_rgb(227, 119, 194),
-];
+/// The original in gray, then the Profile tab's palette.
+fn color(i: usize) -> Color32 {
+    if i == 0 {
+        Color32::from_rgb(120, 120, 120)
+    } else {
+        super::profile::PALETTE[(i - 1) % super::profile::PALETTE.len()]
+    }
+}
 
 /// Points on the Pareto front of (latency, fidelity): none faster is at least as faithful.
 pub fn pareto_front(points: &[(f64, f64)]) -> Vec<usize> {
@@ -541,7 +539,7 @@ impl InferscopeApp {
                         } else {
                             Color32::from_rgb(190, 40, 40)
                         };
-                        ui.label(RichText::new(format!("{:.2}x [{:.2}-{:.2}]", s.p50_ratio, s.ci.lo, s.ci.hi)).color(color));
+                        ui.label(RichText::new(s.label().replace(" not significant", "")).color(color));
                         ui.label(if s.significant { "" } else { "not significant" });
                     }
                     None => {
@@ -615,7 +613,7 @@ impl InferscopeApp {
                     .include_y(0.0)
                     .show(ui, |p| {
                         for (i, r) in runs.iter().enumerate() {
-                            p.add(BarChart::new(r.variant.as_str(), vec![Bar::new(i as f64, r.latency_p50).width(0.6)]).color(COLORS[i % COLORS.len()]));
+                            p.add(BarChart::new(r.variant.as_str(), vec![Bar::new(i as f64, r.latency_p50).width(0.6)]).color(color(i)));
                             p.add(Line::new("", PlotPoints::from(vec![[i as f64, r.latency_p50], [i as f64, r.latency_p95]])).color(Color32::from_rgb(90, 90, 90)).width(2.5));
                             p.add(Text::new("", egui_plot::PlotPoint::new(i as f64, 0.0), RichText::new(short(&r.variant)).small()).anchor(egui::Align2::CENTER_TOP));
                         }
@@ -628,7 +626,7 @@ impl InferscopeApp {
                     .include_y(0.0)
                     .show(ui, |p| {
                         for (i, n) in names2.iter().enumerate() {
-                            p.add(BarChart::new(n.as_str(), vec![Bar::new(i as f64, size_of(n) / 1e3).width(0.6)]).color(COLORS[i % COLORS.len()]));
+                            p.add(BarChart::new(n.as_str(), vec![Bar::new(i as f64, size_of(n) / 1e3).width(0.6)]).color(color(i)));
                             p.add(Text::new("", egui_plot::PlotPoint::new(i as f64, 0.0), RichText::new(short(n)).small()).anchor(egui::Align2::CENTER_TOP));
                         }
                     });
@@ -642,7 +640,7 @@ impl InferscopeApp {
                     .show(ui, |p| {
                         for (i, (n, x, y)) in pts.iter().enumerate() {
                             let on = front.contains(&i);
-                            p.add(Points::new(n.as_str(), PlotPoints::from(vec![[*x, *y]])).radius(if on { 6.0 } else { 4.0 }).color(COLORS[names.iter().position(|m| m == n).unwrap_or(0) % COLORS.len()]));
+                            p.add(Points::new(n.as_str(), PlotPoints::from(vec![[*x, *y]])).radius(if on { 6.0 } else { 4.0 }).color(color(names.iter().position(|m| m == n).unwrap_or(0))));
                         }
                         let line: Vec<[f64; 2]> = front.iter().map(|&i| [pts[i].1, pts[i].2]).collect();
                         p.add(Line::new("Pareto front", PlotPoints::from(line)).color(Color32::GRAY).style(egui_plot::LineStyle::dashed_dense()));
@@ -758,24 +756,7 @@ impl InferscopeApp {
                     }
                     if let Some(f) = &v.fidelity {
                         for o in &f.outputs {
-                            let mut line = format!(
-                                "{}: max |err| {:.3e}, mean |err| {:.3e}, cosine {:.6}",
-                                o.name, o.max_abs_err, o.mean_abs_err, o.cosine
-                            );
-                            if let Some(t) = o.top1_agreement {
-                                line += &format!(", top-1 agreement {:.2}%", t * 100.0);
-                            }
-                            if let (Some(a), Some(a0)) = (o.accuracy, o.accuracy_original) {
-                                line += &format!(
-                                    ", accuracy {:.2}% (original {:.2}%)",
-                                    a * 100.0,
-                                    a0 * 100.0
-                                );
-                            }
-                            if let (Some(a), Some(a0)) = (o.f1, o.f1_original) {
-                                line += &format!(", F1 {a:.4} (original {a0:.4})");
-                            }
-                            ui.label(RichText::new(line).small());
+                            ui.label(RichText::new(o.summary()).small());
                         }
                     }
                     if let Some(e) = &v.fidelity_error {
@@ -785,29 +766,8 @@ impl InferscopeApp {
         }
         if let Some(i) = &cmp.importance {
             ui.add_space(4.0);
-            ui.label(RichText::new("Permutation importance").strong()).on_hover_text("How much the metric drops when one feature's column is shuffled, as a share of all drops");
-            ui.label(
-                RichText::new(format!(
-                    "{} (baseline {:.4}). {} of {} features carry less than {:.0}%{}",
-                    i.metric,
-                    i.baseline,
-                    i.low.len(),
-                    i.features.len(),
-                    i.threshold * 100.0,
-                    if i.low.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            ": {}",
-                            i.low
-                                .iter()
-                                .map(|f| i.features[*f].name.clone())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
-                    }
-                ))
-                .small(),
+            ui.label(RichText::new(i.summary()).small()).on_hover_text(
+                "How much the metric drops when one feature's column is shuffled, as a share of all drops",
             );
         }
     }

@@ -15,7 +15,7 @@ fn header(ui: &mut egui::Ui, text: &str, tip: &str) {
     ui.label(RichText::new(text).strong()).on_hover_text(tip);
 }
 
-const PALETTE: [Color32; 6] = [
+pub(super) const PALETTE: [Color32; 6] = [
     Color32::from_rgb(31, 119, 180),
     Color32::from_rgb(255, 127, 14),
     Color32::from_rgb(44, 160, 44),

@@ -366,18 +366,7 @@ pub fn run_interleaved(
                     }
                 }
             }
-            let mut merged: Vec<Outcome> = workloads
-                .iter()
-                .map(|_| Outcome {
-                    recorder: Recorder::new(plan.max_raw_samples),
-                    first_ns: None,
-                    warmup_count: 0,
-                    span_ns: 0,
-                    stop_reason: String::new(),
-                    error: None,
-                    cancelled: false,
-                })
-                .collect();
+            let mut merged: Vec<Outcome> = workloads.iter().map(|_| Outcome::new(plan)).collect();
             let mut peaks = vec![0u64; workloads.len()];
             let total = match plan.stop {
                 StopRule::Iterations(_) | StopRule::UntilStable { .. } => {
@@ -607,6 +596,20 @@ struct Outcome {
     cancelled: bool,
 }
 
+impl Outcome {
+    fn new(plan: &Plan) -> Outcome {
+        Outcome {
+            recorder: Recorder::new(plan.max_raw_samples),
+            first_ns: None,
+            warmup_count: 0,
+            span_ns: 0,
+            stop_reason: String::new(),
+            error: None,
+            cancelled: false,
+        }
+    }
+}
+
 /// Warm-up then measurement on every client at once; returns when the stop rule is met,
 /// the run is cancelled, or a client fails.
 fn measure(
@@ -636,15 +639,7 @@ fn measure(
     let issued = AtomicU64::new(0);
     let (tx, rx) = mpsc::channel::<ClientMsg>();
 
-    let mut out = Outcome {
-        recorder: Recorder::new(plan.max_raw_samples),
-        first_ns: None,
-        warmup_count: 0,
-        span_ns: 0,
-        stop_reason: String::new(),
-        error: None,
-        cancelled: false,
-    };
+    let mut out = Outcome::new(plan);
 
     std::thread::scope(|scope| {
         for (ix, (engine, prepared)) in clients.iter_mut().enumerate() {

@@ -54,7 +54,47 @@ pub struct Fidelity {
     pub layers_note: Option<String>,
 }
 
+impl OutputFidelity {
+    /// `probabilities: max |err| 1.7e-2, mean |err| 7.5e-5, cosine 0.999997, top-1 agreement
+    /// 100.00%, accuracy 98.52% (original 98.52%), F1 0.9852 (original 0.9852)`.
+    pub fn summary(&self) -> String {
+        let mut line = format!(
+            "{}: max |err| {:.3e}, mean |err| {:.3e}, cosine {:.6}",
+            self.name, self.max_abs_err, self.mean_abs_err, self.cosine
+        );
+        if let Some(t) = self.top1_agreement {
+            line += &format!(", top-1 agreement {:.2}%", t * 100.0);
+        }
+        if let (Some(a), Some(a0)) = (self.accuracy, self.accuracy_original) {
+            line += &format!(", accuracy {:.2}% (original {:.2}%)", a * 100.0, a0 * 100.0);
+        }
+        if let (Some(a), Some(a0)) = (self.f1, self.f1_original) {
+            line += &format!(", F1 {a:.4} (original {a0:.4})");
+        }
+        if let Some(n) = &self.note {
+            line += &format!(" ({n})");
+        }
+        line
+    }
+}
+
 impl Fidelity {
+    /// The layer that drifts most, as one line.
+    pub fn worst_layer(&self) -> Option<String> {
+        self.layers
+            .iter()
+            .max_by(|a, b| a.relative_error.total_cmp(&b.relative_error))
+            .map(|w| {
+                format!(
+                    "largest layer drift: {} ({}) {:.3}% relative error, cosine {:.5}",
+                    w.node,
+                    w.op,
+                    w.relative_error * 100.0,
+                    w.cosine
+                )
+            })
+    }
+
     /// One number for "how faithful", 1 is identical: the lowest top-1 agreement over
     /// classifier outputs, else the lowest cosine similarity.
     pub fn score(&self) -> f64 {
@@ -394,6 +434,41 @@ pub struct Importance {
 }
 
 type Metric = Box<dyn Fn(&Tensor) -> f64>;
+
+impl Importance {
+    /// One line: the metric, the top features, and those below the threshold.
+    pub fn summary(&self) -> String {
+        let mut top = self.features.clone();
+        top.sort_by(|a, b| b.share.total_cmp(&a.share));
+        let top: Vec<String> = top
+            .iter()
+            .take(5)
+            .map(|x| format!("{} {:.1}%", x.name, x.share * 100.0))
+            .collect();
+        format!(
+            "Permutation importance ({}, baseline {:.4}, {} shuffles per feature): most important {}; {} of {} features below {:.0}%{}",
+            self.metric,
+            self.baseline,
+            self.repeats,
+            top.join(", "),
+            self.low.len(),
+            self.features.len(),
+            self.threshold * 100.0,
+            if self.low.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ": {}",
+                    self.low
+                        .iter()
+                        .map(|f| self.features[*f].name.clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        )
+    }
+}
 
 /// Permutation importance for a tabular model (one 2-D float input). Without labels the
 /// metric is how often predictions stay what the model predicted on the unshuffled data.

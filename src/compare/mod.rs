@@ -31,6 +31,23 @@ pub struct Speedup {
     pub significant: bool,
 }
 
+impl Speedup {
+    /// `1.70x [1.63-2.13]`, with ` not significant` when the interval holds 1.
+    pub fn label(&self) -> String {
+        format!(
+            "{:.2}x [{:.2}-{:.2}]{}",
+            self.p50_ratio,
+            self.ci.lo,
+            self.ci.hi,
+            if self.significant {
+                ""
+            } else {
+                " not significant"
+            }
+        )
+    }
+}
+
 /// One variant in a comparison: what it is, what the rewrite did, how faithful and how fast.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VariantReport {

@@ -85,6 +85,20 @@ fn quantize(w: &Weight, axis: usize, per_channel: bool, signed: bool, qmax: &[f3
 }
 
 impl Quantized {
+    /// `per-channel int8 weight [64, 256]`, for the coverage report.
+    fn describe(&self, w: &Weight) -> String {
+        format!(
+            "{} {} weight {:?}",
+            if self.scales.len() > 1 {
+                "per-channel"
+            } else {
+                "per-tensor"
+            },
+            if self.signed { "int8" } else { "uint8" },
+            w.dims
+        )
+    }
+
     fn bytes(&self) -> u64 {
         (self.signed_q.len() + self.unsigned_q.len() + self.scales.len() * 5) as u64
     }
@@ -244,6 +258,84 @@ impl Emit<'_> {
     fn fresh(&mut self, base: &str) -> String {
         self.names.fresh(base)
     }
+
+    /// Appends a node named after `base` and its op.
+    fn push(
+        &mut self,
+        op: &str,
+        base: &str,
+        inputs: &[&str],
+        outputs: &[&str],
+        attrs: Vec<pb::AttributeProto>,
+    ) {
+        let name = self.fresh(&format!("{base}_{op}"));
+        self.nodes.push(node(op, &name, inputs, outputs, attrs));
+    }
+
+    /// Operator form: `op` (MatMulInteger, ConvInteger) on the quantized activation and
+    /// weight, Cast to float, times activation scale x weight scale, into `out`.
+    fn integer_op(
+        &mut self,
+        id: &str,
+        op: &str,
+        x: &[String; 3],
+        w: &[String; 3],
+        attrs: Vec<pb::AttributeProto>,
+        out: &str,
+    ) {
+        let (i32_out, f_out, s) = (
+            self.fresh(&format!("{id}_int32")),
+            self.fresh(&format!("{id}_float")),
+            self.fresh(&format!("{id}_output_scale")),
+        );
+        self.push(op, id, &[&x[0], &w[0], &x[2], &w[2]], &[&i32_out], attrs);
+        self.push(
+            "Cast",
+            id,
+            &[&i32_out],
+            &[&f_out],
+            vec![attr_int("to", FLOAT as i64)],
+        );
+        self.push(
+            "Mul",
+            &format!("{id}_scale"),
+            &[&x[1], &w[1]],
+            &[&s],
+            vec![],
+        );
+        self.push("Mul", id, &[&f_out, &s], &[out], vec![]);
+    }
+
+    /// QDQ form: the activation and the weight dequantized back to float (the weight along
+    /// `axis` when it has one scale per channel).
+    fn dequantize_both(
+        &mut self,
+        id: &str,
+        x: &str,
+        xq: &[String; 3],
+        wq: &[String; 3],
+        axis: i64,
+    ) -> (String, String) {
+        let (xd, wd) = (
+            self.fresh(&format!("{x}_dequantized")),
+            self.fresh(&format!("{id}_weight_dequantized")),
+        );
+        self.push(
+            "DequantizeLinear",
+            x,
+            &[&xq[0], &xq[1], &xq[2]],
+            &[&xd],
+            vec![],
+        );
+        self.push(
+            "DequantizeLinear",
+            &format!("{id}_weight"),
+            &[&wq[0], &wq[1], &wq[2]],
+            &[&wd],
+            vec![attr_int("axis", axis)],
+        );
+        (xd, wd)
+    }
 }
 
 /// What the activation of one tensor quantizes to, shared by every consumer in a graph.
@@ -258,14 +350,13 @@ fn quantize_activation(e: &mut Emit, cache: &mut ActCache, x: &str) -> [String; 
         e.fresh(&format!("{x}_scale")),
         e.fresh(&format!("{x}_zero_point")),
     ];
-    let name = e.fresh(&format!("{x}_DynamicQuantizeLinear"));
-    e.nodes.push(node(
+    e.push(
         "DynamicQuantizeLinear",
-        &name,
+        x,
         &[x],
         &[&q[0], &q[1], &q[2]],
         vec![],
-    ));
+    );
     cache.insert(x.to_string(), q.clone());
     q
 }
@@ -397,75 +488,28 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
                 Plan::MatMul { w, bias } => {
                     let out = n.output[0].clone();
                     let x = n.input[0].clone();
-                    // QOperator with signed weights keeps the zero point at 0 so that per-channel
-                    // scales stay a plain float Mul after MatMulInteger.
+                    // Signed weights keep the zero point at 0 so that per-channel scales stay
+                    // a plain float Mul after MatMulInteger.
                     let qmax = if o.signed {
                         safe_qmax(&w, o.per_channel)
                     } else {
                         vec![255.0]
                     };
                     let q = quantize(&w, 1, o.per_channel, o.signed, &qmax);
-                    let [wq, ws, wz] = q.tensors(e.names, &id, &w.dims);
-                    let (wq, ws, wz) = (e.constant(wq), e.constant(ws), e.constant(wz));
+                    let wq = q.tensors(e.names, &id, &w.dims).map(|t| e.constant(t));
                     let mm_out = if bias.is_some() {
                         e.fresh(&format!("{out}_matmul"))
                     } else {
                         out.clone()
                     };
-                    let [xq, xs, xz] = quantize_activation(e, cache, &x);
+                    let xq = quantize_activation(e, cache, &x);
                     match o.format {
                         QuantFormat::QOperator => {
-                            let (i32_out, f_out, s) = (
-                                e.fresh(&format!("{id}_int32")),
-                                e.fresh(&format!("{id}_float")),
-                                e.fresh(&format!("{id}_output_scale")),
-                            );
-                            let nm = e.fresh(&format!("{id}_MatMulInteger"));
-                            e.nodes.push(node(
-                                "MatMulInteger",
-                                &nm,
-                                &[&xq, &wq, &xz, &wz],
-                                &[&i32_out],
-                                vec![],
-                            ));
-                            let nm = e.fresh(&format!("{id}_Cast"));
-                            e.nodes.push(node(
-                                "Cast",
-                                &nm,
-                                &[&i32_out],
-                                &[&f_out],
-                                vec![attr_int("to", FLOAT as i64)],
-                            ));
-                            let nm = e.fresh(&format!("{id}_scale_Mul"));
-                            e.nodes.push(node("Mul", &nm, &[&xs, &ws], &[&s], vec![]));
-                            let nm = e.fresh(&format!("{id}_Mul"));
-                            e.nodes
-                                .push(node("Mul", &nm, &[&f_out, &s], &[&mm_out], vec![]));
+                            e.integer_op(&id, "MatMulInteger", &xq, &wq, vec![], &mm_out)
                         }
                         QuantFormat::Qdq => {
-                            let (xd, wd) = (
-                                e.fresh(&format!("{x}_dequantized")),
-                                e.fresh(&format!("{id}_weight_dequantized")),
-                            );
-                            let nm = e.fresh(&format!("{x}_DequantizeLinear"));
-                            e.nodes.push(node(
-                                "DequantizeLinear",
-                                &nm,
-                                &[&xq, &xs, &xz],
-                                &[&xd],
-                                vec![],
-                            ));
-                            let nm = e.fresh(&format!("{id}_weight_DequantizeLinear"));
-                            e.nodes.push(node(
-                                "DequantizeLinear",
-                                &nm,
-                                &[&wq, &ws, &wz],
-                                &[&wd],
-                                vec![attr_int("axis", 1)],
-                            ));
-                            let nm = e.fresh(&format!("{id}_MatMul"));
-                            e.nodes
-                                .push(node("MatMul", &nm, &[&xd, &wd], &[&mm_out], vec![]));
+                            let (xd, wd) = e.dequantize_both(&id, &x, &xq, &wq, 1);
+                            e.push("MatMul", &id, &[&xd, &wd], &[&mm_out], vec![]);
                         }
                     }
                     let mut after = q.bytes();
@@ -473,36 +517,20 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
                         let b = match b {
                             Bias::Const(b) => {
                                 after += float_bytes(&b);
-                                let t =
-                                    f32_tensor(&e.fresh(&format!("{id}_bias")), &b.dims, &b.data);
-                                e.constant(t)
+                                let name = e.fresh(&format!("{id}_bias"));
+                                e.constant(f32_tensor(&name, &b.dims, &b.data))
                             }
                             Bias::Input(name) => name,
                         };
-                        let nm = e.fresh(&format!("{id}_bias_Add"));
-                        e.nodes
-                            .push(node("Add", &nm, &[&mm_out, &b], &[&out], vec![]));
+                        e.push(
+                            "Add",
+                            &format!("{id}_bias"),
+                            &[&mm_out, &b],
+                            &[&out],
+                            vec![],
+                        );
                     }
-                    cov.change(
-                        &id,
-                        &n.op_type,
-                        format!(
-                            "{} {} weight {:?}",
-                            if o.per_channel {
-                                "per-channel"
-                            } else {
-                                "per-tensor"
-                            },
-                            if o.signed {
-                                "int8 (pair-safe range)"
-                            } else {
-                                "uint8"
-                            },
-                            w.dims
-                        ),
-                        float_bytes(&w),
-                        after,
-                    );
+                    cov.change(&id, &n.op_type, q.describe(&w), float_bytes(&w), after);
                     Ok(true)
                 }
                 Plan::Conv { w, bias } => {
@@ -512,117 +540,52 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
                     // ONNX Runtime's ConvInteger takes uint8 weights with one zero point.
                     let signed = o.signed && o.format == QuantFormat::Qdq;
                     let q = quantize(&w, 0, per_channel, signed, &[CONV_QMAX]);
-                    let [wq, ws, wz] = q.tensors(e.names, &id, &w.dims);
-                    let (wq, ws, wz) = (e.constant(wq), e.constant(ws), e.constant(wz));
-                    let [xq, xs, xz] = quantize_activation(e, cache, &x);
+                    let wq = q.tensors(e.names, &id, &w.dims).map(|t| e.constant(t));
+                    let xq = quantize_activation(e, cache, &x);
                     let conv_attrs: Vec<pb::AttributeProto> = n.attribute.clone();
                     match o.format {
                         QuantFormat::QOperator => {
-                            let (i32_out, f_out, s, scaled) = (
-                                e.fresh(&format!("{id}_int32")),
-                                e.fresh(&format!("{id}_float")),
-                                e.fresh(&format!("{id}_output_scale")),
-                                e.fresh(&format!("{id}_scaled")),
-                            );
-                            let nm = e.fresh(&format!("{id}_ConvInteger"));
-                            e.nodes.push(node(
-                                "ConvInteger",
-                                &nm,
-                                &[&xq, &wq, &xz, &wz],
-                                &[&i32_out],
-                                conv_attrs,
-                            ));
-                            let nm = e.fresh(&format!("{id}_Cast"));
-                            e.nodes.push(node(
-                                "Cast",
-                                &nm,
-                                &[&i32_out],
-                                &[&f_out],
-                                vec![attr_int("to", FLOAT as i64)],
-                            ));
-                            let nm = e.fresh(&format!("{id}_scale_Mul"));
-                            e.nodes.push(node("Mul", &nm, &[&xs, &ws], &[&s], vec![]));
-                            let target = if bias.is_some() {
-                                scaled.clone()
+                            let scaled = if bias.is_some() {
+                                e.fresh(&format!("{id}_scaled"))
                             } else {
                                 out.clone()
                             };
-                            let nm = e.fresh(&format!("{id}_Mul"));
-                            e.nodes
-                                .push(node("Mul", &nm, &[&f_out, &s], &[&target], vec![]));
+                            e.integer_op(&id, "ConvInteger", &xq, &wq, conv_attrs, &scaled);
                             if let Some(b) = &bias {
                                 // Conv's bias is per output channel: [M] -> [1, M, 1, ...].
                                 let rank = w.dims.len();
                                 let mut shape = vec![1i64, -1];
                                 shape.extend(std::iter::repeat_n(1, rank - 2));
-                                let shape_t = i64_tensor(
-                                    &e.fresh(&format!("{id}_bias_shape")),
-                                    &[rank as i64],
-                                    &shape,
-                                );
-                                let shape_name = e.constant(shape_t);
-                                let (rb, nm) = (
-                                    e.fresh(&format!("{id}_bias_reshaped")),
-                                    e.fresh(&format!("{id}_bias_Reshape")),
-                                );
-                                e.nodes.push(node(
+                                let name = e.fresh(&format!("{id}_bias_shape"));
+                                let shape_name =
+                                    e.constant(i64_tensor(&name, &[rank as i64], &shape));
+                                let rb = e.fresh(&format!("{id}_bias_reshaped"));
+                                e.push(
                                     "Reshape",
-                                    &nm,
+                                    &format!("{id}_bias"),
                                     &[b, &shape_name],
                                     &[&rb],
                                     vec![],
-                                ));
-                                let nm = e.fresh(&format!("{id}_bias_Add"));
-                                e.nodes
-                                    .push(node("Add", &nm, &[&scaled, &rb], &[&out], vec![]));
+                                );
+                                e.push(
+                                    "Add",
+                                    &format!("{id}_bias"),
+                                    &[&scaled, &rb],
+                                    &[&out],
+                                    vec![],
+                                );
                             }
                         }
                         QuantFormat::Qdq => {
-                            let (xd, wd) = (
-                                e.fresh(&format!("{x}_dequantized")),
-                                e.fresh(&format!("{id}_weight_dequantized")),
-                            );
-                            let nm = e.fresh(&format!("{x}_DequantizeLinear"));
-                            e.nodes.push(node(
-                                "DequantizeLinear",
-                                &nm,
-                                &[&xq, &xs, &xz],
-                                &[&xd],
-                                vec![],
-                            ));
-                            let nm = e.fresh(&format!("{id}_weight_DequantizeLinear"));
-                            e.nodes.push(node(
-                                "DequantizeLinear",
-                                &nm,
-                                &[&wq, &ws, &wz],
-                                &[&wd],
-                                vec![attr_int("axis", 0)],
-                            ));
+                            let (xd, wd) = e.dequantize_both(&id, &x, &xq, &wq, 0);
                             let mut inputs = vec![xd.as_str(), wd.as_str()];
                             if let Some(b) = &bias {
                                 inputs.push(b);
                             }
-                            let nm = e.fresh(&format!("{id}_Conv"));
-                            e.nodes
-                                .push(node("Conv", &nm, &inputs, &[&out], conv_attrs));
+                            e.push("Conv", &id, &inputs, &[&out], conv_attrs);
                         }
                     }
-                    cov.change(
-                        &id,
-                        "Conv",
-                        format!(
-                            "{} {} weight {:?}",
-                            if per_channel {
-                                "per-channel"
-                            } else {
-                                "per-tensor"
-                            },
-                            if signed { "7-bit int8" } else { "uint8" },
-                            w.dims
-                        ),
-                        float_bytes(&w),
-                        q.bytes(),
-                    );
+                    cov.change(&id, "Conv", q.describe(&w), float_bytes(&w), q.bytes());
                     Ok(true)
                 }
             }
@@ -683,22 +646,14 @@ pub fn weight_only(m: &mut pb::ModelProto, per_channel: bool, cov: &mut Coverage
                 d.clone()
             } else {
                 let q = quantize(&w, axis, per_channel && !w.dims.is_empty(), true, &[127.0]);
-                let [wq, ws, wz] = q.tensors(e.names, &wname, &w.dims);
-                let (wq, ws, wz) = (e.constant(wq), e.constant(ws), e.constant(wz));
+                let [wq, ws, wz] = q.tensors(e.names, &wname, &w.dims).map(|t| e.constant(t));
                 let out = e.fresh(&format!("{wname}_dequantized"));
-                let nm = e.fresh(&format!("{wname}_DequantizeLinear"));
                 let attrs = if q.scales.len() > 1 {
                     vec![attr_int("axis", axis as i64)]
                 } else {
                     vec![]
                 };
-                e.nodes.push(node(
-                    "DequantizeLinear",
-                    &nm,
-                    &[&wq, &ws, &wz],
-                    &[&out],
-                    attrs,
-                ));
+                e.push("DequantizeLinear", &wname, &[&wq, &ws, &wz], &[&out], attrs);
                 cov.change(
                     &id,
                     &n.op_type,

@@ -954,38 +954,11 @@ pub fn pages(study: &Study) -> Vec<String> {
             match (&v.fidelity, &v.fidelity_error) {
                 (Some(f), _) => {
                     for o in &f.outputs {
-                        let mut line = format!(
-                            "Output {}: max |err| {:.3e}, mean |err| {:.3e}, cosine {:.6}",
-                            o.name, o.max_abs_err, o.mean_abs_err, o.cosine
-                        );
-                        if let Some(t) = o.top1_agreement {
-                            line += &format!(", top-1 agreement {:.2}%", t * 100.0);
-                        }
-                        if let (Some(a), Some(a0)) = (o.accuracy, o.accuracy_original) {
-                            line += &format!(
-                                ", accuracy {:.2}% (original {:.2}%)",
-                                a * 100.0,
-                                a0 * 100.0
-                            );
-                        }
-                        if let (Some(a), Some(a0)) = (o.f1, o.f1_original) {
-                            line += &format!(", F1 {a:.4} (original {a0:.4})");
-                        }
-                        p.para(&line, 7.5, "#444");
+                        p.para(&format!("Output {}", o.summary()), 7.5, "#444");
                     }
-                    if let Some(w) = f
-                        .layers
-                        .iter()
-                        .max_by(|a, b| a.relative_error.total_cmp(&b.relative_error))
-                    {
+                    if let Some(w) = f.worst_layer() {
                         p.para(
-                            &format!(
-                                "Largest layer drift: {} ({}) {:.3}% relative error, cosine {:.5}.",
-                                w.node,
-                                w.op,
-                                w.relative_error * 100.0,
-                                w.cosine
-                            ),
+                            &format!("{}{}.", w[..1].to_uppercase(), &w[1..]),
                             7.5,
                             "#444",
                         );
@@ -996,15 +969,7 @@ pub fn pages(study: &Study) -> Vec<String> {
             }
         }
         if let Some(i) = &study.importance {
-            let top: Vec<String> = {
-                let mut f = i.features.clone();
-                f.sort_by(|a, b| b.share.total_cmp(&a.share));
-                f.iter()
-                    .take(5)
-                    .map(|x| format!("{} {:.1}%", x.name, x.share * 100.0))
-                    .collect()
-            };
-            p.para(&format!("Permutation importance ({}, baseline {:.4}, {} shuffles per feature): most important {}; {} of {} features below {:.0}%.", i.metric, i.baseline, i.repeats, top.join(", "), i.low.len(), i.features.len(), i.threshold * 100.0), 8.0, "#333");
+            p.para(&format!("{}.", i.summary()), 8.0, "#333");
         }
     }
 
