@@ -462,11 +462,18 @@ impl InferscopeApp {
                         Some((run, phase, done, total)) => {
                             let spec = c.specs.get(&run);
                             let who = spec
-                                .map(|s| format!("{} on {}", s.variant, s.engine))
+                                .map(|s| {
+                                    format!(
+                                        "{} on {}{}",
+                                        s.variant,
+                                        s.engine,
+                                        s.batch_size.map(|b| format!(", batch {b}")).unwrap_or_default()
+                                    )
+                                })
                                 .unwrap_or_default();
                             match (phase, total) {
-                                (Phase::Measure, Some(t)) => format!("{who}: {done}/{t}"),
-                                (Phase::Measure, None) => format!("{who}: {done}"),
+                                (Phase::Measure, Some(t)) => format!("{who}: {done}/{t} requests"),
+                                (Phase::Measure, None) => format!("{who}: {done} requests"),
                                 (Phase::Warmup, _) => format!("{who}: warming up"),
                                 (Phase::Loading, _) => "loading the variants".into(),
                             }
