@@ -105,30 +105,41 @@ impl Quantized {
 
     /// (values, scale, zero point) tensors; scale and zero point are 1-D per channel, scalar
     /// per tensor.
-    fn tensors(&self, names: &mut Names, base: &str, dims: &[i64]) -> [pb::TensorProto; 3] {
+    /// `scalar_zero_point`: one zero point for all channels when they are all 0 (symmetric
+    /// weights in the operator form), which keeps ONNX Runtime on its fused kernel.
+    fn tensors(
+        &self,
+        names: &mut Names,
+        base: &str,
+        dims: &[i64],
+        scalar_zero_point: bool,
+    ) -> [pb::TensorProto; 3] {
         let sdims: Vec<i64> = if self.scales.len() > 1 {
             vec![self.scales.len() as i64]
         } else {
             vec![]
         };
+        let one_zp = scalar_zero_point && self.zero_points.iter().all(|&z| z == 0);
+        let zdims: Vec<i64> = if one_zp { vec![] } else { sdims.clone() };
+        let zps: &[i32] = if one_zp { &[0] } else { &self.zero_points };
         let (q, s, z) = (
             names.fresh(&format!("{base}_quantized")),
             names.fresh(&format!("{base}_scale")),
             names.fresh(&format!("{base}_zero_point")),
         );
         if self.signed {
-            let zp: Vec<i8> = self.zero_points.iter().map(|&z| z as i8).collect();
+            let zp: Vec<i8> = zps.iter().map(|&z| z as i8).collect();
             [
                 i8_tensor(&q, dims, &self.signed_q),
                 f32_tensor(&s, &sdims, &self.scales),
-                i8_tensor(&z, &sdims, &zp),
+                i8_tensor(&z, &zdims, &zp),
             ]
         } else {
-            let zp: Vec<u8> = self.zero_points.iter().map(|&z| z as u8).collect();
+            let zp: Vec<u8> = zps.iter().map(|&z| z as u8).collect();
             [
                 u8_tensor(&q, dims, &self.unsigned_q),
                 f32_tensor(&s, &sdims, &self.scales),
-                u8_tensor(&z, &sdims, &zp),
+                u8_tensor(&z, &zdims, &zp),
             ]
         }
     }
@@ -496,7 +507,9 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
                         vec![255.0]
                     };
                     let q = quantize(&w, 1, o.per_channel, o.signed, &qmax);
-                    let wq = q.tensors(e.names, &id, &w.dims).map(|t| e.constant(t));
+                    let wq = q
+                        .tensors(e.names, &id, &w.dims, o.format == QuantFormat::QOperator)
+                        .map(|t| e.constant(t));
                     let mm_out = if bias.is_some() {
                         e.fresh(&format!("{out}_matmul"))
                     } else {
@@ -540,7 +553,9 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
                     // ONNX Runtime's ConvInteger takes uint8 weights with one zero point.
                     let signed = o.signed && o.format == QuantFormat::Qdq;
                     let q = quantize(&w, 0, per_channel, signed, &[CONV_QMAX]);
-                    let wq = q.tensors(e.names, &id, &w.dims).map(|t| e.constant(t));
+                    let wq = q
+                        .tensors(e.names, &id, &w.dims, o.format == QuantFormat::QOperator)
+                        .map(|t| e.constant(t));
                     let xq = quantize_activation(e, cache, &x);
                     let conv_attrs: Vec<pb::AttributeProto> = n.attribute.clone();
                     match o.format {
@@ -646,7 +661,9 @@ pub fn weight_only(m: &mut pb::ModelProto, per_channel: bool, cov: &mut Coverage
                 d.clone()
             } else {
                 let q = quantize(&w, axis, per_channel && !w.dims.is_empty(), true, &[127.0]);
-                let [wq, ws, wz] = q.tensors(e.names, &wname, &w.dims).map(|t| e.constant(t));
+                let [wq, ws, wz] = q
+                    .tensors(e.names, &wname, &w.dims, false)
+                    .map(|t| e.constant(t));
                 let out = e.fresh(&format!("{wname}_dequantized"));
                 let attrs = if q.scales.len() > 1 {
                     vec![attr_int("axis", axis as i64)]
