@@ -1199,3 +1199,50 @@ fn optimize_writes_variants_and_never_over_the_original() {
         &["no variant applies"],
     );
 }
+
+/// Permutation importance names the features by the CSV header and finds the ones that do not
+/// matter to a random forest on breast-cancer data.
+#[test]
+fn importance_names_csv_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.json");
+    let t = succeeds(&run(&[
+        "compare",
+        root("assets/forest.onnx").to_str().unwrap(),
+        "--data",
+        root("assets/breast_cancer.csv").to_str().unwrap(),
+        "--label-column",
+        "label",
+        "--engine",
+        "ort",
+        "--batch",
+        "16",
+        "--iterations",
+        "30",
+        "--variant",
+        "trees:10",
+        "--json",
+        out.to_str().unwrap(),
+    ]));
+    let j: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let imp = &j["importance"];
+    assert_eq!(imp["features"][0]["name"], "mean_radius");
+    assert!(imp["metric"]
+        .as_str()
+        .unwrap()
+        .contains("accuracy against the labels"));
+    let shares: f64 = imp["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["share"].as_f64().unwrap())
+        .sum();
+    assert!((shares - 1.0).abs() < 1e-9, "shares add up to 1: {shares}");
+    let low = imp["low"].as_array().unwrap();
+    assert!(!low.is_empty() && low.len() < 30, "{imp}");
+    let first_low = &imp["features"][low[0].as_u64().unwrap() as usize]["name"];
+    assert!(
+        t.contains(first_low.as_str().unwrap()),
+        "the terminal lists it: {t}"
+    );
+}

@@ -580,7 +580,11 @@ pub fn permutation_importance(
         .enumerate()
         .map(|(j, &d)| FeatureImportance {
             feature: j,
-            name: format!("feature {j}"),
+            name: samples
+                .feature_names
+                .as_ref()
+                .and_then(|n| n.get(j).cloned())
+                .unwrap_or_else(|| format!("feature {j}")),
             drop: d,
             share: if total > 0.0 { d.max(0.0) / total } else { 0.0 },
         })

@@ -57,6 +57,8 @@ pub struct SampleSet {
     pub description: String,
     /// Defaults chosen on the user's behalf (dims, ranges), shown so nothing is hidden.
     pub notes: Vec<String>,
+    /// Names of the feature columns (a CSV header), for permutation importance.
+    pub feature_names: Option<Vec<String>>,
 }
 
 /// Default size of a symbolic dim nobody set: sequence-like names get 128, image sides 224.
@@ -208,6 +210,7 @@ fn from_npy(model: &Model, path: &Path) -> Result<SampleSet> {
         labels: None,
         description: path.display().to_string(),
         notes: vec![],
+        feature_names: None,
     })
 }
 
@@ -248,6 +251,7 @@ fn from_npz(model: &Model, path: &Path) -> Result<SampleSet> {
         n_samples,
         description: path.display().to_string(),
         notes: vec![],
+        feature_names: None,
     })
 }
 
@@ -345,12 +349,20 @@ fn from_csv(model: &Model, path: &Path, label_column: Option<&str>) -> Result<Sa
             }
         }
     });
+    let feature_names = header.map(|h| {
+        h.into_iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != label_ix)
+            .map(|(_, n)| n)
+            .collect()
+    });
     Ok(SampleSet {
         n_samples: Some(body.len()),
         inputs: vec![x],
         labels,
         description: path.display().to_string(),
         notes: vec![],
+        feature_names,
     })
 }
 
@@ -463,6 +475,7 @@ pub fn synthesize(model: &Model, opts: &SynthOptions) -> Result<SampleSet> {
         labels: None,
         description: format!("synthetic (seed {})", opts.seed),
         notes,
+        feature_names: None,
     })
 }
 
