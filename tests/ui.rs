@@ -155,6 +155,12 @@ fn cancel_midway_leaves_the_app_usable() {
             .as_ref()
             .is_some_and(|s| s.runs.values().any(|r| r.measure_ms.len() > 20))
     });
+    // Without a GPU the live views refresh slowly, and the window says why.
+    h.state_mut().software_rendering = true;
+    h.run();
+    assert_eq!(h.state().repaint_every(), inferscope::app::REPAINT_EVERY_SOFTWARE);
+    h.get_by_label("Drawing without a GPU: plots refresh every 2 s");
+    h.state_mut().software_rendering = false;
     h.get_by_label("Cancel").click();
     let t = Instant::now();
     step_until(&mut h, Duration::from_secs(10), finished);

@@ -208,6 +208,7 @@ impl InferscopeApp {
                 .push(n.lines().last().unwrap_or_default().to_string());
         }
         let ctx = self.ctx.clone();
+        let every = self.repaint_every();
         let worker = Worker::compare(
             CompareJob {
                 model,
@@ -218,7 +219,7 @@ impl InferscopeApp {
             },
             move || {
                 if let Some(c) = &ctx {
-                    c.request_repaint_after(super::REPAINT_EVERY);
+                    c.request_repaint_after(every);
                 }
             },
         );
@@ -457,7 +458,7 @@ impl InferscopeApp {
             }
             if let Some(c) = &self.compare {
                 if c.worker.is_some() {
-                    ui.spinner();
+                    // Text only: a spinner repaints every frame and takes CPU from the run.
                     let what = match c.progress {
                         Some((run, phase, done, total)) => {
                             let spec = c.specs.get(&run);

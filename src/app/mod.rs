@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 
 /// How often the window repaints while a benchmark streams events.
 pub const REPAINT_EVERY: Duration = Duration::from_millis(250);
+/// The same with software rendering (no GPU): drawing a frame of plots then takes tens of
+/// milliseconds of CPU, which a benchmark of a model using every core would measure.
+pub const REPAINT_EVERY_SOFTWARE: Duration = Duration::from_secs(2);
 
 /// The tabs of the main area.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -352,6 +355,8 @@ pub struct InferscopeApp {
     pub compare_view: Option<(crate::engine::EngineKind, usize)>,
     commands: Vec<Command>,
     ctx: Option<egui::Context>,
+    /// Whether frames are drawn on the CPU (no GPU): live plots then refresh less often.
+    pub software_rendering: bool,
     /// FLOPs of the open model, estimated on another thread: (sha256, flops, note).
     flops: Option<Receiver<(String, Option<u64>, String)>>,
 }
@@ -365,6 +370,9 @@ impl InferscopeApp {
             .unwrap_or_default();
         let mut app = InferscopeApp::with_saved(saved);
         app.ctx = Some(cc.egui_ctx.clone());
+        app.software_rendering = cc.wgpu_render_state.as_ref().is_some_and(|rs| {
+            rs.adapter.get_info().device_type == eframe::egui_wgpu::wgpu::DeviceType::Cpu
+        });
         cc.egui_ctx.set_theme(if app.saved.dark_mode {
             egui::Theme::Dark
         } else {
@@ -399,6 +407,7 @@ impl InferscopeApp {
             compare: None,
             compare_selected: None,
             compare_view: None,
+            software_rendering: false,
             commands: Vec::new(),
             ctx: None,
             flops: None,
@@ -649,6 +658,15 @@ impl InferscopeApp {
         }
     }
 
+    /// How often live views repaint while a benchmark runs.
+    pub fn repaint_every(&self) -> Duration {
+        if self.software_rendering {
+            REPAINT_EVERY_SOFTWARE
+        } else {
+            REPAINT_EVERY
+        }
+    }
+
     pub fn is_running(&self) -> bool {
         self.session.as_ref().is_some_and(|s| s.worker.is_some())
     }
@@ -721,6 +739,7 @@ impl InferscopeApp {
         };
         let plan_copy = plan.clone();
         let ctx = self.ctx.clone();
+        let every = self.repaint_every();
         // A few repaints a second while events arrive: enough to look live, little enough that
         // drawing does not compete with the benchmark for the CPU.
         let worker = Worker::start(
@@ -731,7 +750,7 @@ impl InferscopeApp {
             },
             move || {
                 if let Some(c) = &ctx {
-                    c.request_repaint_after(REPAINT_EVERY);
+                    c.request_repaint_after(every);
                 }
             },
         );

@@ -169,14 +169,21 @@ impl InferscopeApp {
                             Some(t) => format!("{what}: {done}/{t}"),
                             None => format!("{what}: {done}"),
                         };
-                        ui.add(
-                            egui::ProgressBar::new(frac.min(1.0))
-                                .text(text)
-                                .desired_width(420.0)
-                                .animate(total.is_none()),
-                        );
+                        // No animation: an animated bar (or a spinner) repaints every frame,
+                        // and with software rendering that takes CPU from the benchmark.
+                        match total {
+                            Some(_) => {
+                                ui.add(
+                                    egui::ProgressBar::new(frac.min(1.0))
+                                        .text(text)
+                                        .desired_width(420.0),
+                                );
+                            }
+                            None => {
+                                ui.label(text);
+                            }
+                        }
                     } else {
-                        ui.spinner();
                         ui.label("starting…");
                     }
                 } else if session.cancelled {
@@ -189,6 +196,10 @@ impl InferscopeApp {
                 }
                 if let Some(n) = &session.notice {
                     ui.label(RichText::new(n).weak());
+                }
+                if running && self.software_rendering {
+                    ui.label(RichText::new("Drawing without a GPU: plots refresh every 2 s").weak())
+                        .on_hover_text("This window is rendered on the CPU. Each frame of plots takes CPU time that a model using every core would measure, so the live views refresh slowly during a run. `inferscope bench` measures with no window at all.");
                 }
             } else if self.model.is_none() {
                 ui.label(RichText::new("Open a model to run a benchmark.").weak());
