@@ -120,6 +120,13 @@ fn quantized_and_fp16_variants_run_on_both_engines_within_the_stated_error() {
             if spec == "fp16" { 2 } else { 3 },
             "{spec}"
         );
+        // Per tensor, every layer's rows pair up without saturating at the full range.
+        if spec == "int8" {
+            assert!(
+                cov.changed.iter().all(|c| c.note.contains("rows paired")),
+                "{cov:?}"
+            );
+        }
         assert!(
             v.info.file_size_bytes < m.info.file_size_bytes / 2 + 20_000,
             "{spec}"
@@ -290,13 +297,9 @@ fn structured_pruning_shrinks_shapes_and_flops_and_still_runs() {
     );
 }
 
-/// A model built here: Conv -> BatchNormalization -> Relu -> Conv, and Gemm (transB) -> Relu
-/// -> Gemm, with the units chosen by norm: the kept units give exactly the original output
-/// when the removed ones are zero.
-#[test]
-fn structured_pruning_through_batchnorm_keeps_exact_outputs_of_the_kept_units() {
-    let mut g = pb::GraphProto::default();
-    let vi = |name: &str, dims: &[i64]| pb::ValueInfoProto {
+/// A float tensor declaration; a negative dimension is the symbolic `batch`.
+fn value_info(name: &str, dims: &[i64]) -> pb::ValueInfoProto {
+    pb::ValueInfoProto {
         name: name.into(),
         r#type: Some(pb::TypeProto {
             value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
@@ -318,9 +321,31 @@ fn structured_pruning_through_batchnorm_keeps_exact_outputs_of_the_kept_units() 
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+/// A model of graph `g` at opset 17.
+fn built(g: pb::GraphProto) -> Model {
+    let proto = pb::ModelProto {
+        ir_version: 8,
+        opset_import: vec![pb::OperatorSetIdProto {
+            domain: String::new(),
+            version: 17,
+        }],
+        graph: Some(g),
+        ..Default::default()
     };
-    g.input.push(vi("x", &[-1, 2, 6, 6]));
-    g.output.push(vi("y", &[-1, 3, 6, 6]));
+    Model::from_bytes(Path::new("built.onnx"), proto.encode_to_vec()).unwrap()
+}
+
+/// A model built here: Conv -> BatchNormalization -> Relu -> Conv, and Gemm (transB) -> Relu
+/// -> Gemm, with the units chosen by norm: the kept units give exactly the original output
+/// when the removed ones are zero.
+#[test]
+fn structured_pruning_through_batchnorm_keeps_exact_outputs_of_the_kept_units() {
+    let mut g = pb::GraphProto::default();
+    g.input.push(value_info("x", &[-1, 2, 6, 6]));
+    g.output.push(value_info("y", &[-1, 3, 6, 6]));
     // 4 channels; channels 1 and 3 have zero weights in and out: the pruned model must be the
     // same function.
     let mut w1 = vec![0f32; 4 * 2 * 9];
@@ -372,16 +397,7 @@ fn structured_pruning_through_batchnorm_keeps_exact_outputs_of_the_kept_units() 
     g.node.push(node("Relu", "relu", &["n"], &["r"], vec![]));
     g.node
         .push(node("Conv", "conv_b", &["r", "w2"], &["y"], vec![pads]));
-    let proto = pb::ModelProto {
-        ir_version: 8,
-        opset_import: vec![pb::OperatorSetIdProto {
-            domain: String::new(),
-            version: 17,
-        }],
-        graph: Some(g),
-        ..Default::default()
-    };
-    let m = Model::from_bytes(Path::new("built.onnx"), proto.encode_to_vec()).unwrap();
+    let m = built(g);
     // BatchNormalization of a zero channel gives a constant (bias - mean*scale/sqrt(var)),
     // which the next Conv multiplies by zero weights: removing it changes nothing.
     let (v, cov) = variant(&m, "prune:0.5:structured");
@@ -562,6 +578,14 @@ fn variants_that_do_not_apply_say_so_and_nothing_overwrites_the_original() {
         assert!(e.contains(needle), "{spec}: {e}");
     }
     let m = load("assets/mlp.onnx");
+    // DynamicQuantizeLinear came with opset 11: an older model is refused, not broken.
+    let mut proto = pb::ModelProto::decode(m.bytes.as_slice()).unwrap();
+    proto.opset_import[0].version = 10;
+    let old = Model::from_bytes(&m.info.path, proto.encode_to_vec()).unwrap();
+    let e = optimize::build(&old, &"int8".parse().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("opset 11 or later") && e.contains("uses opset 10"), "{e}");
     let r = optimize::rewrite(&m, &"int8".parse().unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("m.onnx");
@@ -660,5 +684,42 @@ fn rewrites_keep_initializers_listed_as_inputs_consistent() {
         let (v, _) = variant(&old, spec);
         let got = run(&v, EngineKind::Ort, &x);
         assert_eq!(got[1].shape, want[1].shape, "{spec}");
+    }
+}
+
+/// ONNX Runtime's uint8 x int8 kernels on x86 without VNNI add adjacent weight rows in 16 bits,
+/// so full-range rows 0+1, 2+3, ... that are large and of one sign overflow on a large input.
+/// int8 reorders such rows (gathering the input to match) and the result stays exact.
+#[test]
+fn int8_rows_that_would_saturate_in_pairs_are_reordered_and_stay_exact() {
+    let (k, n) = (8usize, 4usize);
+    // Rows 0,1 and 4,5 large and positive, rows 2,3 and 6,7 large and negative.
+    let w: Vec<f32> = (0..k * n)
+        .map(|i| {
+            let (r, j) = (i / n, i % n);
+            let sign = if (r / 2) % 2 == 0 { 1.0 } else { -1.0 };
+            sign * (1.0 - 0.04 * r as f32) * (1.0 + 0.1 * j as f32)
+        })
+        .collect();
+    let mut g = pb::GraphProto::default();
+    g.input.push(value_info("x", &[-1, k as i64]));
+    g.output.push(value_info("y", &[-1, n as i64]));
+    g.initializer.push(f32_tensor("w", &[k as i64, n as i64], &w));
+    g.node.push(node("MatMul", "mm", &["x", "w"], &["y"], vec![]));
+    let m = built(g);
+    let (v, cov) = variant(&m, "int8");
+    assert!(cov.changed[0].note.contains("rows paired"), "{cov:?}");
+    // All ones: every activation quantizes to 255, the case that overflows.
+    let x = vec![Tensor {
+        shape: vec![2, k],
+        data: TensorData::F32(vec![1.0; 2 * k]),
+    }];
+    let want = run(&m, EngineKind::Ort, &x);
+    // Rounding leaves about a step per row; one overflowing pair would be off by about 1.2.
+    let scale: f64 = w.iter().map(|v| v.abs() as f64).sum::<f64>() / n as f64;
+    for kind in [EngineKind::Ort, EngineKind::Tract] {
+        let got = run(&v, kind, &x);
+        let err = max_abs_diff(&want[0], &got[0]);
+        assert!(err <= 0.01 * scale, "{kind}: {err} (terms summing to {scale})");
     }
 }

@@ -161,10 +161,12 @@ fn transpose2(w: &Weight) -> Weight {
 
 /// The signed weight range for dynamic int8 of a `[K, N]` weight (one range, or one per column).
 /// ONNX Runtime's uint8 x int8 kernels on x86 CPUs without VNNI add the products of adjacent K
-/// pairs in 16 bits (vpmaddubsw): 255 x (|q1| + |q2|) saturates once |q1| + |q2| > 128. With
-/// full-range weights that happened on the digits MLP (per-channel: 8.7% drift at the first
-/// layer, as with quantize_dynamic's per-channel model). The range here is the widest (up to
-/// 127) at which no adjacent pair can pass 128; it is never narrower than 7 bits (63).
+/// pairs (rows 0+1, 2+3, ...) in 16 bits (vpmaddubsw). Activations are uint8 (0..=255), so only a
+/// pair of one sign can overflow: 255 x (|q1| + |q2|) saturates once |q1| + |q2| > 128, while a
+/// pair of opposite signs stays within 255 x 127. With full-range weights that happened on the
+/// digits MLP (per-channel: 8.7% drift at the first layer, as with quantize_dynamic's
+/// per-channel model). The range here is the widest (up to 127) at which no same-sign adjacent
+/// pair can pass 128; it is never narrower than 7 bits (63).
 fn safe_qmax(w: &Weight, per_channel: bool) -> Vec<f32> {
     let (k, n) = (w.dims[0] as usize, w.dims[1] as usize);
     let columns = if per_channel { n } else { 1 };
@@ -176,24 +178,22 @@ fn safe_qmax(w: &Weight, per_channel: bool) -> Vec<f32> {
             max_abs[c] = max_abs[c].max(v.abs());
         }
     }
-    // The largest rounded pair sum per channel at a given range.
-    let worst = |qmax: f32| -> Vec<f32> {
+    // The largest rounded same-sign pair sum per channel, each channel at its own range
+    // (channels whose range is settled are skipped).
+    let worst = |qmax: &[f32], open: &[bool]| -> Vec<f32> {
         let mut out = vec![0f32; columns];
         for r in (0..k.saturating_sub(1)).step_by(2) {
             for j in 0..n {
                 let c = channel(j);
-                if max_abs[c] == 0.0 {
+                if max_abs[c] == 0.0 || !open[c] {
                     continue;
                 }
-                let q = |v: f32| {
-                    if v.is_finite() {
-                        (v.abs() / max_abs[c] * qmax).round()
-                    } else {
-                        0.0
-                    }
-                };
-                let s = q(w.data[r * n + j]) + q(w.data[(r + 1) * n + j]);
-                out[c] = out[c].max(s);
+                let (a, b) = (w.data[r * n + j], w.data[(r + 1) * n + j]);
+                if !(a.is_finite() && b.is_finite()) || (a > 0.0) != (b > 0.0) {
+                    continue;
+                }
+                let q = |v: f32| (v.abs() / max_abs[c] * qmax[c]).round();
+                out[c] = out[c].max(q(a) + q(b));
             }
         }
         out
@@ -201,38 +201,22 @@ fn safe_qmax(w: &Weight, per_channel: bool) -> Vec<f32> {
     // Binary search per channel for the widest range whose pairs stay at or under 128.
     let mut lo = vec![63f32; columns];
     let mut hi = vec![127f32; columns];
-    let top = worst(127.0);
+    let top = worst(&hi, &vec![true; columns]);
     for c in 0..columns {
         if top[c] <= 128.0 {
             lo[c] = 127.0;
         }
     }
-    while (0..columns).any(|c| hi[c] - lo[c] > 0.5) {
+    loop {
+        let open: Vec<bool> = (0..columns).map(|c| hi[c] - lo[c] > 0.5).collect();
+        if !open.contains(&true) {
+            return lo;
+        }
         let mid: Vec<f32> = (0..columns)
             .map(|c| ((lo[c] + hi[c]) / 2.0).ceil())
             .collect();
-        let mut pairs = vec![0f32; columns];
-        // Channels share one pass: each evaluates at its own midpoint.
-        for r in (0..k.saturating_sub(1)).step_by(2) {
-            for j in 0..n {
-                let c = channel(j);
-                if max_abs[c] == 0.0 || hi[c] - lo[c] <= 0.5 {
-                    continue;
-                }
-                let q = |v: f32| {
-                    if v.is_finite() {
-                        (v.abs() / max_abs[c] * mid[c]).round()
-                    } else {
-                        0.0
-                    }
-                };
-                pairs[c] = pairs[c].max(q(w.data[r * n + j]) + q(w.data[(r + 1) * n + j]));
-            }
-        }
-        for c in 0..columns {
-            if hi[c] - lo[c] <= 0.5 {
-                continue;
-            }
+        let pairs = worst(&mid, &open);
+        for c in (0..columns).filter(|&c| open[c]) {
             if pairs[c] <= 128.0 {
                 lo[c] = mid[c];
             } else {
@@ -240,7 +224,83 @@ fn safe_qmax(w: &Weight, per_channel: bool) -> Vec<f32> {
             }
         }
     }
-    lo
+}
+
+/// An order of the K rows of a `[K, N]` weight in which no same-sign adjacent pair (rows 0+1,
+/// 2+3, ...) passes 128 at the full range (127, per tensor or per channel), for weights whose
+/// rows as they stand would need a narrower range (see `safe_qmax`). The activation is gathered
+/// in the same order, so the product is unchanged and the weights keep every bit. Greedy: the
+/// rows with the most large values (over 64, the only ones that can overflow a pair) pick first,
+/// each taking the least constrained row it is compatible with. `None` when that finds no
+/// complete pairing (per-channel weights often have none) or takes too long.
+fn saturation_free_order(w: &Weight, per_channel: bool) -> Option<Vec<usize>> {
+    let (k, n) = (w.dims[0] as usize, w.dims[1] as usize);
+    let columns = if per_channel { n } else { 1 };
+    let mut max_abs = vec![0f32; columns];
+    for (i, v) in w.data.iter().enumerate() {
+        if v.is_finite() {
+            let c = if per_channel { i % n } else { 0 };
+            max_abs[c] = max_abs[c].max(v.abs());
+        }
+    }
+    let q = |r: usize, j: usize| -> i32 {
+        let v = w.data[r * n + j];
+        let m = max_abs[if per_channel { j } else { 0 }];
+        if v.is_finite() && m > 0.0 {
+            (v / m * 127.0).round() as i32
+        } else {
+            0
+        }
+    };
+    let large: Vec<Vec<(usize, i32)>> = (0..k)
+        .map(|r| {
+            (0..n)
+                .map(|j| (j, q(r, j)))
+                .filter(|(_, v)| v.abs() > 64)
+                .collect()
+        })
+        .collect();
+    let clash = |a: i32, b: i32| (a > 0) == (b > 0) && a != 0 && b != 0 && a.abs() + b.abs() > 128;
+    let compatible = |r: usize, s: usize| {
+        !large[r].iter().any(|&(j, a)| clash(a, q(s, j)))
+            && !large[s].iter().any(|&(j, b)| clash(q(r, j), b))
+    };
+    let mut rows: Vec<usize> = (0..k).collect();
+    rows.sort_by_key(|&r| std::cmp::Reverse(large[r].len()));
+    let mut order = Vec::with_capacity(k);
+    let mut alone = None;
+    // Each test costs the large values of two rows; this bounds the search on huge weights.
+    let mut budget = 64 * k;
+    while !rows.is_empty() {
+        let r = rows.remove(0);
+        let mut partner = None;
+        for (i, &s) in rows.iter().enumerate().rev() {
+            budget = budget.checked_sub(1)?;
+            if compatible(r, s) {
+                partner = Some(i);
+                break;
+            }
+        }
+        match partner {
+            Some(i) => order.extend([r, rows.remove(i)]),
+            // An odd K leaves one row alone at the end, where it has no partner.
+            None if k % 2 == 1 && alone.is_none() => alone = Some(r),
+            None => return None,
+        }
+    }
+    order.extend(alone);
+    Some(order)
+}
+
+fn permute_rows(w: &Weight, order: &[usize]) -> Weight {
+    let n = w.dims[1] as usize;
+    Weight {
+        dims: w.dims.clone(),
+        data: order
+            .iter()
+            .flat_map(|&r| w.data[r * n..(r + 1) * n].iter().copied())
+            .collect(),
+    }
 }
 
 /// Conv weights (QDQ form only) keep the plain 7-bit range.
@@ -471,8 +531,8 @@ fn float_bytes(w: &Weight) -> u64 {
 /// Dynamic int8 quantization of `m` (every graph, subgraphs included).
 pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> Result<()> {
     let opset = default_opset(m);
-    if opset < 10 {
-        bail!("int8 needs ONNX opset 10 or later (DynamicQuantizeLinear); this model uses opset {opset}");
+    if opset < 11 {
+        bail!("int8 needs ONNX opset 11 or later (DynamicQuantizeLinear); this model uses opset {opset}");
     }
     if o.format == QuantFormat::Qdq && o.per_channel && opset < 13 {
         bail!("per-channel QDQ needs ONNX opset 13 or later (DequantizeLinear axis); this model uses opset {opset}: use per-tensor");
@@ -498,13 +558,39 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
                 }
                 Plan::MatMul { w, bias } => {
                     let out = n.output[0].clone();
-                    let x = n.input[0].clone();
+                    let mut x = n.input[0].clone();
                     // Signed weights keep the zero point at 0 so that per-channel scales stay
-                    // a plain float Mul after MatMulInteger.
-                    let qmax = if o.signed {
-                        safe_qmax(&w, o.per_channel)
-                    } else {
-                        vec![255.0]
+                    // a plain float Mul after MatMulInteger. Where pairs of rows would
+                    // saturate, the rows are reordered if that avoids it, else the range
+                    // narrows.
+                    let (mut qmax, mut order) = (vec![255.0], None);
+                    if o.signed {
+                        qmax = safe_qmax(&w, o.per_channel);
+                        if qmax.iter().any(|&m| m < 127.0) {
+                            order = saturation_free_order(&w, o.per_channel);
+                        }
+                    }
+                    let w = match &order {
+                        Some(order) => {
+                            qmax.iter_mut().for_each(|m| *m = 127.0);
+                            let name = e.fresh(&format!("{id}_row_order"));
+                            let idx: Vec<i64> = order.iter().map(|&r| r as i64).collect();
+                            let idx = e.constant(i64_tensor(&name, &[idx.len() as i64], &idx));
+                            // The float activation is gathered (not its uint8 form) so that
+                            // DynamicQuantizeLinear still feeds MatMulInteger directly, the
+                            // pattern ONNX Runtime fuses.
+                            let gathered = e.fresh(&format!("{x}_reordered"));
+                            e.push(
+                                "Gather",
+                                &id,
+                                &[&x, &idx],
+                                &[&gathered],
+                                vec![attr_int("axis", -1)],
+                            );
+                            x = gathered;
+                            permute_rows(&w, order)
+                        }
+                        None => w,
                     };
                     let q = quantize(&w, 1, o.per_channel, o.signed, &qmax);
                     let wq = q
@@ -543,7 +629,11 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
                             vec![],
                         );
                     }
-                    cov.change(&id, &n.op_type, q.describe(&w), float_bytes(&w), after);
+                    let mut what = q.describe(&w);
+                    if order.is_some() {
+                        what.push_str(", rows paired so that no pair saturates");
+                    }
+                    cov.change(&id, &n.op_type, what, float_bytes(&w), after);
                     Ok(true)
                 }
                 Plan::Conv { w, bias } => {
@@ -754,8 +844,8 @@ mod tests {
         }
     }
 
-    /// No adjacent pair of quantized weights can pass 128 (where ONNX Runtime's 16-bit pair
-    /// sums saturate), and weights without risky pairs keep the full 8-bit range.
+    /// No same-sign adjacent pair of quantized weights can pass 128 (where ONNX Runtime's 16-bit
+    /// pair sums saturate), and weights whose large pairs differ in sign keep the full range.
     #[test]
     fn the_signed_range_keeps_adjacent_pairs_from_saturating() {
         let w = Weight {
@@ -768,9 +858,8 @@ mod tests {
             let q = quantize(&w, 1, per_channel, true, &qmax);
             for r in [0, 2] {
                 for j in 0..2 {
-                    let s = (q.signed_q[r * 2 + j] as i32).abs()
-                        + (q.signed_q[(r + 1) * 2 + j] as i32).abs();
-                    assert!(s <= 128, "pair {r},{j}: {s}");
+                    let (a, b) = (q.signed_q[r * 2 + j] as i32, q.signed_q[(r + 1) * 2 + j] as i32);
+                    assert!((a + b).abs() <= 128, "pair {r},{j}: {a} + {b}");
                 }
             }
         }
@@ -779,5 +868,44 @@ mod tests {
             data: vec![1.0, 0.001],
         };
         assert_eq!(safe_qmax(&benign, false), vec![127.0]);
+        // Opposite signs within a pair (rows 0+1, 2+3) cannot overflow with uint8 activations,
+        // and rows 1 and 2, of one sign, never meet in a pair: full range.
+        let opposite = Weight {
+            dims: vec![4, 1],
+            data: vec![1.0, -0.95, -1.0, 0.9],
+        };
+        assert_eq!(safe_qmax(&opposite, false), vec![127.0]);
+    }
+
+    /// Rows whose pairs would saturate at the full range are reordered so that none does, and
+    /// the order is a permutation; an odd row out goes last; impossible pairings give `None`.
+    #[test]
+    fn reordered_rows_pair_without_saturating_at_the_full_range() {
+        // Rows 0 and 1 are both large and positive in column 0; rows 2 and 3 both large and
+        // negative in column 1. Crossing them (0 with 2, 1 with 3) is safe.
+        let w = Weight {
+            dims: vec![5, 2],
+            data: vec![1.0, 0.1, 0.9, 0.2, -0.1, -1.0, 0.05, -0.8, 0.3, 0.3],
+        };
+        assert!(safe_qmax(&w, false)[0] < 127.0);
+        let order = saturation_free_order(&w, false).unwrap();
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
+        let p = permute_rows(&w, &order);
+        assert_eq!(safe_qmax(&p, false), vec![127.0]);
+        let q = quantize(&p, 1, false, true, &[127.0]);
+        for r in [0, 2] {
+            for j in 0..2 {
+                let (a, b) = (q.signed_q[r * 2 + j] as i32, q.signed_q[(r + 1) * 2 + j] as i32);
+                assert!((a + b).abs() <= 128, "pair {r},{j}: {a} + {b}");
+            }
+        }
+        // Every row large and positive in one column: no pairing exists.
+        let hopeless = Weight {
+            dims: vec![4, 1],
+            data: vec![1.0, 0.9, 0.95, 0.85],
+        };
+        assert_eq!(saturation_free_order(&hopeless, false), None);
     }
 }
