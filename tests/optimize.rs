@@ -585,7 +585,10 @@ fn variants_that_do_not_apply_say_so_and_nothing_overwrites_the_original() {
     let e = optimize::build(&old, &"int8".parse().unwrap())
         .unwrap_err()
         .to_string();
-    assert!(e.contains("opset 11 or later") && e.contains("uses opset 10"), "{e}");
+    assert!(
+        e.contains("opset 11 or later") && e.contains("uses opset 10"),
+        "{e}"
+    );
     let r = optimize::rewrite(&m, &"int8".parse().unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("m.onnx");
@@ -704,8 +707,10 @@ fn int8_rows_that_would_saturate_in_pairs_are_reordered_and_stay_exact() {
     let mut g = pb::GraphProto::default();
     g.input.push(value_info("x", &[-1, k as i64]));
     g.output.push(value_info("y", &[-1, n as i64]));
-    g.initializer.push(f32_tensor("w", &[k as i64, n as i64], &w));
-    g.node.push(node("MatMul", "mm", &["x", "w"], &["y"], vec![]));
+    g.initializer
+        .push(f32_tensor("w", &[k as i64, n as i64], &w));
+    g.node
+        .push(node("MatMul", "mm", &["x", "w"], &["y"], vec![]));
     let m = built(g);
     let (v, cov) = variant(&m, "int8");
     assert!(cov.changed[0].note.contains("rows paired"), "{cov:?}");
@@ -720,6 +725,9 @@ fn int8_rows_that_would_saturate_in_pairs_are_reordered_and_stay_exact() {
     for kind in [EngineKind::Ort, EngineKind::Tract] {
         let got = run(&v, kind, &x);
         let err = max_abs_diff(&want[0], &got[0]);
-        assert!(err <= 0.01 * scale, "{kind}: {err} (terms summing to {scale})");
+        assert!(
+            err <= 0.01 * scale,
+            "{kind}: {err} (terms summing to {scale})"
+        );
     }
 }

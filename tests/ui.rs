@@ -158,7 +158,10 @@ fn cancel_midway_leaves_the_app_usable() {
     // Without a GPU the live views refresh slowly, and the window says why.
     h.state_mut().software_rendering = true;
     h.run();
-    assert_eq!(h.state().repaint_every(), inferscope::app::REPAINT_EVERY_SOFTWARE);
+    assert_eq!(
+        h.state().repaint_every(),
+        inferscope::app::REPAINT_EVERY_SOFTWARE
+    );
     h.get_by_label("Drawing without a GPU: plots refresh every 2 s");
     h.state_mut().software_rendering = false;
     h.get_by_label("Cancel").click();

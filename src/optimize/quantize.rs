@@ -844,6 +844,24 @@ mod tests {
         }
     }
 
+    /// Every adjacent row pair (0+1, 2+3, ...) of a quantized `[K, N]` weight sums within 128.
+    fn assert_no_pair_saturates(q: &Quantized, dims: &[i64]) {
+        let (k, n) = (dims[0] as usize, dims[1] as usize);
+        for r in (0..k - 1).step_by(2) {
+            for j in 0..n {
+                let (a, b) = (
+                    q.signed_q[r * n + j] as i32,
+                    q.signed_q[(r + 1) * n + j] as i32,
+                );
+                assert!(
+                    (a + b).abs() <= 128,
+                    "rows {r}+{}, column {j}: {a} + {b}",
+                    r + 1
+                );
+            }
+        }
+    }
+
     /// No same-sign adjacent pair of quantized weights can pass 128 (where ONNX Runtime's 16-bit
     /// pair sums saturate), and weights whose large pairs differ in sign keep the full range.
     #[test]
@@ -855,13 +873,7 @@ mod tests {
         for per_channel in [false, true] {
             let qmax = safe_qmax(&w, per_channel);
             assert!(qmax[0] < 127.0 && qmax[0] >= 63.0, "{qmax:?}");
-            let q = quantize(&w, 1, per_channel, true, &qmax);
-            for r in [0, 2] {
-                for j in 0..2 {
-                    let (a, b) = (q.signed_q[r * 2 + j] as i32, q.signed_q[(r + 1) * 2 + j] as i32);
-                    assert!((a + b).abs() <= 128, "pair {r},{j}: {a} + {b}");
-                }
-            }
+            assert_no_pair_saturates(&quantize(&w, 1, per_channel, true, &qmax), &w.dims);
         }
         let benign = Weight {
             dims: vec![2, 1],
@@ -894,13 +906,7 @@ mod tests {
         assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
         let p = permute_rows(&w, &order);
         assert_eq!(safe_qmax(&p, false), vec![127.0]);
-        let q = quantize(&p, 1, false, true, &[127.0]);
-        for r in [0, 2] {
-            for j in 0..2 {
-                let (a, b) = (q.signed_q[r * 2 + j] as i32, q.signed_q[(r + 1) * 2 + j] as i32);
-                assert!((a + b).abs() <= 128, "pair {r},{j}: {a} + {b}");
-            }
-        }
+        assert_no_pair_saturates(&quantize(&p, 1, false, true, &[127.0]), &p.dims);
         // Every row large and positive in one column: no pairing exists.
         let hopeless = Weight {
             dims: vec![4, 1],
