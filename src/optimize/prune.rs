@@ -166,20 +166,20 @@ const POOLS: &[&str] = &[
 ];
 
 /// A constant input cut along one axis, `block` elements per unit.
-struct Cut {
+pub(super) struct Cut {
     node: usize,
     slot: usize,
-    axis: usize,
-    block: usize,
+    pub(super) axis: usize,
+    pub(super) block: usize,
 }
 
 /// A chain from a producer's hidden units to the one consumer that reads them.
-struct Chain {
+pub(super) struct Chain {
     units: usize,
-    cuts: Vec<Cut>,
+    pub(super) cuts: Vec<Cut>,
     /// Intermediate tensors whose shapes change.
     tensors: Vec<String>,
-    consumer: usize,
+    pub(super) consumer: usize,
 }
 
 fn weight_of<'a>(
@@ -188,6 +188,90 @@ fn weight_of<'a>(
     slot: usize,
 ) -> Option<&'a Weight> {
     n.input.get(slot).and_then(|s| consts.get(s))
+}
+
+/// What chain-following needs to know about a graph: its float constants (initializers and
+/// `Constant` nodes), who reads each tensor, and the tensors that escape (graph outputs, names
+/// read inside subgraphs). Main graph only.
+pub(super) struct Chains {
+    consts: HashMap<String, Weight>,
+    consumers: HashMap<String, Vec<usize>>,
+    escaping: HashSet<String>,
+}
+
+impl Chains {
+    pub(super) fn of(g: &pb::GraphProto) -> Self {
+        let mut consts: HashMap<String, Weight> = HashMap::new();
+        for t in &g.initializer {
+            if let Some(w) = tensor_f32(t) {
+                consts.insert(t.name.clone(), w);
+            }
+        }
+        for n in &g.node {
+            if let (Some(t), Some(o)) = (constant_value(n), n.output.first()) {
+                if let Some(w) = tensor_f32(t) {
+                    consts.insert(o.clone(), w);
+                }
+            }
+        }
+        let mut consumers: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut escaping: HashSet<String> = g.output.iter().map(|o| o.name.clone()).collect();
+        for (i, n) in g.node.iter().enumerate() {
+            for inp in n.input.iter().filter(|s| !s.is_empty()) {
+                consumers.entry(inp.clone()).or_default().push(i);
+            }
+            for a in &n.attribute {
+                for sub in a.g.iter().chain(&a.graphs) {
+                    visit(sub, &mut |sg| {
+                        for sn in &sg.node {
+                            escaping.extend(sn.input.iter().cloned());
+                        }
+                    });
+                }
+            }
+        }
+        Chains {
+            consts,
+            consumers,
+            escaping,
+        }
+    }
+
+    /// The chain from node `p`'s units to their one consumer, or why there is none.
+    pub(super) fn find(&self, g: &pb::GraphProto, p: usize) -> Result<Chain, String> {
+        find_chain(g, p, &self.consts, &self.consumers, &self.escaping)
+    }
+
+    /// The constant a cut slices.
+    pub(super) fn weight(&self, g: &pb::GraphProto, cut: &Cut) -> Option<&Weight> {
+        weight_of(&self.consts, &g.node[cut.node], cut.slot)
+    }
+
+    /// Replaces every tensor `chain` cuts by its units in `keep` (a subset, or all of them in
+    /// another order), as new initializers named `NAME_{suffix}`; the float bytes before and
+    /// after.
+    pub(super) fn cut(
+        &mut self,
+        g: &mut pb::GraphProto,
+        names: &mut Names,
+        chain: &Chain,
+        keep: &[usize],
+        suffix: &str,
+    ) -> (u64, u64) {
+        let (mut before, mut after) = (0, 0);
+        for cut in &chain.cuts {
+            let name = g.node[cut.node].input[cut.slot].clone();
+            let w = &self.consts[&name];
+            let s = slice_units(w, cut.axis, keep, cut.block);
+            before += 4 * w.len() as u64;
+            after += 4 * s.len() as u64;
+            let new_name = names.fresh(&format!("{name}_{suffix}"));
+            g.initializer.push(f32_tensor(&new_name, &s.dims, &s.data));
+            self.consts.insert(new_name.clone(), s);
+            g.node[cut.node].input[cut.slot] = new_name;
+        }
+        (before, after)
+    }
 }
 
 /// Follows `producer`'s output to the node that consumes its units, or says why not.
@@ -398,8 +482,8 @@ fn unit_norms(w: &Weight, axis: usize, units: usize, block: usize) -> Vec<f64> {
     out
 }
 
-/// Keeps the units in `keep` (sorted) along `axis`.
-fn slice_units(w: &Weight, axis: usize, keep: &[usize], block: usize) -> Weight {
+/// Keeps the units in `keep` along `axis`, in that order.
+pub(super) fn slice_units(w: &Weight, axis: usize, keep: &[usize], block: usize) -> Weight {
     let dims: Vec<usize> = w.dims.iter().map(|&d| d as usize).collect();
     let inner: usize = dims[axis + 1..].iter().product();
     let outer: usize = dims[..axis].iter().product();
@@ -428,35 +512,7 @@ pub fn structured(m: &mut pb::ModelProto, sparsity: f64, cov: &mut Coverage) -> 
         bail!("the model has no graph")
     };
     let mut names = Names::of(g);
-    let mut consts: HashMap<String, Weight> = HashMap::new();
-    for t in &g.initializer {
-        if let Some(w) = tensor_f32(t) {
-            consts.insert(t.name.clone(), w);
-        }
-    }
-    for n in &g.node {
-        if let (Some(t), Some(o)) = (constant_value(n), n.output.first()) {
-            if let Some(w) = tensor_f32(t) {
-                consts.insert(o.clone(), w);
-            }
-        }
-    }
-    let mut consumers: HashMap<String, Vec<usize>> = HashMap::new();
-    let mut escaping: HashSet<String> = g.output.iter().map(|o| o.name.clone()).collect();
-    for (i, n) in g.node.iter().enumerate() {
-        for inp in n.input.iter().filter(|s| !s.is_empty()) {
-            consumers.entry(inp.clone()).or_default().push(i);
-        }
-        for a in &n.attribute {
-            for sub in a.g.iter().chain(&a.graphs) {
-                visit(sub, &mut |sg| {
-                    for sn in &sg.node {
-                        escaping.extend(sn.input.iter().cloned());
-                    }
-                });
-            }
-        }
-    }
+    let mut chains = Chains::of(g);
     let mut changed_tensors = HashSet::new();
     for p in 0..g.node.len() {
         let n = &g.node[p];
@@ -465,7 +521,7 @@ pub fn structured(m: &mut pb::ModelProto, sparsity: f64, cov: &mut Coverage) -> 
         }
         let id = node_id(n);
         let op = n.op_type.clone();
-        let chain = match find_chain(g, p, &consts, &consumers, &escaping) {
+        let chain = match chains.find(g, p) {
             Ok(c) => c,
             Err(reason) => {
                 cov.skip(&id, &op, reason);
@@ -486,27 +542,15 @@ pub fn structured(m: &mut pb::ModelProto, sparsity: f64, cov: &mut Coverage) -> 
             .cuts
             .last()
             .expect("a chain has a producer and a consumer cut");
-        let pw = weight_of(&consts, &g.node[first.node], first.slot).expect("checked");
-        let cw = weight_of(&consts, &g.node[last.node], last.slot).expect("checked");
+        let pw = chains.weight(g, first).expect("checked");
+        let cw = chains.weight(g, last).expect("checked");
         let a = unit_norms(pw, first.axis, chain.units, 1);
         let b = unit_norms(cw, last.axis, chain.units, last.block);
         let mut order: Vec<usize> = (0..chain.units).collect();
         order.sort_by(|&x, &y| (b[y] * a[y]).total_cmp(&(b[x] * a[x])));
         let mut keep: Vec<usize> = order[..keep_n].to_vec();
         keep.sort_unstable();
-        let mut before = 0;
-        let mut after = 0;
-        for cut in &chain.cuts {
-            let name = g.node[cut.node].input[cut.slot].clone();
-            let w = &consts[&name];
-            let s = slice_units(w, cut.axis, &keep, cut.block);
-            before += 4 * w.len() as u64;
-            after += 4 * s.len() as u64;
-            let new_name = names.fresh(&format!("{name}_pruned"));
-            g.initializer.push(f32_tensor(&new_name, &s.dims, &s.data));
-            consts.insert(new_name.clone(), s);
-            g.node[cut.node].input[cut.slot] = new_name;
-        }
+        let (before, after) = chains.cut(g, &mut names, &chain, &keep, "pruned");
         changed_tensors.extend(chain.tensors.iter().cloned());
         cov.change(
             &id,

@@ -4,6 +4,7 @@
 //! and weight-only int8 (int8 weights dequantized at load).
 
 use super::graph::*;
+use super::prune::Chains;
 use super::{node_id, Coverage, Int8Options, QuantFormat};
 use anyhow::{bail, Result};
 use std::collections::HashMap;
@@ -292,15 +293,54 @@ fn saturation_free_order(w: &Weight, per_channel: bool) -> Option<Vec<usize>> {
     Some(order)
 }
 
-fn permute_rows(w: &Weight, order: &[usize]) -> Weight {
-    let n = w.dims[1] as usize;
-    Weight {
-        dims: w.dims.clone(),
-        data: order
-            .iter()
-            .flat_map(|&r| w.data[r * n..(r + 1) * n].iter().copied())
-            .collect(),
+/// Reorders hidden units wherever that lets the next MatMul/Gemm keep its full weight range:
+/// the producer's output units (its weight columns, bias, and what follows through activations)
+/// and the consumer's weight rows move alike, which leaves the function unchanged, into an
+/// order whose row pairs cannot saturate (`saturation_free_order`). Free at run time, unlike
+/// gathering the activation (ONNX Runtime's Gather on the last axis took as long as the
+/// quantized MatMul here). Main graph only; returns consumer -> producer for the coverage.
+fn pair_rows(
+    g: &mut pb::GraphProto,
+    names: &mut Names,
+    o: &Int8Options,
+) -> HashMap<String, String> {
+    let mut chains = Chains::of(g);
+    let mut done = HashMap::new();
+    for p in 0..g.node.len() {
+        let n = &g.node[p];
+        if !is_default_domain(n) || !matches!(n.op_type.as_str(), "MatMul" | "Gemm" | "Conv") {
+            continue;
+        }
+        let Ok(chain) = chains.find(g, p) else {
+            continue;
+        };
+        let consumer = &g.node[chain.consumer];
+        let last = chain.cuts.last().expect("a chain ends at its consumer");
+        if last.block != 1
+            || !matches!(consumer.op_type.as_str(), "MatMul" | "Gemm")
+            || o.exclude.contains(&node_id(consumer))
+        {
+            continue;
+        }
+        let Some(w) = chains.weight(g, last) else {
+            continue;
+        };
+        // Gemm with transB holds the weight as [N, K].
+        let w = if last.axis == 1 {
+            transpose2(w)
+        } else {
+            w.clone()
+        };
+        if safe_qmax(&w, o.per_channel).iter().all(|&m| m >= 127.0) {
+            continue;
+        }
+        let Some(order) = saturation_free_order(&w, o.per_channel) else {
+            continue;
+        };
+        chains.cut(g, names, &chain, &order, "reordered");
+        done.insert(node_id(&g.node[chain.consumer]), node_id(&g.node[p]));
     }
+    done
 }
 
 /// Conv weights (QDQ form only) keep the plain 7-bit range.
@@ -541,6 +581,11 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
         bail!("the model has no graph")
     };
     let mut names = Names::of(g);
+    let reordered = if o.signed {
+        pair_rows(g, &mut names, o)
+    } else {
+        HashMap::new()
+    };
     rewrite_graph(
         g,
         &Scope::default(),
@@ -558,39 +603,13 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
                 }
                 Plan::MatMul { w, bias } => {
                     let out = n.output[0].clone();
-                    let mut x = n.input[0].clone();
+                    let x = n.input[0].clone();
                     // Signed weights keep the zero point at 0 so that per-channel scales stay
-                    // a plain float Mul after MatMulInteger. Where pairs of rows would
-                    // saturate, the rows are reordered if that avoids it, else the range
-                    // narrows.
-                    let (mut qmax, mut order) = (vec![255.0], None);
-                    if o.signed {
-                        qmax = safe_qmax(&w, o.per_channel);
-                        if qmax.iter().any(|&m| m < 127.0) {
-                            order = saturation_free_order(&w, o.per_channel);
-                        }
-                    }
-                    let w = match &order {
-                        Some(order) => {
-                            qmax.iter_mut().for_each(|m| *m = 127.0);
-                            let name = e.fresh(&format!("{id}_row_order"));
-                            let idx: Vec<i64> = order.iter().map(|&r| r as i64).collect();
-                            let idx = e.constant(i64_tensor(&name, &[idx.len() as i64], &idx));
-                            // The float activation is gathered (not its uint8 form) so that
-                            // DynamicQuantizeLinear still feeds MatMulInteger directly, the
-                            // pattern ONNX Runtime fuses.
-                            let gathered = e.fresh(&format!("{x}_reordered"));
-                            e.push(
-                                "Gather",
-                                &id,
-                                &[&x, &idx],
-                                &[&gathered],
-                                vec![attr_int("axis", -1)],
-                            );
-                            x = gathered;
-                            permute_rows(&w, order)
-                        }
-                        None => w,
+                    // a plain float Mul after MatMulInteger.
+                    let qmax = if o.signed {
+                        safe_qmax(&w, o.per_channel)
+                    } else {
+                        vec![255.0]
                     };
                     let q = quantize(&w, 1, o.per_channel, o.signed, &qmax);
                     let wq = q
@@ -630,8 +649,21 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
                         );
                     }
                     let mut what = q.describe(&w);
-                    if order.is_some() {
-                        what.push_str(", rows paired so that no pair saturates");
+                    let narrowed = qmax.iter().filter(|&&m| m < 127.0).count();
+                    if let Some(p) = reordered.get(&id) {
+                        what.push_str(&format!(
+                            ", rows reordered with {p}'s units so that no pair saturates"
+                        ));
+                    } else if o.signed && qmax.len() == 1 && narrowed == 1 {
+                        what.push_str(&format!(
+                            ", range narrowed to ±{} so that no pair saturates",
+                            qmax[0]
+                        ));
+                    } else if o.signed && narrowed > 0 {
+                        what.push_str(&format!(
+                            ", range narrowed in {narrowed} of {} channels so that no pair saturates",
+                            qmax.len()
+                        ));
                     }
                     cov.change(&id, &n.op_type, what, float_bytes(&w), after);
                     Ok(true)
@@ -815,6 +847,7 @@ fn rewrite_graph(
 
 #[cfg(test)]
 mod tests {
+    use super::super::prune::slice_units;
     use super::*;
 
     #[test]
@@ -904,7 +937,7 @@ mod tests {
         let mut sorted = order.clone();
         sorted.sort();
         assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
-        let p = permute_rows(&w, &order);
+        let p = slice_units(&w, 0, &order, 1);
         assert_eq!(safe_qmax(&p, false), vec![127.0]);
         assert_no_pair_saturates(&quantize(&p, 1, false, true, &[127.0]), &p.dims);
         // Every row large and positive in one column: no pairing exists.
