@@ -121,10 +121,11 @@ fn quantized_and_fp16_variants_run_on_both_engines_within_the_stated_error() {
             "{spec}"
         );
         // Per tensor, the hidden layers' rows are reordered to pair up without saturating at
-        // the full range; the first layer reads the model's input, which stays in its order.
+        // the full range; the first layer reads the model's input, which keeps its order: a
+        // slightly narrower range and two capped pairs.
         if spec == "int8" {
             let notes: Vec<&str> = cov.changed.iter().map(|c| c.note.as_str()).collect();
-            assert!(notes[0].contains("range narrowed to ±84"), "{notes:?}");
+            assert!(notes[0].contains("range ±97, 2 weight pairs capped"), "{notes:?}");
             assert!(
                 notes[1].contains("rows reordered with MatMul's units"),
                 "{notes:?}"

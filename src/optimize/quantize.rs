@@ -160,77 +160,126 @@ fn transpose2(w: &Weight) -> Weight {
     }
 }
 
-/// The signed weight range for dynamic int8 of a `[K, N]` weight (one range, or one per column).
-/// ONNX Runtime's uint8 x int8 kernels on x86 CPUs without VNNI add the products of adjacent K
-/// pairs (rows 0+1, 2+3, ...) in 16 bits (vpmaddubsw). Activations are uint8 (0..=255), so only a
-/// pair of one sign can overflow: 255 x (|q1| + |q2|) saturates once |q1| + |q2| > 128, while a
-/// pair of opposite signs stays within 255 x 127. With full-range weights that happened on the
-/// digits MLP (per-channel: 8.7% drift at the first layer, as with quantize_dynamic's
-/// per-channel model). The range here is the widest (up to 127) at which no same-sign adjacent
-/// pair can pass 128; it is never narrower than 7 bits (63).
-fn safe_qmax(w: &Weight, per_channel: bool) -> Vec<f32> {
+/// How far a pair of signed quantized weights passes what ONNX Runtime's uint8 x int8 kernels
+/// can add. On x86 CPUs without VNNI they add the products of adjacent K rows (0+1, 2+3, ...)
+/// in 16 bits (vpmaddubsw). Activations are uint8 (0..=255), so only a pair of one sign can
+/// overflow: 255 x (|q1| + |q2|) saturates once |q1| + |q2| > 128, while a pair of opposite
+/// signs stays within 255 x 127. With full-range weights that happened on the digits MLP
+/// (per-channel: 8.7% drift at the first layer, as with quantize_dynamic's per-channel model).
+fn pair_excess(q1: i32, q2: i32) -> i32 {
+    if q1 != 0 && q2 != 0 && (q1 > 0) == (q2 > 0) {
+        (q1.abs() + q2.abs() - 128).max(0)
+    } else {
+        0
+    }
+}
+
+/// A pair brought down to 128 in magnitude, the excess split between the two (the larger
+/// gives the odd step): the least squared change that makes it safe.
+fn capped(q1: i32, q2: i32) -> (i32, i32) {
+    let e = pair_excess(q1, q2);
+    if e == 0 {
+        return (q1, q2);
+    }
+    let (big, small) = (e - e / 2, e / 2);
+    let shrink = |q: i32, d: i32| q - q.signum() * d;
+    if q1.abs() >= q2.abs() {
+        (shrink(q1, big), shrink(q2, small))
+    } else {
+        (shrink(q1, small), shrink(q2, big))
+    }
+}
+
+/// Caps every same-sign adjacent row pair of a quantized `[K, N]` weight at 128; how many.
+fn cap_pairs(q: &mut [i8], k: usize, n: usize) -> usize {
+    let mut count = 0;
+    for r in (0..k.saturating_sub(1)).step_by(2) {
+        for j in 0..n {
+            let (i1, i2) = (r * n + j, (r + 1) * n + j);
+            let (a, b) = (q[i1] as i32, q[i2] as i32);
+            let (c1, c2) = capped(a, b);
+            if (c1, c2) != (a, b) {
+                (q[i1], q[i2]) = (c1 as i8, c2 as i8);
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+/// The signed weight range of a `[K, N]` weight (one, or one per column) for dynamic int8,
+/// given that every same-sign pair over 128 is then capped (`cap_pairs`). A narrower range
+/// makes every weight's step coarser; a wider one caps more pairs. The range chosen, from 63
+/// (where no pair can pass 128) to 127, has the least expected squared error: rounding,
+/// step^2/12 per weight, plus what capping adds to the few pairs large enough to pass 128.
+fn signed_range(w: &Weight, per_channel: bool) -> Vec<f32> {
     let (k, n) = (w.dims[0] as usize, w.dims[1] as usize);
     let columns = if per_channel { n } else { 1 };
     let channel = |j: usize| if per_channel { j } else { 0 };
     let mut max_abs = vec![0f32; columns];
+    let mut count = vec![0usize; columns];
     for (i, v) in w.data.iter().enumerate() {
         if v.is_finite() {
             let c = channel(i % n);
             max_abs[c] = max_abs[c].max(v.abs());
+            count[c] += 1;
         }
     }
-    // The largest rounded same-sign pair sum per channel, each channel at its own range
-    // (channels whose range is settled are skipped).
-    let worst = |qmax: &[f32], open: &[bool]| -> Vec<f32> {
-        let mut out = vec![0f32; columns];
-        for r in (0..k.saturating_sub(1)).step_by(2) {
-            for j in 0..n {
-                let c = channel(j);
-                if max_abs[c] == 0.0 || !open[c] {
-                    continue;
-                }
-                let (a, b) = (w.data[r * n + j], w.data[(r + 1) * n + j]);
-                if !(a.is_finite() && b.is_finite()) || (a > 0.0) != (b > 0.0) {
-                    continue;
-                }
-                let q = |v: f32| (v.abs() / max_abs[c] * qmax[c]).round();
-                out[c] = out[c].max(q(a) + q(b));
-            }
-        }
-        out
-    };
-    // Binary search per channel for the widest range whose pairs stay at or under 128.
-    let mut lo = vec![63f32; columns];
-    let mut hi = vec![127f32; columns];
-    let top = worst(&hi, &vec![true; columns]);
-    for c in 0..columns {
-        if top[c] <= 128.0 {
-            lo[c] = 127.0;
-        }
-    }
-    loop {
-        let open: Vec<bool> = (0..columns).map(|c| hi[c] - lo[c] > 0.5).collect();
-        if !open.contains(&true) {
-            return lo;
-        }
-        let mid: Vec<f32> = (0..columns)
-            .map(|c| ((lo[c] + hi[c]) / 2.0).ceil())
-            .collect();
-        let pairs = worst(&mid, &open);
-        for c in (0..columns).filter(|&c| open[c]) {
-            if pairs[c] <= 128.0 {
-                lo[c] = mid[c];
-            } else {
-                hi[c] = mid[c] - 1.0;
+    // Same-sign pairs large enough to pass 128 at some range, relative to their channel's max.
+    let mut risky: Vec<Vec<(f32, f32)>> = vec![vec![]; columns];
+    for r in (0..k.saturating_sub(1)).step_by(2) {
+        for j in 0..n {
+            let c = channel(j);
+            let (a, b) = (w.data[r * n + j], w.data[(r + 1) * n + j]);
+            if max_abs[c] > 0.0
+                && a.is_finite()
+                && b.is_finite()
+                && a != 0.0
+                && b != 0.0
+                && (a > 0.0) == (b > 0.0)
+                && (a.abs() + b.abs()) / max_abs[c] > 0.99
+            {
+                risky[c].push((a.abs() / max_abs[c], b.abs() / max_abs[c]));
             }
         }
     }
+    (0..columns)
+        .map(|c| {
+            // Squared error in units of (max / range)^2 ... scaled back to max^2.
+            let cost = |m: f32| -> f64 {
+                let step = 1.0 / m as f64;
+                let mut e = count[c] as f64 * step * step / 12.0;
+                for &(a, b) in &risky[c] {
+                    let (x, y) = ((a * m) as f64, (b * m) as f64);
+                    let (q1, q2) = (x.round() as i32, y.round() as i32);
+                    let (c1, c2) = capped(q1, q2);
+                    let extra = (x - c1 as f64).powi(2) + (y - c2 as f64).powi(2)
+                        - (x - q1 as f64).powi(2)
+                        - (y - q2 as f64).powi(2);
+                    e += extra * step * step;
+                }
+                e
+            };
+            (63..=127)
+                .map(|m| m as f32)
+                .min_by(|&x, &y| cost(x).total_cmp(&cost(y)))
+                .expect("a range")
+        })
+        .collect()
+}
+
+/// Whether some same-sign row pair of a `[K, N]` weight passes 128 at the full range.
+fn saturates_at_full_range(w: &Weight, per_channel: bool) -> bool {
+    let columns = if per_channel { w.dims[1] as usize } else { 1 };
+    let q = quantize(w, 1, per_channel, true, &vec![127.0; columns]);
+    let (k, n) = (w.dims[0] as usize, w.dims[1] as usize);
+    let mut probe = q.signed_q;
+    cap_pairs(&mut probe, k, n) > 0
 }
 
 /// An order of the K rows of a `[K, N]` weight in which no same-sign adjacent pair (rows 0+1,
 /// 2+3, ...) passes 128 at the full range (127, per tensor or per channel), for weights whose
-/// rows as they stand would need a narrower range (see `safe_qmax`). The activation is gathered
-/// in the same order, so the product is unchanged and the weights keep every bit. Greedy: the
+/// rows as they stand would have pairs capped or a narrower range (see `signed_range`). Greedy: the
 /// rows with the most large values (over 64, the only ones that can overflow a pair) pick first,
 /// each taking the least constrained row it is compatible with. `None` when that finds no
 /// complete pairing (per-channel weights often have none) or takes too long.
@@ -331,7 +380,7 @@ fn pair_rows(
         } else {
             w.clone()
         };
-        if safe_qmax(&w, o.per_channel).iter().all(|&m| m >= 127.0) {
+        if !saturates_at_full_range(&w, o.per_channel) {
             continue;
         }
         let Some(order) = saturation_free_order(&w, o.per_channel) else {
@@ -607,11 +656,17 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
                     // Signed weights keep the zero point at 0 so that per-channel scales stay
                     // a plain float Mul after MatMulInteger.
                     let qmax = if o.signed {
-                        safe_qmax(&w, o.per_channel)
+                        signed_range(&w, o.per_channel)
                     } else {
                         vec![255.0]
                     };
-                    let q = quantize(&w, 1, o.per_channel, o.signed, &qmax);
+                    let mut q = quantize(&w, 1, o.per_channel, o.signed, &qmax);
+                    let (rows, cols) = (w.dims[0] as usize, w.dims[1] as usize);
+                    let capped = if o.signed {
+                        cap_pairs(&mut q.signed_q, rows, cols)
+                    } else {
+                        0
+                    };
                     let wq = q
                         .tensors(e.names, &id, &w.dims, o.format == QuantFormat::QOperator)
                         .map(|t| e.constant(t));
@@ -649,21 +704,28 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
                         );
                     }
                     let mut what = q.describe(&w);
-                    let narrowed = qmax.iter().filter(|&&m| m < 127.0).count();
                     if let Some(p) = reordered.get(&id) {
                         what.push_str(&format!(
                             ", rows reordered with {p}'s units so that no pair saturates"
                         ));
-                    } else if o.signed && qmax.len() == 1 && narrowed == 1 {
-                        what.push_str(&format!(
-                            ", range narrowed to ±{} so that no pair saturates",
-                            qmax[0]
-                        ));
+                    }
+                    let narrowed = qmax.iter().filter(|&&m| m < 127.0).count();
+                    if o.signed && qmax.len() == 1 && narrowed == 1 {
+                        what.push_str(&format!(", range ±{}", qmax[0]));
                     } else if o.signed && narrowed > 0 {
                         what.push_str(&format!(
-                            ", range narrowed in {narrowed} of {} channels so that no pair saturates",
+                            ", range narrowed in {narrowed} of {} channels",
                             qmax.len()
                         ));
+                    }
+                    if capped > 0 {
+                        what.push_str(&format!(
+                            ", {capped} weight {} capped",
+                            if capped == 1 { "pair" } else { "pairs" }
+                        ));
+                    }
+                    if narrowed > 0 || capped > 0 {
+                        what.push_str(" so that no pair saturates");
                     }
                     cov.change(&id, &n.op_type, what, float_bytes(&w), after);
                     Ok(true)
@@ -895,31 +957,66 @@ mod tests {
         }
     }
 
-    /// No same-sign adjacent pair of quantized weights can pass 128 (where ONNX Runtime's 16-bit
-    /// pair sums saturate), and weights whose large pairs differ in sign keep the full range.
+    /// After capping, no same-sign adjacent pair passes 128 (where ONNX Runtime's 16-bit pair
+    /// sums saturate). A lone large pair is capped at the full range; when many pairs are large
+    /// the range narrows instead; pairs of opposite signs need neither.
     #[test]
-    fn the_signed_range_keeps_adjacent_pairs_from_saturating() {
-        let w = Weight {
-            dims: vec![4, 2],
-            data: vec![1.0, 0.1, 0.9, -0.1, 0.2, 0.05, -0.3, 0.02],
+    fn signed_weights_are_capped_or_narrowed_so_that_no_pair_saturates() {
+        let quantized = |w: &Weight, per_channel: bool| {
+            let mut q = quantize(w, 1, per_channel, true, &signed_range(w, per_channel));
+            let capped = cap_pairs(&mut q.signed_q, w.dims[0] as usize, w.dims[1] as usize);
+            assert_no_pair_saturates(&q, &w.dims);
+            (q, capped)
+        };
+        // Among many small weights, one same-sign pair a little over 128 (76 + 70 at the full
+        // range): capping those two costs less than a coarser step for all 20,000.
+        let mut data: Vec<f32> = (0..20_000)
+            .map(|i| ((i as f32) * 0.37).sin() * 0.3)
+            .collect();
+        (data[0], data[1], data[2], data[3]) = (0.6, 0.55, 1.0, -0.9);
+        let lone = Weight {
+            dims: vec![20_000, 1],
+            data,
+        };
+        assert_eq!(signed_range(&lone, false), vec![127.0]);
+        let (q, capped) = quantized(&lone, false);
+        assert_eq!(capped, 1);
+        assert_eq!(
+            (q.signed_q[0], q.signed_q[1]),
+            (67, 61),
+            "the excess of 18 split"
+        );
+        // The same pair far over 128 (127 + 121) is cheaper to avoid by narrowing.
+        let mut far = lone.data.clone();
+        (far[0], far[1]) = (1.0, 0.95);
+        let far = Weight {
+            dims: vec![20_000, 1],
+            data: far,
+        };
+        assert!(signed_range(&far, false)[0] < 80.0);
+        quantized(&far, false);
+        // Every pair large and of one sign: narrowing is cheaper than capping them all.
+        let crowded = Weight {
+            dims: vec![8, 2],
+            data: vec![
+                1.0, -0.9, 0.9, -0.95, 0.95, -1.0, 0.85, -0.9, 0.9, -0.85, 0.95, -0.9, 0.8, -0.95,
+                0.9, -0.8,
+            ],
         };
         for per_channel in [false, true] {
-            let qmax = safe_qmax(&w, per_channel);
-            assert!(qmax[0] < 127.0 && qmax[0] >= 63.0, "{qmax:?}");
-            assert_no_pair_saturates(&quantize(&w, 1, per_channel, true, &qmax), &w.dims);
+            let range = signed_range(&crowded, per_channel);
+            assert!(range.iter().all(|&m| m < 80.0), "{range:?}");
+            quantized(&crowded, per_channel);
         }
-        let benign = Weight {
-            dims: vec![2, 1],
-            data: vec![1.0, 0.001],
-        };
-        assert_eq!(safe_qmax(&benign, false), vec![127.0]);
         // Opposite signs within a pair (rows 0+1, 2+3) cannot overflow with uint8 activations,
-        // and rows 1 and 2, of one sign, never meet in a pair: full range.
+        // and rows 1 and 2, of one sign, never meet in a pair: full range, nothing capped.
         let opposite = Weight {
             dims: vec![4, 1],
             data: vec![1.0, -0.95, -1.0, 0.9],
         };
-        assert_eq!(safe_qmax(&opposite, false), vec![127.0]);
+        assert_eq!(signed_range(&opposite, false), vec![127.0]);
+        assert_eq!(quantized(&opposite, false).1, 0);
+        assert!(!saturates_at_full_range(&opposite, false));
     }
 
     /// Rows whose pairs would saturate at the full range are reordered so that none does, and
@@ -932,13 +1029,13 @@ mod tests {
             dims: vec![5, 2],
             data: vec![1.0, 0.1, 0.9, 0.2, -0.1, -1.0, 0.05, -0.8, 0.3, 0.3],
         };
-        assert!(safe_qmax(&w, false)[0] < 127.0);
+        assert!(saturates_at_full_range(&w, false));
         let order = saturation_free_order(&w, false).unwrap();
         let mut sorted = order.clone();
         sorted.sort();
         assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
         let p = slice_units(&w, 0, &order, 1);
-        assert_eq!(safe_qmax(&p, false), vec![127.0]);
+        assert!(!saturates_at_full_range(&p, false));
         assert_no_pair_saturates(&quantize(&p, 1, false, true, &[127.0]), &p.dims);
         // Every row large and positive in one column: no pairing exists.
         let hopeless = Weight {
