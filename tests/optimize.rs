@@ -125,7 +125,10 @@ fn quantized_and_fp16_variants_run_on_both_engines_within_the_stated_error() {
         // slightly narrower range and two capped pairs.
         if spec == "int8" {
             let notes: Vec<&str> = cov.changed.iter().map(|c| c.note.as_str()).collect();
-            assert!(notes[0].contains("range ±97, 2 weight pairs capped"), "{notes:?}");
+            assert!(
+                notes[0].contains("range ±97, 2 weight pairs capped"),
+                "{notes:?}"
+            );
             assert!(
                 notes[1].contains("rows reordered with MatMul's units"),
                 "{notes:?}"

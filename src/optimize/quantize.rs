@@ -319,13 +319,14 @@ fn saturation_free_order(w: &Weight, per_channel: bool) -> Option<Vec<usize>> {
     rows.sort_by_key(|&r| std::cmp::Reverse(large[r].len()));
     let mut order = Vec::with_capacity(k);
     let mut alone = None;
-    // Each test costs the large values of two rows; this bounds the search on huge weights.
-    let mut budget = 64 * k;
+    // Each test reads the large values of two rows; this bounds the search to a few passes
+    // over the weight (weights with many large values rarely pair anyway).
+    let mut budget = 16 * w.len();
     while !rows.is_empty() {
         let r = rows.remove(0);
         let mut partner = None;
         for (i, &s) in rows.iter().enumerate().rev() {
-            budget = budget.checked_sub(1)?;
+            budget = budget.checked_sub(1 + large[r].len() + large[s].len())?;
             if compatible(r, s) {
                 partner = Some(i);
                 break;
