@@ -5,7 +5,7 @@ use crate::data::SampleSet;
 use crate::engine::{self, EngineKind, EngineOptions, Output};
 use crate::model::{decode_proto, Model};
 use crate::optimize::graph::{is_default_domain, FLOAT};
-use crate::optimize::node_id;
+use crate::optimize::{node_id, Reordered};
 use crate::tensor::{Tensor, TensorData};
 use anyhow::{bail, Context, Result};
 use prost::Message;
@@ -310,10 +310,13 @@ fn labels_of(samples: &SampleSet) -> Option<Vec<i64>> {
         .map(|l| l.to_f64_vec().iter().map(|&x| x as i64).collect())
 }
 
-/// Fidelity of `variant` against `original` on `samples`, on engine `kind`.
+/// Fidelity of `variant` against `original` on `samples`, on engine `kind`. `reordered`: the
+/// variant's intermediate tensors whose units a rewrite reordered, put back in the original's
+/// order before the per-layer comparison.
 pub fn fidelity(
     original: &Model,
     variant: &Model,
+    reordered: &[Reordered],
     samples: &SampleSet,
     kind: EngineKind,
     options: &EngineOptions,
@@ -334,15 +337,22 @@ pub fn fidelity(
     if outputs.is_empty() {
         bail!("the model has no tensor output to compare");
     }
-    let (layers, layers_note) =
-        match layer_drift(original, variant, samples, kind, options, variant_options) {
-            Ok(l) if l.is_empty() => (
-                l,
-                Some("no MatMul/Gemm/Conv output is shared by both models".into()),
-            ),
-            Ok(l) => (l, None),
-            Err(e) => (Vec::new(), Some(format!("{e:#}"))),
-        };
+    let (layers, layers_note) = match layer_drift(
+        original,
+        variant,
+        reordered,
+        samples,
+        kind,
+        options,
+        variant_options,
+    ) {
+        Ok(l) if l.is_empty() => (
+            l,
+            Some("no MatMul/Gemm/Conv output is shared by both models".into()),
+        ),
+        Ok(l) => (l, None),
+        Err(e) => (Vec::new(), Some(format!("{e:#}"))),
+    };
     Ok(Fidelity {
         engine: kind,
         samples: samples.n_samples.unwrap_or(1),
@@ -355,6 +365,7 @@ pub fn fidelity(
 fn layer_drift(
     original: &Model,
     variant: &Model,
+    reordered: &[Reordered],
     samples: &SampleSet,
     kind: EngineKind,
     options: &EngineOptions,
@@ -392,7 +403,14 @@ fn layer_drift(
         if x.shape != y.shape {
             continue;
         }
-        let (xv, yv) = (x.to_f64_vec(), y.to_f64_vec());
+        let xv = x.to_f64_vec();
+        let mut yv = y.to_f64_vec();
+        if let Some(r) = reordered.iter().find(|r| r.tensor == *t) {
+            match r.restore(&yv, &y.shape) {
+                Some(v) => yv = v,
+                None => continue,
+            }
+        }
         let diff: f64 = xv
             .iter()
             .zip(&yv)

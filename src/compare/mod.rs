@@ -198,9 +198,11 @@ pub fn run(
                 } else {
                     reference
                 };
+                let reordered = b.coverage.as_ref().map(|c| &c.reordered[..]);
                 match fidelity::fidelity(
                     model,
                     &b.model,
+                    reordered.unwrap_or_default(),
                     req.samples,
                     kind,
                     engine_opts,

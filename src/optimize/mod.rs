@@ -282,6 +282,44 @@ pub struct Coverage {
     /// What else the user should know (fields this build cannot carry over, say).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Intermediate tensors whose units the rewrite reordered (the function is unchanged), so
+    /// that per-layer drift compares like with like. Not written out.
+    #[serde(skip)]
+    pub reordered: Vec<Reordered>,
+}
+
+/// A tensor whose `axis` (negative: from the end) holds, at position i, what the original
+/// holds at `order[i]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reordered {
+    pub tensor: String,
+    pub axis: i64,
+    pub order: Vec<usize>,
+}
+
+impl Reordered {
+    /// `values` (of `shape`) put back in the original's order.
+    pub fn restore(&self, values: &[f64], shape: &[usize]) -> Option<Vec<f64>> {
+        let axis = if self.axis < 0 {
+            shape.len().checked_sub(self.axis.unsigned_abs() as usize)?
+        } else {
+            self.axis as usize
+        };
+        let len = *shape.get(axis)?;
+        if len != self.order.len() || values.len() != shape.iter().product::<usize>() {
+            return None;
+        }
+        let inner: usize = shape[axis + 1..].iter().product();
+        let mut out = vec![0f64; values.len()];
+        for (block, chunk) in values.chunks(len * inner).enumerate() {
+            let base = block * len * inner;
+            for (i, &from) in self.order.iter().enumerate() {
+                out[base + from * inner..base + (from + 1) * inner]
+                    .copy_from_slice(&chunk[i * inner..(i + 1) * inner]);
+            }
+        }
+        Some(out)
+    }
 }
 
 impl Coverage {
@@ -553,6 +591,37 @@ pub fn save(model: &Model, rewrite: &Rewrite, out: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reordered axis is put back: the last axis of [2, 3], the channels of [1, 3, 2].
+    #[test]
+    fn reordered_values_are_restored_to_the_original_order() {
+        let last = Reordered {
+            tensor: "t".into(),
+            axis: -1,
+            order: vec![2, 0, 1],
+        };
+        // Original rows [10, 11, 12] and [20, 21, 22]; the variant holds them as order says.
+        let variant = [12.0, 10.0, 11.0, 22.0, 20.0, 21.0];
+        assert_eq!(
+            last.restore(&variant, &[2, 3]).unwrap(),
+            vec![10.0, 11.0, 12.0, 20.0, 21.0, 22.0]
+        );
+        let channels = Reordered {
+            tensor: "t".into(),
+            axis: 1,
+            order: vec![1, 2, 0],
+        };
+        let variant = [1.0, 1.5, 2.0, 2.5, 0.0, 0.5];
+        assert_eq!(
+            channels.restore(&variant, &[1, 3, 2]).unwrap(),
+            vec![0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+        );
+        assert_eq!(
+            last.restore(&variant, &[3, 2]),
+            None,
+            "the axis is not 3 long"
+        );
+    }
 
     #[test]
     fn variants_parse_and_print_the_same() {

@@ -5,7 +5,7 @@
 
 use super::graph::*;
 use super::prune::Chains;
-use super::{node_id, Coverage, Int8Options, QuantFormat};
+use super::{node_id, Coverage, Int8Options, QuantFormat, Reordered};
 use anyhow::{bail, Result};
 use std::collections::HashMap;
 use tract_onnx::pb;
@@ -353,6 +353,7 @@ fn pair_rows(
     g: &mut pb::GraphProto,
     names: &mut Names,
     o: &Int8Options,
+    cov: &mut Coverage,
 ) -> HashMap<String, String> {
     let mut chains = Chains::of(g);
     let mut done = HashMap::new();
@@ -389,6 +390,14 @@ fn pair_rows(
         };
         chains.cut(g, names, &chain, &order, "reordered");
         done.insert(node_id(&g.node[chain.consumer]), node_id(&g.node[p]));
+        // The producer's output now holds its units in this order: channels for Conv
+        // ([N, C, ...]), the last axis for MatMul/Gemm.
+        let producer = &g.node[p];
+        cov.reordered.push(Reordered {
+            tensor: producer.output[0].clone(),
+            axis: if producer.op_type == "Conv" { 1 } else { -1 },
+            order,
+        });
     }
     done
 }
@@ -632,7 +641,7 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
     };
     let mut names = Names::of(g);
     let reordered = if o.signed {
-        pair_rows(g, &mut names, o)
+        pair_rows(g, &mut names, o, cov)
     } else {
         HashMap::new()
     };
