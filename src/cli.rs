@@ -20,12 +20,17 @@ use std::time::Duration;
 #[command(
     name = "inferscope",
     version,
-    about = "Profile, optimize and cost-plan ONNX models"
+    about = "Profile, optimize and cost-plan ONNX models",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     /// Load ONNX Runtime from this library before looking anywhere else.
     #[arg(long, global = true, value_name = "LIB")]
     pub ort_path: Option<PathBuf>,
+    /// Without a command: open the window with these files (a model .onnx, sample data
+    /// .npz/.npy/.csv, a preset .ron), as if dropped on it.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

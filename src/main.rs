@@ -6,7 +6,14 @@ fn main() {
     let cli = inferscope::cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = inferscope::guard::catch("running the command", || {
         if cli.command.is_none() {
-            inferscope::app::run_window()
+            // A mistyped command would otherwise open the window: say so instead.
+            if let Some(f) = cli.files.iter().find(|f| !f.exists()) {
+                anyhow::bail!(
+                    "no such file or command: {} (see inferscope --help)",
+                    f.display()
+                );
+            }
+            inferscope::app::run_window(cli.files)
         } else {
             inferscope::cli::run(cli, &matches)
         }

@@ -50,6 +50,14 @@ fn succeeds(o: &Output) -> String {
     t
 }
 
+/// Files without a command open the window; a name that is neither a file nor a command is
+/// refused before any window opens (a typo in CI fails fast, with the reason).
+#[test]
+fn a_mistyped_command_is_refused_not_opened() {
+    let o = run(&["bnech", "assets/mlp.onnx"]);
+    fails_with(&o, &["no such file or command: bnech", "inferscope --help"]);
+}
+
 #[test]
 fn inspect_shows_every_asset() {
     for (name, expect) in [

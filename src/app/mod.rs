@@ -933,8 +933,8 @@ impl eframe::App for InferscopeApp {
     }
 }
 
-/// Opens the window (blocks until it is closed).
-pub fn run_window() -> anyhow::Result<()> {
+/// Opens the window (blocks until it is closed), with `files` opened as if dropped on it.
+pub fn run_window(files: Vec<PathBuf>) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Inferscope")
@@ -946,7 +946,13 @@ pub fn run_window() -> anyhow::Result<()> {
     eframe::run_native(
         "Inferscope",
         options,
-        Box::new(|cc| Ok(Box::new(InferscopeApp::new(cc)))),
+        Box::new(|cc| {
+            let mut app = InferscopeApp::new(cc);
+            for f in &files {
+                app.open(f);
+            }
+            Ok(Box::new(app))
+        }),
     )
     .map_err(|e| {
         anyhow::anyhow!(

@@ -255,6 +255,9 @@ fn from_npz(model: &Model, path: &Path) -> Result<SampleSet> {
     })
 }
 
+/// Header names taken as the label column when the CSV has one column more than the model.
+const LABEL_NAMES: &[&str] = &["label", "labels", "target", "y", "class"];
+
 fn from_csv(model: &Model, path: &Path, label_column: Option<&str>) -> Result<SampleSet> {
     let specs = model.inputs();
     let spec = match specs {
@@ -300,11 +303,26 @@ fn from_csv(model: &Model, path: &Path, label_column: Option<&str>) -> Result<Sa
         }
     };
     let width = body[0].len();
+    let want = match spec.shape().and_then(|s| s.get(1)) {
+        Some(Dim::Fixed(w)) => Some(*w as usize),
+        _ => None,
+    };
+    // One column more than the model takes, headed like a label: that is the label (the
+    // window has no --label-column).
+    let label_ix = label_ix.or_else(|| {
+        (want == Some(width - 1))
+            .then(|| header.as_ref())
+            .flatten()
+            .and_then(|h| {
+                h.iter()
+                    .position(|c| LABEL_NAMES.contains(&c.to_ascii_lowercase().as_str()))
+            })
+    });
     let features = width - label_ix.is_some() as usize;
-    if let Some(Dim::Fixed(want)) = spec.shape().and_then(|s| s.get(1)) {
-        if *want as usize != features {
-            let hint = if label_ix.is_none() && features == *want as usize + 1 {
-                " (is one column a label? name it with --label-column)"
+    if let Some(want) = want {
+        if want != features {
+            let hint = if label_ix.is_none() && features == want + 1 {
+                " (is one column a label? head it `label`, or name it with --label-column)"
             } else {
                 ""
             };
@@ -593,17 +611,37 @@ mod tests {
         };
         let set = load(&m, &src).unwrap();
         assert_eq!(set.inputs[0].shape, vec![171, 30]);
-        assert_eq!(set.labels.unwrap().shape, vec![171]);
+        let labels = set.labels.unwrap();
+        assert_eq!(labels.shape, vec![171]);
+        // Not named, but headed `label` with one column to spare: the same labels.
+        let auto = load(
+            &m,
+            &DataSource::File {
+                path: p.clone(),
+                label_column: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(auto.inputs, set.inputs);
+        assert_eq!(auto.labels.unwrap(), labels);
+        // Headed otherwise, the extra column is an error that says what to do.
+        let text = std::fs::read_to_string(&p).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let renamed = dir.path().join("renamed.csv");
+        std::fs::write(&renamed, text.replacen("label", "outcome", 1)).unwrap();
         let e = load(
             &m,
             &DataSource::File {
-                path: p,
+                path: renamed,
                 label_column: None,
             },
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("--label-column"), "{e}");
+        assert!(
+            e.contains("--label-column") && e.contains("head it `label`"),
+            "{e}"
+        );
     }
 
     #[test]
