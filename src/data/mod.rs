@@ -310,13 +310,11 @@ fn from_csv(model: &Model, path: &Path, label_column: Option<&str>) -> Result<Sa
     // One column more than the model takes, headed like a label: that is the label (the
     // window has no --label-column).
     let label_ix = label_ix.or_else(|| {
-        (want == Some(width - 1))
-            .then(|| header.as_ref())
-            .flatten()
-            .and_then(|h| {
-                h.iter()
-                    .position(|c| LABEL_NAMES.contains(&c.to_ascii_lowercase().as_str()))
-            })
+        let spare = want.is_some() && want == width.checked_sub(1);
+        header.as_ref().filter(|_| spare).and_then(|h| {
+            h.iter()
+                .position(|c| LABEL_NAMES.contains(&c.to_ascii_lowercase().as_str()))
+        })
     });
     let features = width - label_ix.is_some() as usize;
     if let Some(want) = want {
