@@ -4,7 +4,7 @@
 use crate::data::SampleSet;
 use crate::engine::{self, EngineKind, EngineOptions, Output};
 use crate::model::{decode_proto, Model};
-use crate::optimize::graph::{is_default_domain, FLOAT};
+use crate::optimize::graph::{is_weight_layer, FLOAT};
 use crate::optimize::{node_id, Reordered};
 use crate::tensor::{Tensor, TensorData};
 use anyhow::{bail, Context, Result};
@@ -296,9 +296,7 @@ pub fn layers(model: &Model) -> Result<Vec<(String, String, String)>> {
     let g = proto.graph.context("no graph")?;
     Ok(g.node
         .iter()
-        .filter(|n| {
-            is_default_domain(n) && matches!(n.op_type.as_str(), "MatMul" | "Gemm" | "Conv")
-        })
+        .filter(|n| is_weight_layer(n))
         .filter_map(|n| Some((node_id(n), n.op_type.clone(), n.output.first()?.clone())))
         .collect())
 }

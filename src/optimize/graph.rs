@@ -33,6 +33,12 @@ pub fn is_default_domain(n: &pb::NodeProto) -> bool {
     n.domain.is_empty() || n.domain == "ai.onnx"
 }
 
+/// A MatMul, Gemm or Conv of the default domain: a layer with a weight, the unit that
+/// quantization, pruning and per-layer drift work on.
+pub fn is_weight_layer(n: &pb::NodeProto) -> bool {
+    is_default_domain(n) && matches!(n.op_type.as_str(), "MatMul" | "Gemm" | "Conv")
+}
+
 /// The float32 values of a tensor, when it holds float32 data inline (not external).
 pub fn tensor_f32(t: &pb::TensorProto) -> Option<Weight> {
     if t.data_type != FLOAT || !t.external_data.is_empty() {

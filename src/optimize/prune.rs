@@ -516,7 +516,7 @@ pub fn structured(m: &mut pb::ModelProto, sparsity: f64, cov: &mut Coverage) -> 
     let mut changed_tensors = HashSet::new();
     for p in 0..g.node.len() {
         let n = &g.node[p];
-        if !is_default_domain(n) || !matches!(n.op_type.as_str(), "MatMul" | "Gemm" | "Conv") {
+        if !is_weight_layer(n) {
             continue;
         }
         let id = node_id(n);

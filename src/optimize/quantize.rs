@@ -359,7 +359,7 @@ fn pair_rows(
     let mut done = HashMap::new();
     for p in 0..g.node.len() {
         let n = &g.node[p];
-        if !is_default_domain(n) || !matches!(n.op_type.as_str(), "MatMul" | "Gemm" | "Conv") {
+        if !is_weight_layer(n) {
             continue;
         }
         let Ok(chain) = chains.find(g, p) else {
@@ -546,7 +546,7 @@ enum Bias {
 
 fn plan(n: &pb::NodeProto, scope: &Scope, o: &Int8Options) -> Option<Plan> {
     let op = n.op_type.as_str();
-    if !is_default_domain(n) || !matches!(op, "MatMul" | "Gemm" | "Conv") {
+    if !is_weight_layer(n) {
         return None;
     }
     let weight_name = n.input.get(1)?;
@@ -714,28 +714,28 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
                         );
                     }
                     let mut what = q.describe(&w);
+                    // How saturation was kept away, if it had to be.
+                    let mut how = Vec::new();
                     if let Some(p) = reordered.get(&id) {
-                        what.push_str(&format!(
-                            ", rows reordered with {p}'s units so that no pair saturates"
-                        ));
+                        how.push(format!("rows reordered with {p}'s units"));
                     }
                     let narrowed = qmax.iter().filter(|&&m| m < 127.0).count();
                     if o.signed && qmax.len() == 1 && narrowed == 1 {
-                        what.push_str(&format!(", range ±{}", qmax[0]));
+                        how.push(format!("range ±{}", qmax[0]));
                     } else if o.signed && narrowed > 0 {
-                        what.push_str(&format!(
-                            ", range narrowed in {narrowed} of {} channels",
+                        how.push(format!(
+                            "range narrowed in {narrowed} of {} channels",
                             qmax.len()
                         ));
                     }
                     if capped > 0 {
-                        what.push_str(&format!(
-                            ", {capped} weight {} capped",
+                        how.push(format!(
+                            "{capped} weight {} capped",
                             if capped == 1 { "pair" } else { "pairs" }
                         ));
                     }
-                    if narrowed > 0 || capped > 0 {
-                        what.push_str(" so that no pair saturates");
+                    if !how.is_empty() {
+                        what.push_str(&format!(", {} so that no pair saturates", how.join(", ")));
                     }
                     cov.change(&id, &n.op_type, what, float_bytes(&w), after);
                     Ok(true)
