@@ -20,8 +20,7 @@ use std::time::Duration;
 #[command(
     name = "inferscope",
     version,
-    about = "Profile, optimize and cost-plan ONNX models",
-    args_conflicts_with_subcommands = true
+    about = "Profile, optimize and cost-plan ONNX models"
 )]
 pub struct Cli {
     /// Load ONNX Runtime from this library before looking anywhere else.
