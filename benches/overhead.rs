@@ -54,4 +54,39 @@ fn main() {
             r.n_iterations
         );
     }
+    // Closed-loop clients in parallel, each with its own (sleeping, 0.2 ms) engine: requests per
+    // second against what one client's mean latency allows.
+    let sleeper = FakeEngine::new(vec![200_000], FakeTime::Sleep);
+    let load =
+        move |_k: EngineKind| -> anyhow::Result<Box<dyn Engine>> { Ok(Box::new(sleeper.clone())) };
+    let w = Workload {
+        model_name: "sleep".into(),
+        variant: "original".into(),
+        requests: &requests,
+        load: &load,
+        only: None,
+    };
+    for concurrency in [1, 4] {
+        let plan = Plan {
+            batch_sizes: vec![Some(1)],
+            concurrency,
+            warmup: Warmup::Iterations(8),
+            stop: StopRule::Iterations(4000),
+            ..Plan::default()
+        };
+        let results = run_plan(
+            &plan,
+            &w,
+            Arc::new(RealClock::new()),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
+        let r = &results[0];
+        let one_client = 1.0 / (r.latency_mean / 1e3);
+        println!(
+            "{concurrency} client(s) of a 0.2 ms engine: {:.0} requests/s, {:.2}x what one client's mean latency allows",
+            r.requests_per_second,
+            r.requests_per_second / one_client
+        );
+    }
 }

@@ -249,7 +249,7 @@ fn main() {
             println!(
                 "  {:<18} {:>10} {:>11.4} {:>11.4} {:>10.6} {:>9.2e} {:>9.2e}  {:>9} {:>9} {:>9}",
                 label,
-                inferscope::cli::human_bytes(v.file_size_bytes),
+                inferscope::format::bytes(v.file_size_bytes),
                 p50(&c, &v.name, 1).unwrap_or(f64::NAN),
                 p50(&c, &v.name, 32).unwrap_or(f64::NAN),
                 f.map(|f| f.cosine).unwrap_or(f64::NAN),
@@ -272,7 +272,7 @@ fn main() {
         println!(
             "  {:<18} {:>10} {:>11.4} {:>11.4}\n",
             "original",
-            inferscope::cli::human_bytes(model.info.file_size_bytes),
+            inferscope::format::bytes(model.info.file_size_bytes),
             p50(&c, "original", 1).unwrap_or(f64::NAN),
             p50(&c, "original", 32).unwrap_or(f64::NAN)
         );

@@ -6,12 +6,13 @@
 //! Run: `cargo bench --bench window_overhead`.
 
 use egui_kittest::Harness;
-use inferscope::app::{Command, InferscopeApp, RunView, Session, StopKind, REPAINT_EVERY};
+use inferscope::app::{Command, InferscopeApp, RunView, Session, REPAINT_EVERY};
 use inferscope::bench::scheduler::run_model;
 use inferscope::bench::{Plan, RunSpec, StopRule, Warmup};
 use inferscope::data::{self, DataSource};
 use inferscope::engine::{EngineChoice, EngineKind};
 use inferscope::model::Model;
+use inferscope::settings::Stop;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -63,11 +64,10 @@ fn in_window() -> (f64, f64) {
     {
         let s = &mut h.state_mut().saved.settings;
         s.engine = EngineChoice::Ort;
-        s.batch_sizes = "1".into();
-        s.stop_kind = StopKind::Iterations;
-        s.iterations = ITERATIONS;
+        s.batch_sizes = vec![1];
+        s.stop = Stop::Iterations(ITERATIONS);
         s.warmup_iterations = 10;
-        s.threads = 0;
+        s.threads = None;
     }
     h.state_mut().command(Command::Run);
     h.step();

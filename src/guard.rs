@@ -1,10 +1,16 @@
 //! Keeps panics (ours or a dependency's, e.g. on a malformed model) from reaching the user:
 //! they become errors that name what failed.
 
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Mutex;
 
-static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
+/// How a caught panic is reported: the start of the error message [`catch`] returns.
+pub const INTERNAL_ERROR: &str = "internal error while";
+
+thread_local! {
+    /// The last panic of this thread: a panic on one worker is never reported against another.
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
 
 /// Records panic messages instead of printing them; [`catch`] turns them into errors.
 pub fn install_hook() {
@@ -21,15 +27,13 @@ pub fn install_hook() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        if let Ok(mut last) = LAST_PANIC.lock() {
-            *last = Some(format!("{msg}{at}"));
-        }
+        LAST_PANIC.with(|last| *last.borrow_mut() = Some(format!("{msg}{at}")));
     }));
 }
 
-/// The message of the last panic, if the hook is installed and one happened.
+/// The message of this thread's last panic, if the hook is installed and one happened.
 pub fn last_panic() -> Option<String> {
-    LAST_PANIC.lock().ok().and_then(|mut l| l.take())
+    LAST_PANIC.with(|l| l.borrow_mut().take())
 }
 
 /// Runs `f`, turning a panic into an error that says what was being done.
@@ -42,7 +46,7 @@ pub fn catch<T>(what: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Re
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             Err(anyhow::anyhow!(
-                "internal error while {what}: {msg} (please report this with the model)"
+                "{INTERNAL_ERROR} {what}: {msg} (please report this with the model)"
             ))
         }
     }
@@ -54,7 +58,23 @@ mod tests {
     fn a_panic_becomes_an_error() {
         let r: anyhow::Result<()> = super::catch("testing", || panic!("boom"));
         let e = r.unwrap_err().to_string();
+        assert!(e.starts_with(super::INTERNAL_ERROR), "{e}");
         assert!(e.contains("while testing") && e.contains("boom"), "{e}");
         assert_eq!(super::catch("x", || Ok(3)).unwrap(), 3);
+    }
+
+    #[test]
+    fn a_panic_is_reported_on_its_own_thread_only() {
+        super::install_hook();
+        let other = std::thread::spawn(|| {
+            let r: anyhow::Result<()> = super::catch("on another thread", || panic!("theirs"));
+            r.unwrap_err().to_string()
+        });
+        let theirs = other.join().unwrap();
+        assert!(theirs.contains("theirs"), "{theirs}");
+        let r: anyhow::Result<()> = super::catch("here", || std::panic::panic_any(7u8));
+        let e = r.unwrap_err().to_string();
+        assert!(!e.contains("theirs"), "{e}");
+        let _ = std::panic::take_hook();
     }
 }

@@ -1,9 +1,8 @@
-use clap::{CommandFactory, FromArgMatches};
+use clap::Parser;
 
 fn main() {
     inferscope::guard::install_hook();
-    let matches = inferscope::cli::Cli::command().get_matches();
-    let cli = inferscope::cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let cli = inferscope::cli::Cli::parse();
     let result = inferscope::guard::catch("running the command", || {
         if cli.command.is_none() {
             // A mistyped command would otherwise open the window: say so instead.
@@ -15,7 +14,7 @@ fn main() {
             }
             inferscope::app::run_window(cli.files)
         } else {
-            inferscope::cli::run(cli, &matches)
+            inferscope::cli::run(cli)
         }
     });
     if let Err(e) = result {

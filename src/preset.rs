@@ -9,9 +9,9 @@ use crate::cost::plan::CostInputs;
 use crate::cost::Pricing;
 use crate::engine::EngineChoice;
 use crate::fsutil::{sha256_hex, write_atomic};
+use crate::settings::{BenchSettings, Stop};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 /// The schema version this build writes.
@@ -28,56 +28,6 @@ pub struct FileRef {
     pub path: PathBuf,
     #[serde(default)]
     pub sha256: Option<String>,
-}
-
-/// How measurement stops.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub enum Stop {
-    /// A fixed number of measured requests.
-    Iterations(u64),
-    /// At least this long and this many requests.
-    MinTime { seconds: f64, min_iterations: u64 },
-    /// Until the 95% confidence interval of p99 is within `percent` of it, with a cap.
-    UntilStable {
-        percent: f64,
-        min_iterations: u64,
-        max_iterations: u64,
-    },
-}
-
-/// The benchmark plan.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BenchSettings {
-    pub engine: EngineChoice,
-    /// Intra-op threads; `None`: the engine's default.
-    pub threads: Option<usize>,
-    pub batch_sizes: Vec<usize>,
-    pub concurrency: usize,
-    pub warmup_iterations: u64,
-    pub stop: Stop,
-    /// Sizes of symbolic dims for synthesized data.
-    pub dims: BTreeMap<String, usize>,
-    pub seed: u64,
-}
-
-impl Default for BenchSettings {
-    fn default() -> Self {
-        BenchSettings {
-            engine: EngineChoice::Auto,
-            threads: None,
-            batch_sizes: vec![1, 8, 32, 64],
-            concurrency: 1,
-            warmup_iterations: 10,
-            stop: Stop::MinTime {
-                seconds: 1.0,
-                min_iterations: 100,
-            },
-            dims: BTreeMap::new(),
-            seed: 0,
-        }
-    }
 }
 
 /// The machine a preset was saved on, to warn when this one differs.
@@ -163,15 +113,8 @@ fn migrate(v1: PresetV1) -> Result<Preset> {
     };
     p.bench.engine = v1.engine;
     if let Some(b) = v1.batch_sizes {
-        p.bench.batch_sizes = b
-            .split([',', ' '])
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| {
-                s.trim()
-                    .parse::<usize>()
-                    .with_context(|| format!("batch_sizes: '{s}' is not a batch size"))
-            })
-            .collect::<Result<_>>()?;
+        p.bench.batch_sizes = crate::settings::parse_batch_sizes(&b)
+            .map_err(|e| anyhow::anyhow!("batch_sizes: {e}"))?;
     }
     if let Some(n) = v1.iterations {
         p.bench.stop = Stop::Iterations(n);
@@ -244,13 +187,6 @@ pub struct Loaded {
     pub file_version: u32,
 }
 
-fn check(name: &str, v: f64, lo: f64, hi: f64) -> Result<()> {
-    if !v.is_finite() || v < lo || v > hi {
-        bail!("{name} must be between {lo} and {hi} (got {v})");
-    }
-    Ok(())
-}
-
 impl Preset {
     /// Parses preset text (no file access). Errors name the line, column and field.
     pub fn parse(text: &str) -> Result<(Preset, u32)> {
@@ -286,55 +222,9 @@ impl Preset {
             v.parse::<crate::optimize::Variant>()
                 .map_err(|e| anyhow::anyhow!("variants: {e:#}"))?;
         }
-        let b = &self.bench;
-        if b.batch_sizes.is_empty() {
-            bail!("bench.batch_sizes must list at least one batch size");
-        }
-        for &s in &b.batch_sizes {
-            check("bench.batch_sizes", s as f64, 1.0, 65536.0)?;
-        }
-        check("bench.concurrency", b.concurrency as f64, 1.0, 256.0)?;
-        if let Some(t) = b.threads {
-            check("bench.threads", t as f64, 1.0, 1024.0)?;
-        }
-        check(
-            "bench.warmup_iterations",
-            b.warmup_iterations as f64,
-            0.0,
-            1e7,
-        )?;
-        match b.stop {
-            Stop::Iterations(n) => check("bench.stop.Iterations", n as f64, 1.0, 1e9)?,
-            Stop::MinTime {
-                seconds,
-                min_iterations,
-            } => {
-                check("bench.stop.seconds", seconds, 0.01, 3600.0)?;
-                check("bench.stop.min_iterations", min_iterations as f64, 0.0, 1e9)?;
-            }
-            Stop::UntilStable {
-                percent,
-                min_iterations,
-                max_iterations,
-            } => {
-                check("bench.stop.percent", percent, 0.1, 99.0)?;
-                check(
-                    "bench.stop.min_iterations",
-                    min_iterations as f64,
-                    100.0,
-                    1e9,
-                )?;
-                check(
-                    "bench.stop.max_iterations",
-                    max_iterations as f64,
-                    min_iterations as f64,
-                    1e9,
-                )?;
-            }
-        }
-        for (k, &v) in &b.dims {
-            check(&format!("bench.dims.{k}"), v as f64, 1.0, 1e7)?;
-        }
+        self.bench
+            .validate()
+            .map_err(|e| anyhow::anyhow!("bench.{e}"))?;
         self.cost
             .validate()
             .map_err(|e| anyhow::anyhow!("cost: {e}"))?;
@@ -559,6 +449,7 @@ mod tests {
             percent: 5.0,
             min_iterations: 200,
             max_iterations: 5000,
+            max_seconds: 30.0,
         };
         p.cost.monthly_requests = 1e7;
         p.pricing.container.usd_per_vcpu_hour = 0.05;

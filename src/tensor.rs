@@ -1,7 +1,7 @@
 //! A small owned n-dimensional array with a run-time element type: what flows between data
 //! readers, engines and comparisons.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -162,10 +162,19 @@ pub struct Tensor {
     pub data: TensorData,
 }
 
+/// The number of elements of `shape`, or an error naming it when that does not fit in memory's
+/// address space (a crafted file or a huge symbolic dim).
+pub fn element_count(shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .with_context(|| format!("shape {shape:?} has more elements than this machine can address"))
+}
+
 impl Tensor {
     /// Builds a tensor, checking that the shape and the element count agree.
     pub fn new(shape: Vec<usize>, data: TensorData) -> Result<Tensor> {
-        let expected: usize = shape.iter().product();
+        let expected = element_count(&shape)?;
         if expected != data.len() {
             bail!(
                 "shape {:?} holds {} elements but {} were given",

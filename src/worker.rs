@@ -45,16 +45,20 @@ pub struct Worker<M = Event> {
 
 impl<M: Send + 'static> Worker<M> {
     /// Runs `job` on a thread named `name`; `notify` is called after each message (the window
-    /// asks for a repaint). If the thread cannot start, `failed` gives the messages to show.
+    /// asks for a repaint). If the thread cannot start, or the job panics, `failed` gives the
+    /// messages that end the job with the reason (so the window never waits forever).
     pub fn spawn(
         name: &str,
         job: impl FnOnce(&AtomicBool, &mut dyn FnMut(M)) + Send + 'static,
         notify: impl Fn() + Send + 'static,
-        failed: impl FnOnce(String) -> Vec<M>,
+        failed: impl Fn(String) -> Vec<M> + Send + Sync + 'static,
     ) -> Worker<M> {
         let (tx, rx) = mpsc::channel();
         let cancel = Arc::new(AtomicBool::new(false));
         let flag = cancel.clone();
+        let failed = Arc::new(failed);
+        let on_panic = failed.clone();
+        let what = format!("running the {name} thread");
         let spawn = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || {
@@ -62,7 +66,15 @@ impl<M: Send + 'static> Worker<M> {
                     let _ = tx.send(m);
                     notify();
                 };
-                job(&flag, &mut sink);
+                let r = crate::guard::catch(&what, || {
+                    job(&flag, &mut sink);
+                    Ok(())
+                });
+                if let Err(e) = r {
+                    for m in on_panic(format!("{e:#}")) {
+                        sink(m);
+                    }
+                }
             });
         match spawn {
             Ok(handle) => Worker {
@@ -112,17 +124,15 @@ impl Worker<Event> {
                 }
             },
             notify,
-            |e| {
-                vec![
-                    Event::Failed {
-                        run: None,
-                        error: e,
-                    },
-                    Event::Finished,
-                ]
-            },
+            bench_failure,
         )
     }
+}
+
+/// How a benchmark job that could not start, or that panicked, ends: the reason, then
+/// `Finished`, so the window stops waiting.
+pub fn bench_failure(error: String) -> Vec<Event> {
+    vec![Event::Failed { run: None, error }, Event::Finished]
 }
 
 impl Worker<CompareMsg> {

@@ -35,12 +35,30 @@ fn fails_with(o: &Output, needles: &[&str]) {
         "expected a clean failure, got:\n{t}"
     );
     assert!(
-        !t.contains("panicked") && !t.contains("Internal error"),
+        !t.contains("panicked") && !t.contains(inferscope::guard::INTERNAL_ERROR),
         "panic:\n{t}"
     );
     for n in needles {
         assert!(t.contains(n), "missing '{n}' in:\n{t}");
     }
+}
+
+/// The panic check above fires on what the binary prints for a caught panic.
+#[test]
+fn the_panic_check_catches_a_caught_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    let e = inferscope::guard::catch("testing the check", || -> anyhow::Result<()> {
+        panic!("boom")
+    })
+    .unwrap_err();
+    let printed = Output {
+        status: std::process::ExitStatus::from_raw(1 << 8),
+        stdout: Vec::new(),
+        stderr: format!("Error: {e:#}\n").into_bytes(),
+    };
+    assert_eq!(printed.status.code(), Some(1));
+    let check = std::panic::catch_unwind(|| fails_with(&printed, &["boom"]));
+    assert!(check.is_err(), "fails_with passed a caught panic");
 }
 
 #[track_caller]
@@ -202,7 +220,7 @@ fn data_as_given_and_csv_with_labels() {
         "{body}"
     );
     assert_eq!(body.lines().count(), 2);
-    // An existing file is never overwritten silently.
+    // A named output is replaced, as a re-run in CI expects (atomically: no temp file left).
     let o = run(&[
         "bench",
         root("assets/mlp.onnx").to_str().unwrap(),
@@ -213,7 +231,22 @@ fn data_as_given_and_csv_with_labels() {
         "--csv",
         csv.to_str().unwrap(),
     ]);
-    fails_with(&o, &["already exists", "--force"]);
+    succeeds(&o);
+    let body = std::fs::read_to_string(&csv).unwrap();
+    assert!(body.lines().nth(1).unwrap().contains(",5,"), "{body}");
+    assert_eq!(
+        std::fs::read_dir(csv.parent().unwrap()).unwrap().count(),
+        1,
+        "only the CSV in its folder"
+    );
+    // An output in a folder that does not exist is refused before any work is done.
+    let o = run(&[
+        "bench",
+        root("assets/mlp.onnx").to_str().unwrap(),
+        "--csv",
+        "/nowhere/at/all/r.csv",
+    ]);
+    fails_with(&o, &["/nowhere/at/all", "does not exist"]);
 }
 
 #[test]
@@ -399,6 +432,26 @@ fn bad_data_gets_clear_errors() {
     fails_with(
         &run(&["bench", mlp.to_str().unwrap(), "--warmup", "soon"]),
         &["not a duration"],
+    );
+    // Values that would overflow a duration or an element count: refused, not a panic.
+    fails_with(
+        &run(&["bench", mlp.to_str().unwrap(), "--duration", "1e300s"]),
+        &["--duration", "not a duration"],
+    );
+    fails_with(
+        &run(&["bench", mlp.to_str().unwrap(), "--warmup", "1e300s"]),
+        &["--warmup"],
+    );
+    fails_with(
+        &run(&[
+            "bench",
+            root("tests/data/multi_io.onnx").to_str().unwrap(),
+            "--batch",
+            "65536",
+            "--dim",
+            "doc len=10000000",
+        ]),
+        &["too large to synthesize"],
     );
 }
 
@@ -945,13 +998,14 @@ fn reports_render_and_hold_the_numbers() {
         png_size(&std::fs::read(d("cost.png")).unwrap()),
         (1600, 900)
     );
-    // Existing files are kept unless --force.
+    // A named output is replaced.
     let before = std::fs::read(d("all.pdf")).unwrap();
-    fails_with(
-        &run(&["report", &d("r.json"), "--pdf", &d("all.pdf")]),
-        &["--force"],
+    succeeds(&run(&["report", &d("r.json"), "--pdf", &d("all.pdf")]));
+    assert_ne!(
+        std::fs::read(d("all.pdf")).unwrap(),
+        before,
+        "bench-only report"
     );
-    assert_eq!(std::fs::read(d("all.pdf")).unwrap(), before);
     fails_with(&run(&["report", &d("r.json")]), &["--pdf"]);
     fails_with(
         &run(&[

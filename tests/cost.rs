@@ -1,6 +1,7 @@
-//! The cost planner's queueing model on real measured latencies. A test binary of its own, so
-//! that no other test competes for the CPU while the latencies are measured (cargo runs test
-//! binaries one after another).
+//! The cost planner's queueing model on real measured latencies. The latencies were measured
+//! once on tract and are kept in `tests/data/latencies/`, so the test judges the model, not how
+//! busy the machine running it is; `INFERSCOPE_RECORD_LATENCIES=1 cargo test --test cost`
+//! measures and writes them again.
 
 use inferscope::bench::scheduler::run_model;
 use inferscope::bench::{Plan, StopRule, Warmup};
@@ -52,10 +53,41 @@ fn undisturbed_latencies(name: &str) -> Vec<f64> {
 /// measured latencies: p95 response times agree within a few percent at the loads it plans for.
 /// (Latencies with frequent stalls of 10x the median and more, as a machine busy with other
 /// work produces, are a known weak spot of the c-server approximation: see cost::queue.)
+/// The recorded latencies of `name` (seconds), measuring and writing them first when asked.
+fn recorded_latencies(name: &str) -> Vec<f64> {
+    let path = asset(&format!("tests/data/latencies/{name}.txt"));
+    if std::env::var_os("INFERSCOPE_RECORD_LATENCIES").is_some() {
+        let service = undisturbed_latencies(name);
+        let text: String = service
+            .iter()
+            .map(|s| format!("{}\n", (s * 1e9).round()))
+            .collect();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            format!("# {name} on tract, batch 1, one request per line, ns\n{text}"),
+        )
+        .unwrap();
+    }
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (record with INFERSCOPE_RECORD_LATENCIES=1)",
+            path.display()
+        )
+    });
+    let service: Vec<f64> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.trim().parse::<f64>().unwrap() * 1e-9)
+        .collect();
+    assert_eq!(service.len(), 2000, "{}", path.display());
+    service
+}
+
 #[test]
 fn queue_model_agrees_with_simulation_on_measured_latencies() {
     for name in ["cnn", "forest"] {
-        let service = undisturbed_latencies(name);
+        let service = recorded_latencies(name);
         let mean = service.iter().sum::<f64>() / service.len() as f64;
         for (servers, utilization) in [(1, 0.5), (1, 0.8), (2, 0.6), (4, 0.7), (8, 0.85)] {
             let rps = utilization * servers as f64 / mean;

@@ -252,7 +252,7 @@ fn excluded_nodes_stay_float_and_the_coverage_says_why() {
 
 fn flops(m: &Model) -> u64 {
     let mut m = m.clone();
-    inferscope::cli::with_flops(&mut m, &[]);
+    inferscope::engine::tract::fill_flops(&mut m, &[]);
     m.info
         .flops
         .unwrap_or_else(|| panic!("{}", m.info.flops_note))
@@ -758,6 +758,52 @@ fn int8_rows_that_would_saturate_in_pairs_are_reordered_and_stay_exact() {
         assert!(
             err <= 0.01 * scale,
             "{kind}: {err} (terms summing to {scale})"
+        );
+    }
+}
+
+/// Crafted weights (a Conv weight of rank 1, a weight with a zero-sized dimension) are left
+/// alone with the reason, never a panic (an index underflow and a division by zero before).
+#[test]
+fn crafted_weights_are_refused_with_the_reason() {
+    // Conv with a rank-1 weight, quantized with :conv.
+    let mut g = pb::GraphProto::default();
+    g.input.push(value_info("x", &[-1, 2, 6, 6]));
+    g.output.push(value_info("y", &[-1, 4, 6, 6]));
+    g.initializer
+        .push(f32_tensor("w", &[4], &[0.5, -0.5, 0.25, 1.0]));
+    g.node
+        .push(node("Conv", "conv", &["x", "w"], &["y"], vec![]));
+    let m = built(g);
+    let r = optimize::rewrite(&m, &"int8:conv".parse().unwrap());
+    let text = match &r {
+        Ok(b) => format!("{:?}", b.coverage),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(text.contains("rank 1"), "{text}");
+    // MatMul and structured pruning of a layer with no units at all.
+    let mut g = pb::GraphProto::default();
+    g.input.push(value_info("x", &[-1, 3]));
+    g.output.push(value_info("y", &[-1, 0]));
+    g.initializer.push(f32_tensor("w", &[3, 0], &[]));
+    g.node
+        .push(node("MatMul", "mm", &["x", "w"], &["h"], vec![]));
+    g.node.push(node("Relu", "relu", &["h"], &["y"], vec![]));
+    let m = built(g);
+    for spec in [
+        "int8",
+        "int8:per-channel",
+        "prune:0.5:structured",
+        "prune:0.5",
+    ] {
+        let r = optimize::rewrite(&m, &spec.parse().unwrap());
+        let text = match &r {
+            Ok(b) => format!("{:?}", b.coverage),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(
+            !text.contains(inferscope::guard::INTERNAL_ERROR),
+            "{spec}: {text}"
         );
     }
 }

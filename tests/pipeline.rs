@@ -10,9 +10,9 @@ use inferscope::engine::{self, Engine, EngineKind, EngineOptions, Output};
 use inferscope::model::Model;
 use inferscope::tensor::Tensor;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn plan(batches: Vec<Option<usize>>, warmup: Warmup, stop: StopRule) -> Plan {
     Plan {
@@ -219,6 +219,27 @@ fn a_failing_run_is_reported_and_the_next_one_runs() {
 }
 
 #[test]
+fn a_panicking_engine_fails_its_run_and_the_next_one_runs() {
+    let clock = Arc::new(FakeClock::default());
+    let mut engine = FakeEngine::new(vec![1_000], FakeTime::Scripted(clock.clone()));
+    engine.panic_at = Some(3);
+    let p = plan(
+        vec![Some(1), Some(2)],
+        Warmup::Iterations(0),
+        StopRule::Iterations(50),
+    );
+    let (results, events) = run_fake(&p, engine, clock, &AtomicBool::new(false));
+    assert_eq!(results.len(), 1, "the second run still runs");
+    assert_eq!(results[0].run_id, 1);
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::Failed { run: Some(0), error }
+            if error.starts_with(inferscope::guard::INTERNAL_ERROR) && error.contains("scripted panic")
+    )), "{events:?}");
+    assert!(matches!(events.last(), Some(Event::Finished)));
+}
+
+#[test]
 fn concurrent_clients_share_the_iteration_budget() {
     let engine = FakeEngine::new(vec![200_000], FakeTime::Sleep);
     let mut p = plan(
@@ -236,19 +257,16 @@ fn concurrent_clients_share_the_iteration_budget() {
     let r = &results[0];
     assert_eq!((r.n_iterations, r.concurrency), (400, 4));
     assert_eq!(engine.calls(), 408);
-    // Four clients in parallel: more requests per second than one client could make.
-    let one_client = 1.0 / (r.latency_mean / 1e3);
-    assert!(
-        r.requests_per_second > 1.5 * one_client,
-        "{} vs {}",
-        r.requests_per_second,
-        one_client
-    );
+    // How much faster four clients serve than one is a wall-clock figure: benches/overhead.rs.
 }
 
 #[test]
-fn cancel_stops_a_run_within_100_ms() {
-    let engine = FakeEngine::new(vec![2_000_000], FakeTime::Sleep);
+fn a_cancel_is_seen_before_the_next_call_and_no_run_starts_after_it() {
+    let clock = Arc::new(FakeClock::default());
+    let cancel = Arc::new(AtomicBool::new(false));
+    let mut engine = FakeEngine::new(vec![2_000_000], FakeTime::Scripted(clock.clone()));
+    // The user cancels while the 51st call runs.
+    engine.cancel_at = Some((50, cancel.clone()));
     let p = plan(
         vec![Some(1), Some(8)],
         Warmup::Iterations(0),
@@ -257,44 +275,17 @@ fn cancel_stops_a_run_within_100_ms() {
             min_iterations: 1,
         },
     );
-    let cancel = Arc::new(AtomicBool::new(false));
-    let c2 = cancel.clone();
-    let cancelled_at = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
-        c2.store(true, Ordering::SeqCst);
-        Instant::now()
-    });
-    let (results, events) = run_fake(
-        &p,
-        engine,
-        Arc::new(inferscope::bench::RealClock::new()),
-        &cancel,
-    );
-    let returned = Instant::now();
-    let stopped_after = returned.duration_since(cancelled_at.join().unwrap());
-    assert!(
-        stopped_after < Duration::from_millis(100),
-        "took {stopped_after:?} to stop"
-    );
+    let (results, events) = run_fake(&p, engine.clone(), clock, &cancel);
+    assert_eq!(engine.calls(), 51, "no call starts once the cancel is set");
     assert!(results.is_empty());
     assert!(events
         .iter()
-        .any(|e| matches!(e, Event::Failed { run: Some(0), error } if error == "cancelled")));
+        .any(|e| matches!(e, Event::Cancelled { run: 0 })));
     assert!(
         !events
             .iter()
             .any(|e| matches!(e, Event::Started { run: 1, .. })),
         "no run starts after a cancel"
-    );
-    assert!(
-        events.iter().any(|e| matches!(
-            e,
-            Event::Samples {
-                phase: Phase::Measure,
-                ..
-            }
-        )),
-        "samples streamed while running"
     );
 }
 

@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     else {
         return;
     };
-    for v in ["int8:per-channel", "weight-int8", "fp16", "prune:0.5", "prune:0.5:structured", "trees:2", "max-depth:2"] {
+    for v in ["int8", "int8:per-channel", "int8:conv", "int8:per-channel:conv", "weight-int8", "fp16", "prune:0.5", "prune:0.5:structured", "trees:2", "max-depth:2"] {
         let _ = inferscope::optimize::rewrite(&m, &v.parse().unwrap());
     }
 });

@@ -286,12 +286,9 @@ impl InferscopeApp {
                     done,
                     total,
                 }) => c.progress = Some((run, phase, done, total)),
+                CompareMsg::Event(crate::bench::Event::Cancelled { .. }) => c.cancelled = true,
                 CompareMsg::Event(crate::bench::Event::Failed { error, .. }) => {
-                    if error == "cancelled" {
-                        c.cancelled = true;
-                    } else {
-                        c.failures.push(error);
-                    }
+                    c.failures.push(error)
                 }
                 CompareMsg::Event(_) => {}
                 CompareMsg::Done(r) => {
@@ -522,23 +519,19 @@ impl InferscopeApp {
             h(ui, "speedup", "Original p50 / variant p50 in the same interleaved run, with a 95% bootstrap interval");
             h(ui, "", "");
             ui.end_row();
-            for r in &cmp.runs {
-                let v = cmp.variants.iter().find(|v| v.name == r.variant);
-                ui.label(&r.variant).on_hover_text(v.map(|v| v.description.as_str()).unwrap_or("the model as given"));
+            for row in crate::compare::table::rows(&cmp.runs, &cmp.variants, cmp.file_size_bytes) {
+                let r = row.run;
+                ui.label(&r.variant).on_hover_text(row.variant.map(|v| v.description.as_str()).unwrap_or("the model as given"));
                 ui.label(r.engine.label());
                 ui.label(r.batch_size.to_string());
                 ui.label(format!("{:.3}", r.latency_p50));
                 ui.label(format!("{:.3}", r.latency_p95));
                 ui.label(format!("{:.3}", r.latency_p99));
                 ui.label(format!("{:.0}", r.throughput_rps));
-                ui.label(format!("{:.1}", (r.rss_after_load_mb - r.rss_before_load_mb).max(0.0)));
-                ui.label(crate::cli::human_bytes(v.map(|v| v.file_size_bytes).unwrap_or(cmp.file_size_bytes)));
-                ui.label(match v {
-                    None => "1".to_string(),
-                    Some(v) => v.fidelity.as_ref().map(|f| format!("{:.4}", f.score())).unwrap_or_else(|| "-".into()),
-                });
-                let sp = v.and_then(|v| v.speedups.iter().find(|s| s.engine == r.engine && s.batch_size == r.batch_size));
-                match sp {
+                ui.label(format!("{:.1}", row.load_mb));
+                ui.label(crate::format::bytes(row.size_bytes));
+                ui.label(row.fidelity_text());
+                match row.speedup {
                     Some(s) => {
                         let color = if !s.significant {
                             ui.visuals().text_color()
@@ -547,7 +540,7 @@ impl InferscopeApp {
                         } else {
                             Color32::from_rgb(190, 40, 40)
                         };
-                        ui.label(RichText::new(s.label().replace(" not significant", "")).color(color));
+                        ui.label(RichText::new(row.speedup_text()).color(color));
                         ui.label(if s.significant { "" } else { "not significant" });
                     }
                     None => {

@@ -2,8 +2,7 @@
 //! against volume and the breakdown per tier. Recomputed on every change (a couple of ms).
 
 use super::InferscopeApp;
-use crate::cli::human_count;
-use crate::cost::plan::{curves, fmt_ms, plan, CostCurves, CostInputs, CostPlan, Percentile};
+use crate::cost::plan::{curves, plan, CostCurves, CostInputs, CostPlan, Percentile};
 use crate::cost::{Pricing, Tier};
 use egui::{Color32, RichText};
 use egui_plot::{
@@ -68,18 +67,8 @@ fn tier_color(t: Tier) -> Color32 {
     TIER_COLORS[Tier::ALL.iter().position(|x| *x == t).unwrap_or(0)]
 }
 
-fn money(v: f64) -> String {
-    if v >= 1e6 {
-        format!("${:.2} M", v / 1e6)
-    } else if v >= 1e4 {
-        format!("${v:.0}")
-    } else {
-        format!("${v:.2}")
-    }
-}
-
 fn volume(v: f64) -> String {
-    human_count(v.max(0.0).round() as u64)
+    crate::format::count(v.max(0.0).round() as u64)
 }
 
 fn log_money_label(x: f64) -> String {
@@ -127,14 +116,10 @@ impl InferscopeApp {
             Some(CostSource::Typed) => CostSource::Typed,
             Some(CostSource::Run(id)) if runs.iter().any(|(r, _)| r == id) => CostSource::Run(*id),
             _ => {
-                let s = self.session.as_ref();
-                let fastest = s.and_then(|s| {
-                    s.results()
-                        .into_iter()
-                        .filter(|r| r.batch_size == 1)
-                        .min_by(|a, b| a.latency_p95.total_cmp(&b.latency_p95))
-                        .map(|r| r.run_id)
-                });
+                let fastest = self
+                    .session
+                    .as_ref()
+                    .and_then(|s| crate::cost::table::default_run(s.results()).map(|r| r.run_id));
                 match fastest.or(runs.first().map(|r| r.0)) {
                     Some(id) => CostSource::Run(id),
                     None => CostSource::Typed,
@@ -143,8 +128,9 @@ impl InferscopeApp {
         }
     }
 
-    /// Recomputes the plan when anything it depends on changed; returns it.
-    pub fn cost_view(&mut self) -> &CostView {
+    /// Recomputes the plan when anything it depends on changed (the logic does, each frame);
+    /// says whether it did.
+    pub(super) fn refresh_cost_view(&mut self) -> bool {
         let source = self.cost_source();
         let run = match (&source, &self.session) {
             (CostSource::Run(id), Some(s)) => s
@@ -154,48 +140,31 @@ impl InferscopeApp {
                 .map(|r| (s.started, r)),
             _ => None,
         };
-        let mut settings = self.saved.cost.clone();
-        let (service, what) = match run {
-            Some((_, r)) => {
-                settings.inputs.serving_batch = r.batch_size.max(1) as u64;
-                settings.inputs.model_memory_mb = r.memory_mb;
-                settings.inputs.measured_on_gpu = r.on_gpu();
-                (
-                    r.service_times_ms(),
-                    format!(
-                        "run {}: {} {}, batch {}, {} samples, p50 {:.3} ms",
-                        r.run_id,
-                        r.engine.label(),
-                        r.variant,
-                        r.batch_size,
-                        r.n_iterations,
-                        r.latency_p50
-                    ),
-                )
-            }
-            None => {
-                settings.inputs.serving_batch = 1;
-                settings.inputs.measured_on_gpu = false;
-                (
-                    vec![settings.typed_latency_ms],
-                    format!("a typed latency of {} ms", settings.typed_latency_ms),
-                )
-            }
-        };
         let key = (
-            settings.clone(),
+            self.saved.cost.clone(),
             run.map(|(started, r)| (started, r.run_id)),
         );
-        if self.cost_cache.as_ref().is_none_or(|c| c.key != key) {
-            self.cost_cache = Some(CostView {
-                plan: plan(&settings.inputs, &settings.pricing, &service),
-                curves: curves(&settings.inputs, &settings.pricing, &service),
-                source: what,
-                inputs: settings.inputs.clone(),
-                key,
-            });
+        if self.cost_cache.as_ref().is_some_and(|c| c.key == key) {
+            return false;
         }
-        self.cost_cache.as_ref().expect("just computed")
+        let mut settings = self.saved.cost.clone();
+        let (service, what) = match run {
+            Some((_, r)) => settings.inputs.serve_run(r),
+            None => settings.inputs.serve_typed(settings.typed_latency_ms),
+        };
+        self.cost_cache = Some(CostView {
+            plan: plan(&settings.inputs, &settings.pricing, &service),
+            curves: curves(&settings.inputs, &settings.pricing, &service),
+            source: what,
+            inputs: settings.inputs.clone(),
+            key,
+        });
+        true
+    }
+
+    /// The plan for the current inputs, as the logic last computed it.
+    pub fn cost_view(&self) -> Option<&CostView> {
+        self.cost_cache.as_ref()
     }
 
     pub(crate) fn cost_ui(&mut self, ui: &mut egui::Ui) {
@@ -393,7 +362,9 @@ impl InferscopeApp {
     }
 
     fn cost_results_ui(&mut self, ui: &mut egui::Ui) {
-        let view = self.cost_view();
+        let Some(view) = self.cost_view() else {
+            return;
+        };
         let source = view.source.clone();
         let plan = view.plan.clone();
         let curves = view.curves.clone();
@@ -412,7 +383,7 @@ impl InferscopeApp {
             match r.tier {
                 Some(t) => {
                     let total = plan.tiers.iter().find(|x| x.cost.tier == t).map(|x| x.cost.total_cost).unwrap_or(0.0);
-                    ui.label(RichText::new(format!("Recommended: {} at {}/month", t.label(), money(total))).size(18.0).strong().color(tier_color(t)));
+                    ui.label(RichText::new(format!("Recommended: {} at {}/month", t.label(), crate::format::usd(total))).size(18.0).strong().color(tier_color(t)));
                 }
                 None => {
                     ui.label(RichText::new("No tier fits").size(18.0).strong().color(Color32::from_rgb(200, 60, 40)));
@@ -421,7 +392,7 @@ impl InferscopeApp {
             ui.label(&r.explanation);
             let mut facts = Vec::new();
             if let Some(m) = r.margin_ms {
-                facts.push(format!("{} under the target", fmt_ms(m)));
+                facts.push(format!("{} under the target", crate::format::ms(m)));
             }
             if let Some(u) = r.runner_up {
                 facts.push(format!("runner-up: {}", u.label()));
@@ -461,7 +432,7 @@ impl InferscopeApp {
                 }
             }
             ui.end_row();
-            let ms = |v: Option<f64>| v.map(fmt_ms).unwrap_or_else(|| "saturated".into());
+            let ms = |v: Option<f64>| v.map(crate::format::ms).unwrap_or_else(|| "saturated".into());
             for t in &plan.tiers {
                 let c = &t.cost;
                 let name = ui.label(RichText::new(c.tier.label()).color(tier_color(c.tier)));
@@ -469,10 +440,10 @@ impl InferscopeApp {
                     name.on_hover_text(m);
                 }
                 ui.label(if c.tier == Tier::Serverless { "per request".to_string() } else { c.instances.to_string() });
-                ui.label(money(c.compute_cost));
-                ui.label(money(c.storage_cost));
-                ui.label(money(c.network_cost));
-                ui.label(RichText::new(money(c.total_cost)).strong());
+                ui.label(crate::format::usd(c.compute_cost));
+                ui.label(crate::format::usd(c.storage_cost));
+                ui.label(crate::format::usd(c.network_cost));
+                ui.label(RichText::new(crate::format::usd(c.total_cost)).strong());
                 ui.label(format!("${:.4}", c.cost_per_1k_requests));
                 ui.label(ms(t.predicted_p95_ms));
                 ui.label(ms(t.predicted_p99_ms));
@@ -516,7 +487,7 @@ impl InferscopeApp {
                             HoverPosition::NearDataPoint { plot_name, position, .. } => (*plot_name, position),
                             HoverPosition::Elsewhere { position } => ("", position),
                         };
-                        Some(format!("{name}\n{} requests: {}/month", volume(10f64.powf(p.x)), money(10f64.powf(p.y))))
+                        Some(format!("{name}\n{} requests: {}/month", volume(10f64.powf(p.x)), crate::format::usd(10f64.powf(p.y))))
                     })
                     .show(ui, |p| {
                         for (tier, costs) in &curves.tiers {
@@ -546,7 +517,7 @@ impl InferscopeApp {
                     .allow_zoom(false)
                     .allow_scroll(false)
                     .show_axes([false, true])
-                    .y_axis_formatter(|m, _| money(m.value))
+                    .y_axis_formatter(|m, _| crate::format::usd(m.value))
                     // Headroom above the tallest bar for the legend.
                     .include_y(plan.tiers.iter().map(|t| t.cost.total_cost).fold(1.0, f64::max) * 1.15)
                     .show(ui, |p| {
@@ -580,7 +551,7 @@ impl InferscopeApp {
                     format!(
                         "{} ({}/month): {} cheaper below, {} above",
                         volume(b.monthly_requests),
-                        money(b.total_cost),
+                        crate::format::usd(b.total_cost),
                         b.cheaper_below.label(),
                         b.cheaper_above.label()
                     )

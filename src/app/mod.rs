@@ -7,12 +7,13 @@ pub mod plots;
 mod profile;
 mod ui;
 
-use crate::bench::{Event, Phase, Plan, RunResult, RunSpec, StopRule, Warmup};
+use crate::bench::{Event, Phase, Plan, RunResult, RunSpec};
 use crate::data::{DataSource, SynthOptions};
 use crate::engine::runtime::{self, Located};
-use crate::engine::{EngineChoice, EngineOptions};
+use crate::engine::EngineOptions;
 use crate::model::Model;
-use crate::preset::{BenchSettings, Preset, Stop};
+use crate::preset::Preset;
+use crate::settings::BenchSettings;
 use crate::worker::{BenchJob, Worker};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -34,213 +35,76 @@ pub enum Tab {
     Cost,
 }
 
-/// How measurement stops, as the settings panel edits it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum StopKind {
-    Iterations,
-    Duration,
-    UntilStable,
-}
-
-/// Benchmark settings, saved across restarts.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ProfileSettings {
-    pub engine: EngineChoice,
-    /// 0: the engine's default.
-    pub threads: usize,
+/// The settings panel's text fields, parsed into the settings as the user types; what does not
+/// parse is shown beside the field and keeps Run from starting. Not saved: it follows the
+/// settings.
+#[derive(Clone, Debug, Default)]
+pub struct SettingsText {
     pub batch_sizes: String,
-    pub warmup_iterations: u64,
-    pub stop_kind: StopKind,
-    pub iterations: u64,
-    pub duration_s: f64,
-    pub min_iterations: u64,
-    pub stable_percent: f64,
-    pub max_iterations: u64,
-    pub concurrency: usize,
-    /// `seq=128, batch=8`
     pub dims: String,
-    pub seed: u64,
-    pub latency_target_ms: f64,
+    /// Why the text does not parse, by field.
+    pub batch_error: Option<String>,
+    pub dims_error: Option<String>,
 }
 
-impl Default for ProfileSettings {
-    fn default() -> Self {
-        ProfileSettings {
-            engine: EngineChoice::Auto,
-            threads: 0,
-            batch_sizes: "1, 8, 32, 64".into(),
-            warmup_iterations: 10,
-            stop_kind: StopKind::Duration,
-            iterations: 1000,
-            duration_s: 1.0,
-            min_iterations: 100,
-            stable_percent: 5.0,
-            max_iterations: 100_000,
-            concurrency: 1,
-            dims: String::new(),
-            seed: 0,
-            latency_target_ms: 100.0,
+impl SettingsText {
+    pub fn of(s: &BenchSettings) -> SettingsText {
+        SettingsText {
+            batch_sizes: s.batch_text(),
+            dims: s.dims_text(),
+            ..SettingsText::default()
         }
     }
-}
 
-impl ProfileSettings {
-    /// The window's settings for a preset's plan (the checklist target is set apart).
-    pub fn from_bench(b: &BenchSettings) -> ProfileSettings {
-        let mut s = ProfileSettings {
-            engine: b.engine,
-            threads: b.threads.unwrap_or(0),
-            batch_sizes: b
-                .batch_sizes
-                .iter()
-                .map(|b| b.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            warmup_iterations: b.warmup_iterations,
-            concurrency: b.concurrency,
-            dims: b
-                .dims
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            seed: b.seed,
-            ..ProfileSettings::default()
-        };
-        match b.stop {
-            Stop::Iterations(n) => {
-                s.stop_kind = StopKind::Iterations;
-                s.iterations = n;
-            }
-            Stop::MinTime {
-                seconds,
-                min_iterations,
-            } => {
-                s.stop_kind = StopKind::Duration;
-                s.duration_s = seconds;
-                s.min_iterations = min_iterations;
-            }
-            Stop::UntilStable {
-                percent,
-                min_iterations,
-                max_iterations,
-            } => {
-                s.stop_kind = StopKind::UntilStable;
-                s.stable_percent = percent;
-                s.min_iterations = min_iterations;
-                s.max_iterations = max_iterations;
-            }
-        }
-        s
-    }
-
-    /// These settings as a preset's plan, or what is wrong with them.
-    pub fn to_bench(&self) -> Result<BenchSettings, String> {
-        let plan = self.plan(vec![crate::engine::EngineKind::Tract], false)?;
-        Ok(BenchSettings {
-            engine: self.engine,
-            threads: (self.threads > 0).then_some(self.threads),
-            batch_sizes: plan.batch_sizes.iter().flatten().copied().collect(),
-            concurrency: self.concurrency,
-            warmup_iterations: self.warmup_iterations,
-            stop: match self.stop_kind {
-                StopKind::Iterations => Stop::Iterations(self.iterations.max(1)),
-                StopKind::Duration => Stop::MinTime {
-                    seconds: self.duration_s,
-                    min_iterations: self.min_iterations,
-                },
-                StopKind::UntilStable => Stop::UntilStable {
-                    percent: self.stable_percent,
-                    min_iterations: self.min_iterations.max(100),
-                    max_iterations: self.max_iterations.max(self.min_iterations.max(100)),
-                },
-            },
-            dims: self.dims_map()?,
-            seed: self.seed,
-        })
-    }
-
-    /// The plan these settings describe, or what is wrong with them.
-    pub fn plan(
-        &self,
-        engines: Vec<crate::engine::EngineKind>,
-        has_data_file: bool,
-    ) -> Result<Plan, String> {
-        let mut batch_sizes = Vec::new();
-        for part in self
-            .batch_sizes
-            .split([',', ' '])
-            .filter(|s| !s.trim().is_empty())
+    /// Shows the settings' values again when they were changed elsewhere (a preset, a
+    /// restart); text being edited with an error is left as typed.
+    pub fn follow(&mut self, s: &BenchSettings) {
+        if self.batch_error.is_none()
+            && crate::settings::parse_batch_sizes(&self.batch_sizes)
+                .ok()
+                .as_ref()
+                != Some(&s.batch_sizes)
         {
-            match part.trim().parse::<usize>() {
-                Ok(b) if b > 0 => batch_sizes.push(Some(b)),
-                _ => {
-                    return Err(format!(
-                        "'{part}' is not a batch size (use positive numbers like 1, 8, 32)"
-                    ))
-                }
-            }
+            self.batch_sizes = s.batch_text();
         }
-        if batch_sizes.is_empty() {
-            if has_data_file {
-                batch_sizes.push(None);
-            } else {
-                return Err("give at least one batch size".into());
-            }
+        if self.dims_error.is_none()
+            && crate::settings::parse_dims(&self.dims).ok().as_ref() != Some(&s.dims)
+        {
+            self.dims = s.dims_text();
         }
-        let stop = match self.stop_kind {
-            StopKind::Iterations => StopRule::Iterations(self.iterations.max(1)),
-            StopKind::Duration => StopRule::MinTime {
-                min_time: Duration::from_secs_f64(self.duration_s.clamp(0.01, 3600.0)),
-                min_iterations: self.min_iterations,
-            },
-            StopKind::UntilStable => StopRule::UntilStable {
-                rel_width: (self.stable_percent / 100.0).clamp(0.001, 0.99),
-                min_iterations: self.min_iterations.max(100),
-                max_iterations: self.max_iterations.max(100),
-                max_time: Duration::from_secs(120),
-            },
-        };
-        Ok(Plan {
-            engines,
-            batch_sizes,
-            concurrency: self.concurrency.clamp(1, 256),
-            warmup: Warmup::Iterations(self.warmup_iterations),
-            stop,
-            engine_options: EngineOptions {
-                intra_threads: (self.threads > 0).then_some(self.threads),
-                ..EngineOptions::default()
-            },
-            ..Plan::default()
-        })
     }
 
-    /// `seq=128, batch=8` as a map, or the part that does not parse.
-    pub fn dims_map(&self) -> Result<BTreeMap<String, usize>, String> {
-        let mut m = BTreeMap::new();
-        for part in self.dims.split(',').filter(|s| !s.trim().is_empty()) {
-            let (k, v) = part
-                .split_once('=')
-                .ok_or_else(|| format!("'{part}' should look like name=size"))?;
-            let n: usize = v
-                .trim()
-                .parse()
-                .map_err(|_| format!("'{v}' is not a size"))?;
-            if n == 0 {
-                return Err(format!("dim '{}' must be at least 1", k.trim()));
+    /// Parses the text into `s`; keeps the error to show when it does not parse.
+    pub fn apply(&mut self, s: &mut BenchSettings) {
+        match crate::settings::parse_batch_sizes(&self.batch_sizes) {
+            Ok(b) => {
+                s.batch_sizes = b;
+                self.batch_error = None;
             }
-            m.insert(k.trim().to_string(), n);
+            Err(e) => self.batch_error = Some(e),
         }
-        Ok(m)
+        match crate::settings::parse_dims(&self.dims) {
+            Ok(d) => {
+                s.dims = d;
+                self.dims_error = None;
+            }
+            Err(e) => self.dims_error = Some(e),
+        }
     }
 }
+
+/// Where the benchmark settings are stored, apart from the rest of [`Saved`]: settings saved
+/// by a version with another shape then fall back to the defaults alone, and the recent files
+/// and the rest survive.
+const SETTINGS_KEY: &str = "inferscope-settings";
 
 /// What survives a restart.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Saved {
-    pub settings: ProfileSettings,
+    /// Stored under its own key (see `SETTINGS_KEY`).
+    #[serde(skip)]
+    pub settings: BenchSettings,
     pub recent: Vec<PathBuf>,
     pub model_path: Option<PathBuf>,
     pub data_path: Option<PathBuf>,
@@ -321,6 +185,13 @@ pub enum Command {
     SaveVariant(String, PathBuf),
     InstallRuntime,
     ClearData,
+    /// Write a report or the results; asks first when the file exists.
+    Export(ExportKind, PathBuf),
+    /// The answer to "replace the existing file?".
+    ConfirmExport(bool),
+    SavePreset(PathBuf),
+    /// Fill the settings from a preset (a shipped one: no model or data to open).
+    ApplyPreset(Box<Preset>),
 }
 
 /// The state of `runtime install` started from the window.
@@ -332,6 +203,8 @@ pub struct Install {
 
 pub struct InferscopeApp {
     pub saved: Saved,
+    /// The settings panel's text fields (batch sizes, dims).
+    pub settings_text: SettingsText,
     pub model: Option<Model>,
     pub session: Option<Session>,
     pub errors: Vec<String>,
@@ -362,11 +235,22 @@ pub struct InferscopeApp {
 }
 
 impl InferscopeApp {
-    /// The app with saved state from eframe storage (none in tests).
+    /// The app with saved state from eframe storage.
     pub fn new(cc: &eframe::CreationContext<'_>) -> InferscopeApp {
-        let saved: Saved = cc
-            .storage
+        InferscopeApp::new_with_storage(cc, cc.storage)
+    }
+
+    /// The app with saved state read from `storage`: what [`Self::new`] does with eframe's
+    /// storage, and what a test does with its own.
+    pub fn new_with_storage(
+        cc: &eframe::CreationContext<'_>,
+        storage: Option<&dyn eframe::Storage>,
+    ) -> InferscopeApp {
+        let mut saved: Saved = storage
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        saved.settings = storage
+            .and_then(|s| eframe::get_value(s, SETTINGS_KEY))
             .unwrap_or_default();
         let mut app = InferscopeApp::with_saved(saved);
         app.ctx = Some(cc.egui_ctx.clone());
@@ -380,7 +264,10 @@ impl InferscopeApp {
         });
         // Reopen what was open last time, if it is still there.
         if let Some(p) = app.saved.model_path.clone().filter(|p| p.exists()) {
+            // Reopening is not a new use: the recent files keep their order.
+            let recent = app.saved.recent.clone();
             app.open(&p);
+            app.saved.recent = recent;
         }
         if let Some(p) = app.saved.data_path.clone() {
             if !p.exists() {
@@ -392,6 +279,7 @@ impl InferscopeApp {
 
     pub fn with_saved(saved: Saved) -> InferscopeApp {
         InferscopeApp {
+            settings_text: SettingsText::of(&saved.settings),
             saved,
             model: None,
             session: None,
@@ -437,12 +325,12 @@ impl InferscopeApp {
                     // FLOPs need tract to optimize the graph, which can take seconds on a large
                     // model: estimate them off the UI thread.
                     m.info.flops_note = "estimating…".into();
-                    let dims: Vec<(String, usize)> = self.saved.settings.dims_map().unwrap_or_default().into_iter().collect();
+                    let dims: Vec<(String, usize)> = self.saved.settings.dims.clone().into_iter().collect();
                     let (tx, rx) = mpsc::channel();
                     let mut for_flops = m.clone();
                     let ctx = self.ctx.clone();
                     let _ = std::thread::Builder::new().name("inferscope-flops".into()).spawn(move || {
-                        crate::cli::with_flops(&mut for_flops, &dims);
+                        crate::engine::tract::fill_flops(&mut for_flops, &dims);
                         let _ = tx.send((for_flops.info.sha256, for_flops.info.flops, for_flops.info.flops_note));
                         if let Some(c) = ctx {
                             c.request_repaint();
@@ -488,9 +376,8 @@ impl InferscopeApp {
 
     /// Fills the settings from a preset; opens the model and data it names.
     pub fn apply_preset(&mut self, p: &Preset, model: Option<PathBuf>, data: Option<PathBuf>) {
-        let mut settings = ProfileSettings::from_bench(&p.bench);
-        settings.latency_target_ms = p.cost.latency_target_ms;
-        self.saved.settings = settings;
+        self.saved.settings = p.bench.clone();
+        self.settings_text = SettingsText::of(&p.bench);
         self.saved.cost.inputs = p.cost.clone();
         self.saved.cost.pricing = p.pricing.clone();
         let variants: Vec<crate::optimize::Variant> =
@@ -527,12 +414,11 @@ impl InferscopeApp {
 
     /// The current study as a preset.
     pub fn current_preset(&self, name: &str) -> Result<Preset, String> {
-        let mut cost = self.saved.cost.inputs.clone();
-        cost.latency_target_ms = self.saved.settings.latency_target_ms;
+        self.saved.settings.validate().map_err(|e| e.to_string())?;
         Ok(Preset {
             name: name.to_string(),
-            bench: self.saved.settings.to_bench()?,
-            cost,
+            bench: self.saved.settings.clone(),
+            cost: self.saved.cost.inputs.clone(),
             pricing: self.saved.cost.pricing.clone(),
             variants: self
                 .saved
@@ -578,11 +464,11 @@ impl InferscopeApp {
     /// finished runs and the cost plan.
     pub fn study(&mut self) -> crate::report::Study {
         let mut study = crate::report::Study {
-            latency_target_ms: self.saved.settings.latency_target_ms,
+            latency_target_ms: self.saved.cost.inputs.latency_target_ms,
             ..Default::default()
         };
         if let Some(m) = &self.model {
-            study.model = serde_json::to_value(&m.info).ok();
+            study.model = Some(m.info.clone());
         }
         let ort = match &self.located.chosen {
             Some(c) => Ok((c.version.as_deref().unwrap_or("?"), c.path.as_path())),
@@ -607,9 +493,10 @@ impl InferscopeApp {
             }
         }
         let pricing = self.saved.cost.pricing.clone();
-        let view = self.cost_view();
-        if let Ok(p) = &view.plan {
-            study.cost = Some(crate::report::CostSection {
+        self.refresh_cost_view();
+        if let Some((view, Ok(p))) = self.cost_view().map(|v| (v, &v.plan)) {
+            study.cost = Some(crate::report::CostDoc {
+                version: crate::report::doc::DOC_VERSION,
                 inputs: view.inputs.clone(),
                 service_source: view.source.clone(),
                 tiers: p.tiers.clone(),
@@ -644,17 +531,30 @@ impl InferscopeApp {
         let bytes = match kind {
             ExportKind::Pdf => crate::report::pdf(&study),
             ExportKind::Png => crate::report::png(&study),
-            ExportKind::Json => serde_json::to_vec_pretty(&study.runs).map_err(anyhow::Error::from),
-            ExportKind::Csv => {
-                let runs: Vec<RunResult> = study.runs.clone();
-                crate::cli::runs_csv(&runs).map(String::into_bytes)
-            }
+            ExportKind::Json => self.bench_doc(&study).to_json().map(String::into_bytes),
+            ExportKind::Csv => crate::bench::table::csv(&study.runs).map(String::into_bytes),
         };
         match bytes.and_then(|b| crate::fsutil::write_atomic(path, &b)) {
             Ok(()) => self.notices.push(format!("Wrote {}", path.display())),
             Err(e) => self
                 .errors
                 .push(format!("Could not write {}: {e:#}", path.display())),
+        }
+    }
+
+    /// The finished runs as the document `bench --json` writes.
+    fn bench_doc(&self, study: &crate::report::Study) -> crate::report::BenchDoc {
+        crate::report::BenchDoc {
+            version: crate::report::doc::DOC_VERSION,
+            environment: study.environment.clone(),
+            model: study.model.clone(),
+            data: study.data.clone().unwrap_or_default(),
+            plan: study.plan.clone(),
+            runs: study.runs.clone(),
+            failures: study.failures.clone(),
+            variants: study.variants.clone(),
+            importance: study.importance.clone(),
+            ..Default::default()
         }
     }
 
@@ -679,6 +579,15 @@ impl InferscopeApp {
             );
             return None;
         };
+        if let Some(e) = self
+            .settings_text
+            .batch_error
+            .clone()
+            .or(self.settings_text.dims_error.clone())
+        {
+            self.errors.push(format!("Settings: {e}"));
+            return None;
+        }
         let s = &self.saved.settings;
         let (engines, notice) =
             match crate::engine::resolve_engines(s.engine, &EngineOptions::default()) {
@@ -688,40 +597,25 @@ impl InferscopeApp {
                     return None;
                 }
             };
-        let mut plan = match s.plan(engines, self.saved.data_path.is_some()) {
+        let has_data = self.saved.data_path.is_some();
+        let mut plan = match s.to_plan(engines, has_data, None) {
             Ok(p) => p,
             Err(e) => {
-                self.errors.push(e);
+                self.errors.push(format!("Settings: {e}"));
                 return None;
             }
         };
-        if let Some(note) = plan.fit_to_fixed_batch(model.fixed_batch()) {
-            self.notices.push(format!("Note: {note}."));
+        if s.default_batches() && !has_data {
+            if let Some(note) = plan.fit_to_fixed_batch(model.fixed_batch()) {
+                self.notices.push(format!("Note: {note}."));
+            }
         }
         let source = match &self.saved.data_path {
             Some(p) => DataSource::File {
                 path: p.clone(),
                 label_column: None,
             },
-            None => match s.dims_map() {
-                Ok(dims) => DataSource::Synthetic(SynthOptions {
-                    dims,
-                    seed: s.seed,
-                    samples: plan
-                        .batch_sizes
-                        .iter()
-                        .flatten()
-                        .copied()
-                        .max()
-                        .unwrap_or(1)
-                        .max(64),
-                    int_range: None,
-                }),
-                Err(e) => {
-                    self.errors.push(e);
-                    return None;
-                }
-            },
+            None => DataSource::Synthetic(SynthOptions::for_plan(s, &plan)),
         };
         Some((model, plan, source, notice))
     }
@@ -811,6 +705,7 @@ impl InferscopeApp {
 
     /// Ingests worker and install events and applies the frame's commands.
     pub fn logic(&mut self) {
+        self.settings_text.follow(&self.saved.settings);
         for c in std::mem::take(&mut self.commands) {
             match c {
                 Command::Open(p) => self.open(&p),
@@ -828,6 +723,15 @@ impl InferscopeApp {
                 Command::SaveVariant(n, p) => self.save_variant(&n, &p),
                 Command::InstallRuntime => self.start_install(),
                 Command::ClearData => self.saved.data_path = None,
+                Command::Export(kind, path) => self.export(kind, path),
+                Command::ConfirmExport(replace) => self.confirm_export(replace),
+                Command::SavePreset(path) => self.save_preset(&path),
+                Command::ApplyPreset(p) => self.apply_preset(&p, None, None),
+            }
+        }
+        if self.refresh_cost_view() {
+            if let Some(c) = &self.ctx {
+                c.request_repaint();
             }
         }
         if let Some((sha, flops, note)) = self.flops.as_ref().and_then(|rx| rx.try_recv().ok()) {
@@ -895,15 +799,12 @@ impl InferscopeApp {
                 Event::RunDone { run, result } => {
                     session.runs.entry(run).or_default().result = Some(*result)
                 }
+                Event::Cancelled { .. } => session.cancelled = true,
                 Event::Failed { run, error } => {
-                    if error == "cancelled" {
-                        session.cancelled = true;
-                    } else {
-                        if let Some(r) = run {
-                            session.runs.entry(r).or_default().failed = Some(error.clone());
-                        }
-                        self.errors.push(error);
+                    if let Some(r) = run {
+                        session.runs.entry(r).or_default().failed = Some(error.clone());
                     }
+                    self.errors.push(error);
                 }
                 Event::Finished => {
                     session.finished = true;
@@ -930,6 +831,7 @@ impl eframe::App for InferscopeApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.saved);
+        eframe::set_value(storage, SETTINGS_KEY, &self.saved.settings);
     }
 }
 

@@ -1,10 +1,11 @@
 //! The Profile tab: settings, run controls, live plots, the results table and the checklist.
 
 use super::plots::{decimate, decimate_xy, distribution, log_ms_label};
-use super::{Command, InferscopeApp, StopKind};
+use super::{Command, InferscopeApp};
 use crate::bench::checklist::{self, Status};
 use crate::bench::Phase;
 use crate::engine::EngineChoice;
+use crate::settings::Stop;
 use egui::{Color32, RichText};
 use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot, PlotPoints, Span, VLine};
 
@@ -46,6 +47,9 @@ impl InferscopeApp {
     fn settings_ui(&mut self, ui: &mut egui::Ui) {
         let running = self.is_running();
         let s = &mut self.saved.settings;
+        let text = &mut self.settings_text;
+        let target = &mut self.saved.cost.inputs.latency_target_ms;
+        let warn = Color32::from_rgb(200, 40, 40);
         egui::CollapsingHeader::new(RichText::new("Settings").strong()).default_open(true).show(ui, |ui| {
             ui.add_enabled_ui(!running, |ui| {
                 egui::Grid::new("settings").num_columns(4).spacing([18.0, 6.0]).show(ui, |ui| {
@@ -66,53 +70,87 @@ impl InferscopeApp {
                         .response
                         .labelled_by(l.id);
                     let l = ui.label("Threads").on_hover_text("Threads inside one operator (intra-op); 0 = the engine's default");
-                    ui.add(egui::DragValue::new(&mut s.threads).range(0..=256)).labelled_by(l.id);
+                    let mut threads = s.threads.unwrap_or(0);
+                    if ui.add(egui::DragValue::new(&mut threads).range(0..=256)).labelled_by(l.id).changed() {
+                        s.threads = (threads > 0).then_some(threads);
+                    }
                     ui.end_row();
 
-                    let l = ui.label("Batch sizes").on_hover_text("Samples per request, comma-separated. Empty with a data file: the data as given");
-                    ui.add(egui::TextEdit::singleline(&mut s.batch_sizes).desired_width(120.0)).labelled_by(l.id);
+                    let l = ui.label("Batch sizes").on_hover_text("Samples per request, comma-separated. Empty: 1, 8, 32, 64, or with a data file the data as given");
+                    ui.vertical(|ui| {
+                        let r = ui.add(egui::TextEdit::singleline(&mut text.batch_sizes).hint_text("1, 8, 32, 64").desired_width(120.0)).labelled_by(l.id);
+                        if r.changed() {
+                            text.apply(s);
+                        }
+                        if let Some(e) = &text.batch_error {
+                            ui.label(RichText::new(e).small().color(warn));
+                        }
+                    });
                     let l = ui.label("Concurrency").on_hover_text("Closed-loop client threads, each with its own session");
-                    ui.add(egui::DragValue::new(&mut s.concurrency).range(1..=64)).labelled_by(l.id);
+                    ui.add(egui::DragValue::new(&mut s.concurrency).range(1..=256)).labelled_by(l.id);
                     ui.end_row();
 
                     let l = ui.label("Warm-up").on_hover_text("Iterations run before measuring; shown shaded, kept out of the statistics");
                     ui.add(egui::DragValue::new(&mut s.warmup_iterations).range(0..=100_000).suffix(" it")).labelled_by(l.id);
                     ui.label("Stop rule");
                     ui.horizontal(|ui| {
-                        ui.radio_value(&mut s.stop_kind, StopKind::Iterations, "Iterations");
-                        ui.radio_value(&mut s.stop_kind, StopKind::Duration, "Time");
-                        ui.radio_value(&mut s.stop_kind, StopKind::UntilStable, "Until stable")
-                            .on_hover_text("Stop when the 95% confidence interval of p99 is within the given percentage of p99");
+                        let kind = std::mem::discriminant(&s.stop);
+                        for (stop, label) in [
+                            (Stop::default_iterations(), "Iterations"),
+                            (Stop::default_min_time(), "Time"),
+                            (Stop::default_until_stable(), "Until stable"),
+                        ] {
+                            let on = kind == std::mem::discriminant(&stop);
+                            let r = ui.radio(on, label);
+                            let r = if matches!(stop, Stop::UntilStable { .. }) {
+                                r.on_hover_text("Stop when the 95% confidence interval of p99 is within the given percentage of p99")
+                            } else {
+                                r
+                            };
+                            if r.clicked() && !on {
+                                s.stop = stop;
+                            }
+                        }
                     });
                     ui.end_row();
 
                     ui.label("");
                     ui.label("");
                     ui.label("");
-                    ui.horizontal(|ui| match s.stop_kind {
-                        StopKind::Iterations => {
+                    ui.horizontal(|ui| match &mut s.stop {
+                        Stop::Iterations(n) => {
                             let l = ui.label("measure");
-                            ui.add(egui::DragValue::new(&mut s.iterations).range(1..=10_000_000).suffix(" it")).labelled_by(l.id);
+                            ui.add(egui::DragValue::new(n).range(1..=10_000_000).suffix(" it")).labelled_by(l.id);
                         }
-                        StopKind::Duration => {
+                        Stop::MinTime { seconds, min_iterations } => {
                             let l = ui.label("measure for");
-                            ui.add(egui::DragValue::new(&mut s.duration_s).range(0.05..=3600.0).speed(0.1).suffix(" s")).labelled_by(l.id);
+                            ui.add(egui::DragValue::new(seconds).range(0.05..=3600.0).speed(0.1).suffix(" s")).labelled_by(l.id);
                             let l = ui.label("and at least");
-                            ui.add(egui::DragValue::new(&mut s.min_iterations).range(1..=10_000_000).suffix(" it")).labelled_by(l.id);
+                            ui.add(egui::DragValue::new(min_iterations).range(1..=10_000_000).suffix(" it")).labelled_by(l.id);
                         }
-                        StopKind::UntilStable => {
+                        Stop::UntilStable { percent, max_iterations, max_seconds, .. } => {
                             let l = ui.label("p99 interval within");
-                            ui.add(egui::DragValue::new(&mut s.stable_percent).range(0.5..=50.0).speed(0.1).suffix(" %")).labelled_by(l.id);
+                            ui.add(egui::DragValue::new(percent).range(0.5..=50.0).speed(0.1).suffix(" %")).labelled_by(l.id);
                             let l = ui.label("cap");
-                            ui.add(egui::DragValue::new(&mut s.max_iterations).range(100..=10_000_000).suffix(" it")).labelled_by(l.id);
+                            ui.add(egui::DragValue::new(max_iterations).range(100..=10_000_000).suffix(" it")).labelled_by(l.id);
+                            let l = ui.label("or");
+                            ui.add(egui::DragValue::new(max_seconds).range(1.0..=86_400.0).suffix(" s")).labelled_by(l.id);
                         }
                     });
                     ui.end_row();
 
                     let l = ui.label("Symbolic dims").on_hover_text("Sizes for named dims of synthesized inputs, e.g. seq=128");
-                    ui.add(egui::TextEdit::singleline(&mut s.dims).hint_text("seq=128").desired_width(120.0)).labelled_by(l.id);
-                    let l = ui.label("Latency target").on_hover_text("p95 at batch 1 must stay under this (checklist)");
-                    ui.add(egui::DragValue::new(&mut s.latency_target_ms).range(0.01..=100_000.0).suffix(" ms")).labelled_by(l.id);
+                    ui.vertical(|ui| {
+                        let r = ui.add(egui::TextEdit::singleline(&mut text.dims).hint_text("seq=128").desired_width(120.0)).labelled_by(l.id);
+                        if r.changed() {
+                            text.apply(s);
+                        }
+                        if let Some(e) = &text.dims_error {
+                            ui.label(RichText::new(e).small().color(warn));
+                        }
+                    });
+                    let l = ui.label("Latency target").on_hover_text("p95 at batch 1 must stay under this (checklist); also the Cost tab's target");
+                    ui.add(egui::DragValue::new(target).range(0.01..=100_000.0).suffix(" ms")).labelled_by(l.id);
                     ui.end_row();
                 });
             });
@@ -386,7 +424,8 @@ impl InferscopeApp {
                 .on_hover_text("Copies the table as the CLI prints it")
                 .clicked()
             {
-                ui.ctx().copy_text(crate::cli::results_table(&results));
+                ui.ctx()
+                    .copy_text(crate::bench::table::with_warnings(&results));
             }
         });
         if results.is_empty() {
@@ -406,7 +445,8 @@ impl InferscopeApp {
             header(ui, "p99 ms [95% CI]", "99% of requests finished within this; needs several hundred samples to be bounded");
             header(ui, "Mean ± std ms", "Exact mean and standard deviation of all measured latencies");
             header(ui, "Samples/s", "Throughput: requests per second x batch size, over the measured window");
-            header(ui, "Memory MB", "Peak resident memory of the process during the run");
+            header(ui, "Memory MB", "Peak resident memory of the process during the run, sampled every 10 ms (the memory plot)");
+            header(ui, "Peak MB", "The kernel's peak resident memory (VmHWM) from the model load to the end of the run: what a server must hold; the cost planner uses it");
             ui.end_row();
             for r in &results {
                 let warn_for = |metric: &str| r.warnings.iter().filter(|w| w.metric == metric).map(|w| w.message.clone()).collect::<Vec<_>>();
@@ -427,6 +467,7 @@ impl InferscopeApp {
                 cell(ui, format!("{:.3} ± {:.3}", r.latency_mean, r.latency_std), "latency_std");
                 ui.label(format!("{:.1}", r.throughput_rps));
                 ui.label(format!("{:.1}", r.memory_mb));
+                ui.label(format!("{:.1}", r.peak_memory_mb()));
                 ui.end_row();
             }
         });
@@ -440,7 +481,7 @@ impl InferscopeApp {
             .unwrap_or_default();
         let items = checklist::evaluate(
             &results,
-            self.saved.settings.latency_target_ms,
+            self.saved.cost.inputs.latency_target_ms,
             self.compare
                 .as_ref()
                 .and_then(|c| c.result.as_ref())

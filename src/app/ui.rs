@@ -1,7 +1,6 @@
 //! The frame around the tabs: menu, shortcuts, drops, errors, and the model panel.
 
 use super::{Command, InferscopeApp, Tab};
-use crate::cli::{human_bytes, human_count};
 use egui::{Color32, RichText};
 
 impl InferscopeApp {
@@ -40,10 +39,10 @@ impl InferscopeApp {
                 ui.label(format!("{} exists. Replace it?", path.display()));
                 ui.horizontal(|ui| {
                     if ui.button("Replace").clicked() {
-                        self.confirm_export(true);
+                        self.command(Command::ConfirmExport(true));
                     }
                     if ui.button("Keep it").clicked() {
-                        self.confirm_export(false);
+                        self.command(Command::ConfirmExport(false));
                     }
                 });
             });
@@ -138,7 +137,7 @@ impl InferscopeApp {
                         if let Ok((p, _)) = crate::preset::Preset::parse(text) {
                             if ui.button(&p.name).on_hover_text(format!("{}\n({file})", p.description)).clicked() {
                                 ui.close();
-                                self.apply_preset(&p, None, None);
+                                self.command(Command::ApplyPreset(Box::new(p)));
                             }
                         }
                     }
@@ -146,7 +145,7 @@ impl InferscopeApp {
                 if let Some(p) = self.saved.preset_path.clone() {
                     if ui.button(format!("Save preset  ({})", super::short_path(&p))).clicked() {
                         ui.close();
-                        self.save_preset(&p);
+                        self.command(Command::SavePreset(p));
                     }
                 }
                 ui.separator();
@@ -160,7 +159,7 @@ impl InferscopeApp {
                         ui.close();
                         let name = format!("{}-report.{}", self.model.as_ref().map(|m| m.info.name.as_str()).unwrap_or("inferscope"), kind.extension());
                         if let Some(p) = rfd::FileDialog::new().add_filter(kind.extension(), &[kind.extension()]).set_file_name(name).save_file() {
-                            self.export(kind, p);
+                            self.command(Command::Export(kind, p));
                         }
                     }
                 }
@@ -168,7 +167,7 @@ impl InferscopeApp {
                 if ui.button("Save preset as…").on_hover_text("Writes the model and data paths (relative to the preset) with their sha256, the settings, the cost inputs and the prices").clicked() {
                     ui.close();
                     if let Some(p) = rfd::FileDialog::new().add_filter("Inferscope preset", &["ron"]).set_file_name("study.ron").save_file() {
-                        self.save_preset(&p);
+                        self.command(Command::SavePreset(p));
                     }
                 }
             });
@@ -226,14 +225,14 @@ impl InferscopeApp {
                     .on_hover_text(i.path.display().to_string());
                 egui::Grid::new("model_facts").num_columns(2).show(ui, |ui| {
                     ui.label("Size");
-                    ui.label(human_bytes(i.file_size_bytes));
+                    ui.label(crate::format::bytes(i.file_size_bytes));
                     ui.end_row();
                     ui.label("Parameters").on_hover_text("Elements in initializers, Constant nodes (subgraphs included) and ML-operator attributes");
-                    ui.label(format!("{} ({})", human_count(i.parameter_count), human_bytes(i.parameter_bytes)));
+                    ui.label(format!("{} ({})", crate::format::count(i.parameter_count), crate::format::bytes(i.parameter_bytes)));
                     ui.end_row();
                     ui.label("FLOPs").on_hover_text("2 x multiply-adds per inference (MatMul, Gemm, Conv...), from tract's cost model");
                     match i.flops {
-                        Some(f) => ui.label(human_count(f)).on_hover_text(&i.flops_note),
+                        Some(f) => ui.label(crate::format::count(f)).on_hover_text(&i.flops_note),
                         None => ui.label("n/a").on_hover_text(&i.flops_note),
                     };
                     ui.end_row();

@@ -4,6 +4,7 @@ pub mod checklist;
 pub mod memory;
 pub mod scheduler;
 pub mod stats;
+pub mod table;
 
 use crate::engine::{EngineKind, EngineOptions};
 use serde::{Deserialize, Serialize};
@@ -81,24 +82,6 @@ impl Plan {
     }
 }
 
-impl Default for Plan {
-    fn default() -> Self {
-        Plan {
-            engines: vec![EngineKind::Tract],
-            batch_sizes: vec![Some(1), Some(8), Some(32), Some(64)],
-            concurrency: 1,
-            warmup: Warmup::Iterations(10),
-            stop: StopRule::MinTime {
-                min_time: Duration::from_secs(2),
-                min_iterations: 200,
-            },
-            engine_options: EngineOptions::default(),
-            max_raw_samples: 1_000_000,
-            max_distinct_requests: 64,
-        }
-    }
-}
-
 /// Index of a run within a plan.
 pub type RunId = usize;
 
@@ -145,6 +128,10 @@ pub enum Event {
         result: Box<RunResult>,
     },
     Finished,
+    /// The user cancelled; this run stopped, and no further run starts.
+    Cancelled {
+        run: RunId,
+    },
     Failed {
         run: Option<RunId>,
         error: String,
@@ -184,8 +171,14 @@ pub struct RunResult {
     /// Samples per second (requests per second x batch size).
     pub throughput_rps: f64,
     pub requests_per_second: f64,
-    /// Peak resident memory of the process during the run, MB (10^6 bytes).
+    /// Peak resident memory of the process during the run, MB (10^6 bytes), from samples
+    /// every 10 ms (the curve the window draws).
     pub memory_mb: f64,
+    /// The kernel's peak resident memory of the process (`VmHWM`) from the start of the model
+    /// load to the end of the run, MB: spikes between samples included, such as the load's.
+    /// What an instance must hold; 0 in files written before it was recorded.
+    #[serde(default)]
+    pub peak_rss_mb: f64,
     pub rss_before_load_mb: f64,
     pub rss_after_load_mb: f64,
     pub load_time_ms: f64,
@@ -216,6 +209,12 @@ impl RunResult {
         } else {
             vec![self.latency_mean]
         }
+    }
+
+    /// The memory a server of this model needs, MB: the kernel's peak when known, else the
+    /// sampled one.
+    pub fn peak_memory_mb(&self) -> f64 {
+        self.peak_rss_mb.max(self.memory_mb)
     }
 
     /// Whether the run was measured on a GPU execution provider.

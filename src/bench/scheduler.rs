@@ -118,6 +118,7 @@ pub fn run_plan(
             done: 0,
             total: None,
         });
+        super::memory::reset_kernel_peak();
         let rss_before = sampler.sample_now();
         let t_load = Instant::now();
         let mut primary = match (workload.load)(kind) {
@@ -195,6 +196,7 @@ pub fn run_plan(
                 sink,
             );
             let peak = sampler.peak().max(sampler.sample_now());
+            let kernel_peak = super::memory::kernel_peak_bytes();
             if let Some(e) = outcome.error {
                 sink(Event::Failed {
                     run: Some(run),
@@ -203,10 +205,7 @@ pub fn run_plan(
                 continue;
             }
             if outcome.cancelled {
-                sink(Event::Failed {
-                    run: Some(run),
-                    error: "cancelled".into(),
-                });
+                sink(Event::Cancelled { run });
                 break 'engines;
             }
             let ctx = RunCtx {
@@ -216,6 +215,7 @@ pub fn run_plan(
                 workload,
                 per_request,
                 peak,
+                kernel_peak,
                 rss_before,
                 rss_after,
                 load_time_ms,
@@ -288,6 +288,7 @@ pub fn run_interleaved(
             load_time_ms: f64,
         }
         let mut loaded: Vec<Option<Loaded>> = Vec::new();
+        super::memory::reset_kernel_peak();
         for (wi, w) in workloads.iter().enumerate() {
             if w.only.is_some_and(|o| o != kind) {
                 loaded.push(None);
@@ -396,10 +397,7 @@ pub fn run_interleaved(
                         continue;
                     }
                     if cancel.load(Ordering::Relaxed) {
-                        sink(Event::Failed {
-                            run: Some(base + wi),
-                            error: "cancelled".into(),
-                        });
+                        sink(Event::Cancelled { run: base + wi });
                         break 'engines;
                     }
                     let run = base + wi;
@@ -442,10 +440,7 @@ pub fn run_interleaved(
                     }
                     m.span_ns += o.span_ns;
                     if o.cancelled {
-                        sink(Event::Failed {
-                            run: Some(run),
-                            error: "cancelled".into(),
-                        });
+                        sink(Event::Cancelled { run });
                         break 'engines;
                     }
                     if let Some(e) = o.error {
@@ -464,10 +459,8 @@ pub fn run_interleaved(
                 if merged[wi].error.is_some() {
                     continue;
                 }
-                merged[wi].stop_reason = format!(
-                    "{ROUNDS} interleaved rounds of {}",
-                    describe_stop(&round_stop(plan.stop))
-                );
+                merged[wi].stop_reason =
+                    format!("{ROUNDS} interleaved rounds of {}", round_stop(plan.stop));
                 let ctx = RunCtx {
                     run: base + wi,
                     kind,
@@ -475,6 +468,7 @@ pub fn run_interleaved(
                     workload: w,
                     per_request: *per_request,
                     peak: peaks[wi],
+                    kernel_peak: super::memory::kernel_peak_bytes(),
                     rss_before: l.rss_before,
                     rss_after: l.rss_after,
                     load_time_ms: l.load_time_ms,
@@ -499,20 +493,6 @@ pub fn run_interleaved(
     results
 }
 
-fn describe_stop(s: &StopRule) -> String {
-    match s {
-        StopRule::Iterations(n) => format!("{n} iterations"),
-        StopRule::MinTime {
-            min_time,
-            min_iterations,
-        } => format!(
-            "{:.2} s and {min_iterations}+ iterations",
-            min_time.as_secs_f64()
-        ),
-        StopRule::UntilStable { .. } => "the stability rule".into(),
-    }
-}
-
 /// Where and how a run was measured, for [`finish_run`].
 struct RunCtx<'a> {
     run: RunId,
@@ -521,6 +501,8 @@ struct RunCtx<'a> {
     workload: &'a Workload<'a>,
     per_request: usize,
     peak: u64,
+    /// The kernel's peak since the engine began loading (0: unknown).
+    kernel_peak: u64,
     rss_before: u64,
     rss_after: u64,
     load_time_ms: f64,
@@ -572,6 +554,7 @@ fn finish_run(plan: &Plan, ctx: &RunCtx, outcome: &Outcome) -> Result<RunResult>
         throughput_rps: rps * ctx.per_request as f64,
         requests_per_second: rps,
         memory_mb: mb(ctx.peak),
+        peak_rss_mb: mb(ctx.kernel_peak.max(ctx.peak)),
         rss_before_load_mb: mb(ctx.rss_before),
         rss_after_load_mb: mb(ctx.rss_after),
         load_time_ms: ctx.load_time_ms,
@@ -650,16 +633,24 @@ fn measure(
             std::thread::Builder::new()
                 .name(format!("inferscope-client-{ix}"))
                 .spawn_scoped(scope, move || {
-                    client_loop(
-                        engine.as_mut(),
-                        prepared,
-                        ix,
-                        clock,
-                        stop,
-                        issued,
-                        limit,
-                        &tx,
-                    )
+                    // A panic in an engine call fails this run with the reason, not the job.
+                    let r = crate::guard::catch("running the model", || {
+                        client_loop(
+                            engine.as_mut(),
+                            prepared,
+                            ix,
+                            clock,
+                            [stop, cancel],
+                            issued,
+                            limit,
+                            &tx,
+                        );
+                        Ok(())
+                    });
+                    if let Err(e) = r {
+                        stop.store(true, Ordering::Relaxed);
+                        let _ = tx.send(ClientMsg::Error(format!("{e:#}")));
+                    }
                 })
                 .map(drop)
                 .unwrap_or_else(|e| {
@@ -835,7 +826,8 @@ fn client_loop(
     prepared: &[Prepared],
     offset: usize,
     clock: &dyn Clock,
-    stop: &AtomicBool,
+    // The collector's stop, and the user's cancel: each is seen before the next call.
+    [stop, cancel]: [&AtomicBool; 2],
     issued: &AtomicU64,
     limit: u64,
     tx: &mpsc::Sender<ClientMsg>,
@@ -848,7 +840,10 @@ fn client_loop(
     let mut last_flush = clock.now_ns();
     let mut k = offset;
     loop {
-        if stop.load(Ordering::Relaxed) || issued.fetch_add(1, Ordering::Relaxed) >= limit {
+        if stop.load(Ordering::Relaxed)
+            || cancel.load(Ordering::Relaxed)
+            || issued.fetch_add(1, Ordering::Relaxed) >= limit
+        {
             break;
         }
         let request = &prepared[k % prepared.len()];

@@ -13,7 +13,9 @@ pub struct Interval {
 }
 
 /// Collects latencies as they arrive: a histogram of all of them, exact running moments, and
-/// a bounded buffer of raw samples in arrival order (for intervals, drift and plots).
+/// a bounded buffer of raw samples in arrival order (for intervals, drift and plots): every
+/// sample up to the cap, then every 2nd, every 4th, ... of all that arrived (a systematic
+/// subsample, so the order that the drift check reads is kept).
 pub struct Recorder {
     hist: Histogram<u64>,
     n: u64,
@@ -23,8 +25,8 @@ pub struct Recorder {
     max: u64,
     raw: Vec<u64>,
     raw_cap: usize,
-    /// Deterministic reservoir state once `raw` is full.
-    rng: u64,
+    /// `raw` holds the samples whose 0-based arrival index is a multiple of this.
+    stride: u64,
 }
 
 impl Recorder {
@@ -39,8 +41,8 @@ impl Recorder {
             min: u64::MAX,
             max: 0,
             raw: Vec::with_capacity(raw_cap.min(1 << 16)),
-            raw_cap: raw_cap.max(1),
-            rng: 0x9E37_79B9_7F4A_7C15,
+            raw_cap: raw_cap.max(2),
+            stride: 1,
         }
     }
 
@@ -54,16 +56,16 @@ impl Recorder {
         self.m2 += d * (x - self.mean);
         self.min = self.min.min(v);
         self.max = self.max.max(v);
-        if self.raw.len() < self.raw_cap {
+        if (self.n - 1) % self.stride == 0 {
             self.raw.push(v);
-        } else {
-            // Reservoir sampling keeps a uniform sample of everything seen.
-            self.rng ^= self.rng << 13;
-            self.rng ^= self.rng >> 7;
-            self.rng ^= self.rng << 17;
-            let j = (self.rng % self.n) as usize;
-            if j < self.raw_cap {
-                self.raw[j] = v;
+            if self.raw.len() >= self.raw_cap {
+                // Full: keep every other sample, and from now on every other one of those.
+                let mut k = 0;
+                self.raw.retain(|_| {
+                    k += 1;
+                    k % 2 == 1
+                });
+                self.stride *= 2;
             }
         }
     }
@@ -72,7 +74,7 @@ impl Recorder {
         self.n
     }
 
-    /// Raw samples in arrival order (a uniform subsample once more than the cap arrived).
+    /// Raw samples in arrival order (evenly thinned once more than the cap arrived).
     pub fn raw(&self) -> &[u64] {
         &self.raw
     }
@@ -336,17 +338,30 @@ mod tests {
     }
 
     #[test]
-    fn reservoir_keeps_raw_buffer_bounded() {
+    fn raw_buffer_stays_bounded_and_in_arrival_order() {
         let mut r = Recorder::new(1000);
         for i in 0..50_000u64 {
             r.record(i + 1);
         }
-        assert_eq!(r.raw().len(), 1000);
+        let raw = r.raw();
+        assert!((500..1000).contains(&raw.len()), "{}", raw.len());
         assert_eq!(r.count(), 50_000);
-        // A uniform subsample: its median is near the true one.
-        let mut v = r.raw().to_vec();
-        v.sort_unstable();
-        assert!((v[500] as f64 - 25_000.0).abs() < 3_000.0, "{}", v[500]);
+        assert!(raw.windows(2).all(|w| w[0] < w[1]), "arrival order kept");
+        // Evenly spread over the run: its median is near the true one.
+        assert!((raw[raw.len() / 2] as f64 - 25_000.0).abs() < 1_000.0);
+        assert_eq!(raw[0], 1);
+        assert!(*raw.last().unwrap() > 49_000);
+    }
+
+    #[test]
+    fn drift_after_the_buffer_filled_is_still_seen() {
+        let mut r = Recorder::new(1000);
+        for i in 0..20_000u64 {
+            r.record(if i < 10_000 { 1_000_000 } else { 2_000_000 });
+        }
+        let s = r.summarize().unwrap();
+        let w = quality_warnings(&s, r.raw(), None, 0);
+        assert!(w.iter().any(|w| w.kind == "drift"), "{w:?}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! data, benchmark all of them interleaved, and say how much faster each is, with an interval.
 
 pub mod fidelity;
+pub mod table;
 
 use crate::bench::scheduler::{run_interleaved, RealClock, Workload};
 use crate::bench::stats::Interval;

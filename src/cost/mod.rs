@@ -5,6 +5,7 @@
 
 pub mod plan;
 pub mod queue;
+pub mod table;
 
 use serde::{Deserialize, Serialize};
 

@@ -219,25 +219,6 @@ impl Service {
     }
 }
 
-/// A latency with the precision it deserves: 0.043 ms, 4.32 ms, 43.2 ms.
-pub fn fmt_ms(ms: f64) -> String {
-    if ms >= 10.0 {
-        format!("{ms:.1} ms")
-    } else if ms >= 1.0 {
-        format!("{ms:.2} ms")
-    } else {
-        format!("{ms:.3} ms")
-    }
-}
-
-fn plural(n: u64, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
-}
-
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
@@ -354,14 +335,14 @@ fn judge(p: Priced, inputs: &CostInputs, svc: &Service, detail: Detail) -> TierP
                     ),
                 )
             } else if predicted > target {
-                (false, format!("{} {} (with {:.0}% cold starts of {:.0} ms) is over the {target:.0} ms target{batch_note}", pct.label(), fmt_ms(predicted), inputs.cold_start_share * 100.0, inputs.cold_start_ms))
+                (false, format!("{} {} (with {:.0}% cold starts of {:.0} ms) is over the {target:.0} ms target{batch_note}", pct.label(), crate::format::ms(predicted), inputs.cold_start_share * 100.0, inputs.cold_start_ms))
             } else {
                 (
                     true,
                     format!(
                         "{} {}; scales per request{batch_note}",
                         pct.label(),
-                        fmt_ms(predicted)
+                        crate::format::ms(predicted)
                     ),
                 )
             };
@@ -421,7 +402,7 @@ fn judge(p: Priced, inputs: &CostInputs, svc: &Service, detail: Detail) -> TierP
             let fill_note = if batch > 1 && peak > 0.0 {
                 format!(
                     ", of which {} to fill a batch of {batch}",
-                    fmt_ms(fill_ms(q))
+                    crate::format::ms(fill_ms(q))
                 )
             } else {
                 String::new()
@@ -441,7 +422,7 @@ fn judge(p: Priced, inputs: &CostInputs, svc: &Service, detail: Detail) -> TierP
                     false,
                     format!(
                         "{} saturate at the peak of {peak:.1} req/s",
-                        plural(count, "instance")
+                        crate::format::plural(count, "instance")
                     ),
                 )
             } else if detail == Detail::Feasibility {
@@ -454,8 +435,8 @@ fn judge(p: Priced, inputs: &CostInputs, svc: &Service, detail: Detail) -> TierP
                         format!(
                             "{} {} with {} ({:.0}% busy at peak){fill_note}",
                             pct.label(),
-                            fmt_ms(v),
-                            plural(count, "instance"),
+                            crate::format::ms(v),
+                            crate::format::plural(count, "instance"),
                             queue.utilization() * 100.0
                         ),
                     )
@@ -465,8 +446,8 @@ fn judge(p: Priced, inputs: &CostInputs, svc: &Service, detail: Detail) -> TierP
                         format!(
                             "{} {} with {} at peak is over the {target:.0} ms target{fill_note}",
                             pct.label(),
-                            fmt_ms(v),
-                            plural(count, "instance")
+                            crate::format::ms(v),
+                            crate::format::plural(count, "instance")
                         ),
                     )
                 }

@@ -24,6 +24,29 @@ pub struct SynthOptions {
     pub samples: usize,
 }
 
+/// The most elements one synthesized input may have (8 GB of float32).
+const MAX_SYNTH_ELEMENTS: usize = 1 << 31;
+
+impl SynthOptions {
+    /// Synthesized data for a plan: the settings' dims, range and seed, and enough samples
+    /// for its largest batch (at least 64 distinct ones).
+    pub fn for_plan(settings: &crate::settings::BenchSettings, plan: &crate::bench::Plan) -> Self {
+        SynthOptions {
+            dims: settings.dims.clone(),
+            int_range: settings.int_range,
+            seed: settings.seed,
+            samples: plan
+                .batch_sizes
+                .iter()
+                .flatten()
+                .copied()
+                .max()
+                .unwrap_or(1)
+                .max(64),
+        }
+    }
+}
+
 impl Default for SynthOptions {
     fn default() -> Self {
         SynthOptions {
@@ -435,7 +458,14 @@ pub fn synthesize(model: &Model, opts: &SynthOptions) -> Result<SampleSet> {
             );
         };
         let shape = concrete_shape(model, spec, opts, opts.samples.max(1), &mut notes)?;
-        let n: usize = shape.iter().product();
+        let n = crate::tensor::element_count(&shape)
+            .with_context(|| format!("input '{}'", spec.name))?;
+        if n > MAX_SYNTH_ELEMENTS {
+            bail!(
+                "input '{}' would have {n} elements (shape {shape:?}): too large to synthesize; lower the batch size or the --dim sizes",
+                spec.name
+            );
+        }
         let (lo, hi) = match opts.int_range {
             Some(r) => r,
             None => match model.gather_table_size(&spec.name) {

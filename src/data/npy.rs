@@ -46,17 +46,17 @@ pub fn parse_npy(bytes: &[u8], what: &str) -> Result<Tensor> {
         bail!("{what} is stored in Fortran (column-major) order; save it with np.ascontiguousarray(x)");
     }
     let data = &bytes[start + header_len..];
-    let n: usize = shape.iter().product();
+    let n = crate::tensor::element_count(&shape).with_context(|| what.to_string())?;
     let (endian, code) = descr.split_at(1);
     let big = endian == ">";
     macro_rules! read {
         ($t:ty, $variant:ident) => {{
             let size = std::mem::size_of::<$t>();
-            if data.len() < n * size {
+            if data.len() / size < n {
                 bail!(
                     "{what} is truncated: shape {:?} needs {} bytes of data, the file has {}",
                     shape,
-                    n * size,
+                    n.saturating_mul(size),
                     data.len()
                 );
             }

@@ -44,6 +44,10 @@ pub struct FakeEngine {
     next: Arc<AtomicUsize>,
     /// Fail on this call (0-based), to test error paths.
     pub fail_at: Option<usize>,
+    /// Panic on this call (0-based), as a buggy engine or a malformed model can.
+    pub panic_at: Option<usize>,
+    /// Set this flag during this call (0-based): a user cancelling mid-run.
+    pub cancel_at: Option<(usize, Arc<std::sync::atomic::AtomicBool>)>,
 }
 
 impl FakeEngine {
@@ -53,6 +57,8 @@ impl FakeEngine {
             time,
             next: Arc::new(AtomicUsize::new(0)),
             fail_at: None,
+            panic_at: None,
+            cancel_at: None,
         }
     }
 
@@ -80,6 +86,12 @@ impl Engine for FakeEngine {
         let i = self.next.fetch_add(1, Ordering::SeqCst);
         if self.fail_at == Some(i) {
             bail!("scripted failure on call {i}");
+        }
+        if let Some((_, flag)) = self.cancel_at.as_ref().filter(|(n, _)| *n == i) {
+            flag.store(true, Ordering::SeqCst);
+        }
+        if self.panic_at == Some(i) {
+            panic!("scripted panic on call {i}");
         }
         if self.latencies_ns.is_empty() {
             return Ok(());

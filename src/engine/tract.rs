@@ -268,3 +268,32 @@ fn flops_inner(model: &Model, shapes: &[Vec<usize>]) -> Result<u64> {
     }
     Ok(2 * fma)
 }
+/// Fills in FLOPs at batch 1 and the given dims (tract's cost model).
+pub fn fill_flops(model: &mut Model, dims: &[(String, usize)]) {
+    let opts = crate::data::SynthOptions {
+        dims: dims.iter().cloned().collect(),
+        samples: 1,
+        ..Default::default()
+    };
+    let shapes = crate::data::synthesize(model, &opts)
+        .map(|s| s.inputs.iter().map(|t| t.shape.clone()).collect::<Vec<_>>());
+    let result = shapes.and_then(|s| estimate_flops(model, &s).map(|f| (f, s)));
+    match result {
+        Ok((f, shapes)) => {
+            model.info.flops = Some(f);
+            let names: Vec<String> = model
+                .inputs()
+                .iter()
+                .zip(&shapes)
+                .map(|(i, s)| format!("{} {:?}", i.name, s))
+                .collect();
+            model.info.flops_note = format!("at {}", names.join(", "));
+        }
+        Err(e) => {
+            model.info.flops_note = format!(
+                "not estimated: {}",
+                format!("{e:#}").lines().next().unwrap_or("")
+            )
+        }
+    }
+}

@@ -6,7 +6,7 @@ use crate::fsutil::sha256_hex;
 use crate::tensor::DType;
 use anyhow::{bail, Context, Result};
 use prost::Message;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use signature::{ModelSig, TypeSig, TypeValue};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tract_onnx::pb;
 
 /// One dimension of a declared shape.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Dim {
     Fixed(i64),
@@ -36,7 +36,7 @@ impl fmt::Display for Dim {
 }
 
 /// What flows through a graph input or output.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ValueKind {
     Tensor {
@@ -51,7 +51,7 @@ pub enum ValueKind {
 }
 
 /// A named graph input or output.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ValueSpec {
     pub name: String,
     #[serde(flatten)]
@@ -104,7 +104,7 @@ impl ValueSpec {
 }
 
 /// Everything `inspect` shows about a model.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
     pub name: String,
     pub path: PathBuf,
@@ -233,7 +233,9 @@ fn visit_graphs<'a>(
 }
 
 fn tensor_elems(t: &pb::TensorProto) -> u64 {
-    t.dims.iter().map(|&d| d.max(0) as u64).product()
+    t.dims
+        .iter()
+        .fold(1u64, |a, &d| a.saturating_mul(d.max(0) as u64))
 }
 
 /// Parameters held by a `Constant` node: its tensor or list attribute.

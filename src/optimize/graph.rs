@@ -44,7 +44,10 @@ pub fn tensor_f32(t: &pb::TensorProto) -> Option<Weight> {
     if t.data_type != FLOAT || !t.external_data.is_empty() {
         return None;
     }
-    let n: i64 = t.dims.iter().product();
+    if t.dims.iter().any(|&d| d < 0) {
+        return None;
+    }
+    let n = t.dims.iter().try_fold(1i64, |a, &d| a.checked_mul(d))?;
     let data: Vec<f32> = if !t.raw_data.is_empty() {
         t.raw_data
             .chunks_exact(4)

@@ -301,6 +301,9 @@ fn find_chain(
             )
         }
     };
+    if units <= 0 || w.dims.iter().any(|&d| d <= 0) {
+        return Err(format!("the weight has an empty dimension {:?}", w.dims));
+    }
     let units = units as usize;
     let spatial = w.dims.len().saturating_sub(2);
     let mut cuts = vec![Cut {

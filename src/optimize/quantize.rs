@@ -567,6 +567,18 @@ fn plan(n: &pb::NodeProto, scope: &Scope, o: &Int8Options) -> Option<Plan> {
             None => "both inputs are computed at run time (no constant weight)".into(),
         }));
     };
+    if w.dims.iter().any(|&d| d <= 0) || w.data.is_empty() {
+        return Some(Plan::Skip(format!(
+            "weight `{weight_name}` has an empty dimension {:?}",
+            w.dims
+        )));
+    }
+    if op == "Conv" && w.dims.len() < 3 {
+        return Some(Plan::Skip(format!(
+            "Conv weight `{weight_name}` has rank {} (a Conv weight is [M, C, k, ...])",
+            w.dims.len()
+        )));
+    }
     match op {
         "MatMul" => {
             if w.dims.len() != 2 {

@@ -5,45 +5,30 @@
 //! A study is what `bench --json` and `cost --json` write; sections whose results are missing
 //! say so instead of disappearing.
 
+pub mod doc;
 pub mod svg;
 
 use crate::bench::checklist::{self, Status};
-use crate::bench::{Plan, RunResult, StopRule, Warmup};
-use crate::cost::plan::{CostCurves, CostInputs, Recommendation, TierPlan};
-use crate::cost::Pricing;
+use crate::bench::{Plan, RunResult, Warmup};
+use crate::cost::plan::CostCurves;
 use crate::environment::Environment;
-use anyhow::{bail, Context, Result};
-use serde::Deserialize;
-use serde_json::Value;
+use crate::model::ModelInfo;
+use anyhow::{Context, Result};
+pub use doc::{BenchDoc, CostDoc, Document};
 use std::path::Path;
 use std::sync::Arc;
-use svg::{
-    fmt_count, fmt_ms_axis, fmt_usd, line_chart, Anchor, Axis, Rule, Series, Svg, MONO, PALETTE,
-    SANS,
-};
-
-/// What `cost --json` writes.
-#[derive(Clone, Debug, Deserialize)]
-pub struct CostSection {
-    pub inputs: CostInputs,
-    pub service_source: String,
-    pub tiers: Vec<TierPlan>,
-    pub recommendation: Recommendation,
-    pub pricing: Pricing,
-    #[serde(default)]
-    pub curves: Option<CostCurves>,
-}
+use svg::{line_chart, Anchor, Axis, Rule, Series, Svg, MONO, PALETTE, SANS};
 
 /// Everything a report can show; each part is optional.
 #[derive(Clone, Debug, Default)]
 pub struct Study {
-    pub model: Option<Value>,
+    pub model: Option<ModelInfo>,
     pub environment: Option<Environment>,
     pub data: Option<String>,
     pub plan: Option<Plan>,
     pub runs: Vec<RunResult>,
     pub failures: Vec<String>,
-    pub cost: Option<CostSection>,
+    pub cost: Option<CostDoc>,
     /// Variants from `compare --json`: fidelity, speedups, what each rewrite did.
     pub variants: Vec<crate::compare::VariantReport>,
     /// The interleaved runs of the comparison (the original and its variants).
@@ -54,75 +39,48 @@ pub struct Study {
 }
 
 impl Study {
-    /// Reads results files (`bench --json`, `cost --json`) into one study.
+    /// Reads results files (`bench --json`, `compare --json`, `cost --json`) into one study.
     pub fn from_files(paths: &[impl AsRef<Path>]) -> Result<Study> {
         let mut s = Study {
-            latency_target_ms: 100.0,
+            latency_target_ms: crate::cost::plan::CostInputs::default().latency_target_ms,
             ..Study::default()
         };
         for p in paths {
-            let p = p.as_ref();
-            let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
-            let v: Value = serde_json::from_slice(&bytes).with_context(|| {
-                format!(
-                    "{} is not JSON written by `inferscope bench --json` or `cost --json`",
-                    p.display()
-                )
-            })?;
-            s.add(v)
-                .with_context(|| format!("reading {}", p.display()))?;
+            s.add(Document::read(p.as_ref())?);
         }
         Ok(s)
     }
 
     /// Adds one results document.
-    pub fn add(&mut self, v: Value) -> Result<()> {
-        if v.get("runs").is_some() {
-            self.runs.extend(
-                serde_json::from_value::<Vec<RunResult>>(v["runs"].clone())
-                    .context("its runs are not in the format `inferscope bench --json` writes")?,
-            );
-            self.model = v.get("model").cloned().or(self.model.take());
-            if let Some(e) = v.get("environment") {
-                self.environment = serde_json::from_value(e.clone()).ok();
+    pub fn add(&mut self, doc: Document) {
+        match doc {
+            Document::Bench(d) => {
+                let d = *d;
+                if !d.variants.is_empty() {
+                    self.variants = d.variants;
+                    self.compare_runs = d.runs.clone();
+                }
+                self.runs.extend(d.runs);
+                self.model = d.model.or(self.model.take());
+                self.environment = d.environment.or(self.environment.take());
+                if !d.data.is_empty() {
+                    self.data = Some(d.data);
+                }
+                self.plan = d.plan.or(self.plan.take());
+                self.importance = d.importance.or(self.importance.take());
+                self.failures.extend(d.failures);
             }
-            self.data = v
-                .get("data")
-                .and_then(|d| d.as_str())
-                .map(String::from)
-                .or(self.data.take());
-            if let Some(p) = v.get("plan") {
-                self.plan = serde_json::from_value(p.clone()).ok();
+            Document::Cost(c) => {
+                self.latency_target_ms = c.inputs.latency_target_ms;
+                self.cost = Some(*c);
             }
-            if let Some(vs) = v.get("variants").filter(|v| v.is_array()) {
-                self.variants = serde_json::from_value(vs.clone()).context(
-                    "its variants are not in the format `inferscope compare --json` writes",
-                )?;
-                self.compare_runs = serde_json::from_value(v["runs"].clone())?;
-            }
-            if let Some(i) = v.get("importance").filter(|i| i.is_object()) {
-                self.importance = serde_json::from_value(i.clone()).ok();
-            }
-            if let Some(f) = v.get("failures").and_then(|f| f.as_array()) {
-                self.failures
-                    .extend(f.iter().filter_map(|x| x.as_str().map(String::from)));
-            }
-        } else if v.get("tiers").is_some() {
-            let c: CostSection = serde_json::from_value(v)
-                .context("its cost plan is not in the format `inferscope cost --json` writes")?;
-            self.latency_target_ms = c.inputs.latency_target_ms;
-            self.cost = Some(c);
-        } else {
-            bail!("it holds neither runs (`bench --json`) nor a cost plan (`cost --json`)");
         }
-        Ok(())
     }
 
     fn model_name(&self) -> String {
         self.model
             .as_ref()
-            .and_then(|m| m["name"].as_str())
-            .map(String::from)
+            .map(|m| m.name.clone())
             .or_else(|| self.runs.first().map(|r| r.model_name.clone()))
             .unwrap_or_else(|| "model".into())
     }
@@ -363,20 +321,6 @@ impl Pages {
     }
 }
 
-fn stop_text(s: &StopRule) -> String {
-    match s {
-        StopRule::Iterations(n) => format!("{n} measured requests"),
-        StopRule::MinTime { min_time, min_iterations } => {
-            format!("at least {:.1} s and {min_iterations} requests", min_time.as_secs_f64())
-        }
-        StopRule::UntilStable { rel_width, min_iterations, max_iterations, max_time } => format!(
-            "until the 95% CI of p99 is within {:.1}% of it (at least {min_iterations}, at most {max_iterations} requests or {:.0} s)",
-            rel_width * 100.0,
-            max_time.as_secs_f64()
-        ),
-    }
-}
-
 /// CDF of each run from its stored quantiles (log ms against percent).
 fn cdf_chart(svg: &mut Svg, rect: (f64, f64, f64, f64), runs: &[RunResult], title: &str) {
     let series: Vec<Series> = runs
@@ -438,7 +382,7 @@ fn cdf_chart(svg: &mut Svg, rect: (f64, f64, f64, f64), runs: &[RunResult], titl
         &series,
         xa,
         ya,
-        &fmt_ms_axis,
+        &crate::format::ms_axis,
         &|v| format!("{v:.0}%"),
         &rules,
     );
@@ -481,13 +425,13 @@ fn throughput_chart(svg: &mut Svg, rect: (f64, f64, f64, f64), runs: &[RunResult
         xa,
         ya,
         &|v| format!("{v:.0}"),
-        &fmt_count,
+        &crate::format::count_short,
         &[],
     );
 }
 
 /// Monthly cost of each tier against monthly requests, break-evens and the current volume.
-fn cost_chart(svg: &mut Svg, rect: (f64, f64, f64, f64), c: &CostSection, curves: &CostCurves) {
+fn cost_chart(svg: &mut Svg, rect: (f64, f64, f64, f64), c: &CostDoc, curves: &CostCurves) {
     let series: Vec<Series> = curves
         .tiers
         .iter()
@@ -526,8 +470,8 @@ fn cost_chart(svg: &mut Svg, rect: (f64, f64, f64, f64), c: &CostSection, curves
         &series,
         xa,
         ya,
-        &fmt_count,
-        &fmt_usd,
+        &crate::format::count_short,
+        &crate::format::usd_short,
         &rules,
     );
     // Break-even points on top.
@@ -548,80 +492,44 @@ fn cost_chart(svg: &mut Svg, rect: (f64, f64, f64, f64), c: &CostSection, curves
     }
 }
 
-fn model_facts(m: &Value) -> Vec<(String, String)> {
-    let s = |k: &str| m[k].as_str().unwrap_or("").to_string();
-    let specs = |k: &str| {
-        m[k].as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|v| {
-                        let shape = v["shape"]
-                            .as_array()
-                            .map(|d| {
-                                d.iter()
-                                    .map(|x| {
-                                        if x.is_null() {
-                                            "?".to_string()
-                                        } else {
-                                            x.to_string().trim_matches('"').to_string()
-                                        }
-                                    })
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            })
-                            .unwrap_or_default();
-                        format!(
-                            "{} {}[{}]",
-                            v["name"].as_str().unwrap_or("?"),
-                            v["elem_type"]
-                                .as_str()
-                                .unwrap_or(v["kind"].as_str().unwrap_or("")),
-                            shape
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-            .unwrap_or_default()
+fn model_facts(m: &ModelInfo) -> Vec<(String, String)> {
+    let specs = |vs: &[crate::model::ValueSpec]| {
+        vs.iter()
+            .map(|v| format!("{} {}", v.name, v.type_string()))
+            .collect::<Vec<_>>()
+            .join("; ")
     };
-    let mut ops: Vec<(String, u64)> = m["op_histogram"]
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-                .collect()
-        })
-        .unwrap_or_default();
-    ops.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut ops: Vec<(&String, &usize)> = m.op_histogram.iter().collect();
+    ops.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     vec![
-        ("Model".into(), s("name")),
+        ("Model".into(), m.name.clone()),
         (
             "File".into(),
             format!(
                 "{} ({})",
-                s("path"),
-                crate::cli::human_bytes(m["file_size_bytes"].as_u64().unwrap_or(0))
+                m.path.display(),
+                crate::format::bytes(m.file_size_bytes)
             ),
         ),
-        ("sha256".into(), s("sha256")),
-        ("Producer".into(), s("producer")),
+        ("sha256".into(), m.sha256.clone()),
+        ("Producer".into(), m.producer.clone()),
         (
             "Parameters".into(),
             format!(
                 "{} ({})",
-                crate::cli::human_count(m["parameter_count"].as_u64().unwrap_or(0)),
-                crate::cli::human_bytes(m["parameter_bytes"].as_u64().unwrap_or(0))
+                crate::format::count(m.parameter_count),
+                crate::format::bytes(m.parameter_bytes)
             ),
         ),
         (
             "FLOPs".into(),
-            m["flops"]
-                .as_u64()
-                .map(crate::cli::human_count)
-                .unwrap_or_else(|| "not computed".into()),
+            match m.flops {
+                Some(f) => format!("{} per inference {}", crate::format::count(f), m.flops_note),
+                None => format!("unknown: {}", m.flops_note),
+            },
         ),
-        ("Inputs".into(), specs("inputs")),
-        ("Outputs".into(), specs("outputs")),
+        ("Inputs".into(), specs(&m.inputs)),
+        ("Outputs".into(), specs(&m.outputs)),
         (
             "Operators".into(),
             ops.iter()
@@ -697,7 +605,7 @@ fn plan_facts(p: &Plan, data: Option<&str>) -> Vec<(String, String)> {
                 Warmup::Duration(d) => format!("{:.1} s", d.as_secs_f64()),
             },
         ),
-        ("Measurement".into(), stop_text(&p.stop)),
+        ("Measurement".into(), p.stop.to_string()),
         (
             "Threads".into(),
             format!(
@@ -724,7 +632,8 @@ fn plan_facts(p: &Plan, data: Option<&str>) -> Vec<(String, String)> {
 
 const METHODS: &[&str] = &[
     "Timing. Each request's latency is the wall time of the engine call alone (a monotonic clock read before and after); inputs are prepared before the clock starts. Warm-up requests run first and are kept out of the statistics.",
-    "Percentiles. Latencies go into an HdrHistogram (nanoseconds, 3 significant digits) and a raw buffer; p50, p90, p95, p99 and p99.9 are nearest-rank percentiles of the raw samples. Throughput is samples per second: requests per second times the batch size, over the measured span. Memory is the peak resident set of the process, sampled every 10 ms on its own thread.",
+    "Percentiles. Latencies go into an HdrHistogram (nanoseconds, 3 significant digits) and a raw buffer; p50, p90, p95, p99 and p99.9 are read from the histogram, so they are within 0.1% of the nearest-rank percentiles of all measured samples (clamped to the exact minimum and maximum); mean and standard deviation are exact. The raw buffer (every sample up to a million, then an even thinning that keeps the arrival order) gives the confidence intervals, the drift check and the plots. Throughput is samples per second: requests per second times the batch size, over the measured span.",
+    "Memory. \"mem MB\" is the peak of the process's resident set sampled every 10 ms on its own thread during the run (the curve the window draws); \"peak MB\" is the kernel's own peak (VmHWM) from the start of the model load to the end of the run, which no short spike escapes. The cost planner sizes functions and instances from the kernel's peak.",
     "Confidence intervals. The 95% interval of a percentile q over n samples uses the order statistics at ranks n q +/- 1.96 sqrt(n q (1 - q)) (distribution-free, binomial); it is reported only when both ranks fall inside the sample.",
     "Stop rules. A fixed count; a minimum time and count; or until stable: measurement continues until the 95% interval of p99 is narrower than the chosen share of p99, within a cap on requests and time.",
     "Quality warnings. A coefficient of variation over 25%, a first request much slower than the median, too few samples for the percentile shown (p99 needs about 500), and a median that moves between the first and last fifth of a run are reported next to the run.",
@@ -777,7 +686,7 @@ pub fn pages(study: &Study) -> Vec<String> {
     if study.runs.is_empty() {
         p.para("Not part of this study: run `inferscope bench --json` and pass the file to the report.", 8.5, "#a05a00");
     } else {
-        let (header, rows) = crate::cli::run_table(&study.runs);
+        let (header, rows) = crate::bench::table::text(&study.runs);
         let rows: Vec<(String, Option<String>)> = rows.into_iter().map(|r| (r, None)).collect();
         p.table(&header, &rows, 5.4);
         let runs = study.runs.clone();
@@ -862,110 +771,35 @@ pub fn pages(study: &Study) -> Vec<String> {
         p.para("Not part of this study: compare optimized variants (int8, pruning, fp16, fewer trees, another model) with `inferscope compare MODEL --variant ... --json FILE` and pass the file to the report.", 8.5, "#a05a00");
     } else {
         p.para("Each variant was benchmarked with the original's settings, interleaved in rounds (A B A B ...) so that drift of the machine hits all alike. Speedup is the original's p50 over the variant's, with a 95% bootstrap interval; fidelity is the lowest top-1 agreement (classifiers) or cosine similarity of the outputs on the sample data.", 8.0, "#333");
-        let header = format!(
-            "{:<26} {:<11} {:>5} {:>9} {:>9} {:>9} {:>8} {:>15}  {}",
-            "variant",
-            "engine",
-            "batch",
-            "p50 ms",
-            "p99 ms",
-            "size",
-            "fidelity",
-            "speedup [95%]",
-            ""
-        );
-        let mut rows = Vec::new();
-        for r in &study.compare_runs {
-            let v = study.variants.iter().find(|v| v.name == r.variant);
-            let size = match v {
-                Some(v) => crate::cli::human_bytes(v.file_size_bytes),
-                None => study
-                    .model
-                    .as_ref()
-                    .and_then(|m| m["file_size_bytes"].as_u64())
-                    .map(crate::cli::human_bytes)
-                    .unwrap_or_default(),
-            };
-            let fid = v
-                .and_then(|v| v.fidelity.as_ref())
-                .map(|f| format!("{:.4}", f.score()))
-                .unwrap_or_else(|| if v.is_none() { "1".into() } else { "-".into() });
-            let sp = v.and_then(|v| {
-                v.speedups
-                    .iter()
-                    .find(|s| s.engine == r.engine && s.batch_size == r.batch_size)
-            });
-            let (spd, sig) = match sp {
-                Some(s) => (
-                    format!("{:.2}x [{:.2}-{:.2}]", s.p50_ratio, s.ci.lo, s.ci.hi),
-                    if s.significant { "" } else { "n.s." },
-                ),
-                None => ("-".into(), ""),
-            };
-            let color = sp.filter(|s| s.significant).map(|s| {
-                if s.p50_ratio > 1.0 {
-                    "#1a7a1a".to_string()
-                } else {
-                    "#b02020".to_string()
-                }
-            });
-            rows.push((
-                format!(
-                    "{:<26} {:<11} {:>5} {:>9.3} {:>9.3} {:>9} {:>8} {:>15}  {}",
-                    r.variant,
-                    r.engine.label(),
-                    r.batch_size,
-                    r.latency_p50,
-                    r.latency_p99,
-                    size,
-                    fid,
-                    spd,
-                    sig
-                ),
-                color,
-            ));
-        }
-        p.table(&header, &rows, 6.2);
+        let original_size = study.model.as_ref().map(|m| m.file_size_bytes).unwrap_or(0);
+        let rows = crate::compare::table::rows(&study.compare_runs, &study.variants, original_size);
+        let (header, lines) = crate::compare::table::text(&rows);
+        let colored: Vec<(String, Option<String>)> = rows
+            .iter()
+            .zip(lines)
+            .map(|(r, line)| {
+                let color = r.speedup.filter(|s| s.significant).map(|s| {
+                    if s.p50_ratio > 1.0 {
+                        "#1a7a1a"
+                    } else {
+                        "#b02020"
+                    }
+                    .to_string()
+                });
+                (line, color)
+            })
+            .collect();
+        p.table(&header, &colored, 5.0);
         for v in &study.variants {
             p.para(&format!("{}: {}", v.name, v.description), 8.0, "#111");
-            if let Some(e) = &v.error {
-                p.para(&format!("Not compared: {e}"), 7.5, "#b02020");
-                continue;
-            }
-            if let Some(c) = &v.coverage {
-                p.para(&c.summary(), 7.5, "#444");
-                for n in &c.notes {
-                    p.para(&format!("Note: {n}"), 7.0, "#a05a00");
-                }
-                let left: Vec<String> = c
-                    .skipped
-                    .iter()
-                    .take(6)
-                    .map(|s| format!("{} ({}): {}", s.node, s.op, s.note))
-                    .collect();
-                if !left.is_empty() {
-                    p.para(
-                        &format!("Left as they were: {}", left.join("; ")),
-                        7.0,
-                        "#666",
-                    );
-                }
-            }
-            match (&v.fidelity, &v.fidelity_error) {
-                (Some(f), _) => {
-                    for o in &f.outputs {
-                        p.para(&format!("Output {}", o.summary()), 7.5, "#444");
-                    }
-                    if let Some(w) = f.worst_layer() {
-                        p.para(
-                            &format!("{}{}.", w[..1].to_uppercase(), &w[1..]),
-                            7.5,
-                            "#444",
-                        );
-                    }
-                }
-                (None, Some(e)) => p.para(&format!("Fidelity not measured: {e}"), 7.5, "#a05a00"),
-                _ => {}
+            for (kind, line) in v.details() {
+                use crate::compare::table::DetailKind;
+                let (size, color) = match kind {
+                    DetailKind::Info => (7.5, "#444"),
+                    DetailKind::Note => (7.0, "#a05a00"),
+                    DetailKind::Problem => (7.5, "#b02020"),
+                };
+                p.para(&crate::format::sentence(&line), size, color);
             }
         }
         if let Some(i) = &study.importance {
@@ -978,7 +812,7 @@ pub fn pages(study: &Study) -> Vec<String> {
         None => p.para("Not part of this study: run `inferscope cost --json FILE` (with --results from a benchmark) and pass the file to the report.", 8.5, "#a05a00"),
         Some(c) => {
             p.para(&format!("Service time from {}; {} requests a month, peak x{}, {} target {:.0} ms, budget ${:.0}.",
-                c.service_source, fmt_count(c.inputs.monthly_requests), c.inputs.peak_factor, c.inputs.percentile.label(), c.inputs.latency_target_ms, c.inputs.budget_usd), 8.0, "#333");
+                c.service_source, crate::format::count_short(c.inputs.monthly_requests), c.inputs.peak_factor, c.inputs.percentile.label(), c.inputs.latency_target_ms, c.inputs.budget_usd), 8.0, "#333");
             let header = format!("{:<11} {:>5} {:>11} {:>9} {:>9} {:>11} {:>9} {:>9} {:>9}  {}", "tier", "inst", "compute $", "storage $", "network $", "total $/mo", "$/1k req", "p95 ms", "p99 ms", "status");
             let ms = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "sat.".into());
             let rows: Vec<(String, Option<String>)> = c.tiers.iter().map(|t| {
@@ -995,7 +829,7 @@ pub fn pages(study: &Study) -> Vec<String> {
                 p.para(&format!("Runner-up: {}.", u.label()), 8.0, "#333");
             }
             for (v, t) in &c.recommendation.flips {
-                p.para(&format!("At {} requests a month the choice becomes {}.", fmt_count(*v), t.map(|t| t.label()).unwrap_or("no tier")), 8.0, "#333");
+                p.para(&format!("At {} requests a month the choice becomes {}.", crate::format::count_short(*v), t.map(|t| t.label()).unwrap_or("no tier")), 8.0, "#333");
             }
             p.para(&format!("Rule of thumb: {}.{}", c.recommendation.rule_of_thumb.label(), c.recommendation.rule_of_thumb_note.as_ref().map(|n| format!(" {n}")).unwrap_or_default()), 8.0, "#333");
             if let Some(curves) = &c.curves {
@@ -1055,7 +889,7 @@ pub fn summary(study: &Study) -> String {
             Anchor::Start,
             &format!(
                 "{:<12} {:>5} {:>9} {:>9} {:>9} {:>11} {:>8}",
-                "engine", "batch", "p50 ms", "p95 ms", "p99 ms", "samples/s", "mem MB"
+                "engine", "batch", "p50 ms", "p95 ms", "p99 ms", "samples/s", "peak MB"
             ),
         );
         y += 22.0;
@@ -1076,7 +910,7 @@ pub fn summary(study: &Study) -> String {
                     r.latency_p95,
                     r.latency_p99,
                     r.throughput_rps,
-                    r.memory_mb
+                    r.peak_memory_mb()
                 ),
             );
             y += 20.0;

@@ -403,53 +403,6 @@ pub fn line_chart(
     }
 }
 
-/// Milliseconds with the precision they deserve, for axis labels.
-pub fn fmt_ms_axis(v: f64) -> String {
-    if v >= 100.0 {
-        format!("{v:.0} ms")
-    } else if v >= 1.0 {
-        format!("{v:.3}")
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
-            + " ms"
-    } else if v >= 0.001 {
-        format!("{:.0} us", v * 1e3)
-    } else {
-        format!("{:.0} ns", v * 1e6)
-    }
-}
-
-/// 1k, 10M, 1G.
-pub fn fmt_count(v: f64) -> String {
-    if v >= 1e9 {
-        format!("{}G", trim(v / 1e9))
-    } else if v >= 1e6 {
-        format!("{}M", trim(v / 1e6))
-    } else if v >= 1e3 {
-        format!("{}k", trim(v / 1e3))
-    } else {
-        trim(v)
-    }
-}
-
-fn trim(v: f64) -> String {
-    let s = format!("{v:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-pub fn fmt_usd(v: f64) -> String {
-    if v >= 1e6 {
-        format!("${}M", trim(v / 1e6))
-    } else if v >= 1e3 {
-        format!("${}k", trim(v / 1e3))
-    } else if v >= 1.0 {
-        format!("${}", trim(v))
-    } else {
-        format!("${}", format!("{v:.4}").trim_end_matches('0'))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,569 @@
+//! Argument definitions, and the overlay of typed flags onto the one settings type.
+//!
+//! Every benchmark flag is optional: a flag the user did not type leaves the value of the
+//! preset (or of [`BenchSettings::default`]) alone.
+
+use crate::cost::plan::{CostInputs, Percentile};
+use crate::engine::{EngineChoice, OptLevel};
+use crate::settings::{self, BenchSettings, InvalidSetting, Stop};
+use anyhow::{anyhow, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "inferscope",
+    version,
+    about = "Profile, optimize and cost-plan ONNX models"
+)]
+pub struct Cli {
+    /// Load ONNX Runtime from this library before looking anywhere else.
+    #[arg(long, global = true, value_name = "LIB")]
+    pub ort_path: Option<PathBuf>,
+    /// Without a command: open the window with these files (a model .onnx, sample data
+    /// .npz/.npy/.csv, a preset .ron), as if dropped on it.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show a model's inputs, outputs, operators, parameters and FLOPs.
+    Inspect {
+        /// The model (or the one a --preset names).
+        model: Option<PathBuf>,
+        /// Take the model from this preset.
+        #[arg(long)]
+        preset: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Sizes of symbolic dims for the FLOPs estimate, e.g. --dim seq=128 (batch defaults to 1).
+        #[arg(long = "dim", value_name = "NAME=N", value_parser = settings::parse_dim)]
+        dims: Vec<(String, usize)>,
+    },
+    /// Measure latency, throughput and memory across batch sizes.
+    Bench(Box<BenchArgs>),
+    /// Write an optimized variant of a model to a new ONNX file.
+    Optimize(Box<OptimizeArgs>),
+    /// Benchmark a model against its variants, interleaved, with fidelity and speedups.
+    Compare(Box<CompareArgs>),
+    /// Monthly cost of serving a model on serverless, container, Kubernetes and dedicated tiers.
+    Cost(Box<CostArgs>),
+    /// Write a report (PDF, PNG summary) from the JSON of `bench` and/or `cost`.
+    Report {
+        /// Results files: `bench --json`, `cost --json`, or one of each.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        #[command(flatten)]
+        export: ExportArgs,
+    },
+    /// Show or check a preset (a RON file that holds a study's settings).
+    Preset {
+        #[command(subcommand)]
+        action: PresetAction,
+    },
+    /// Show which ONNX Runtime library is used, or install one.
+    Runtime {
+        #[command(subcommand)]
+        action: Option<RuntimeAction>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PresetAction {
+    /// Print the preset as this version reads it (older versions migrated), with warnings.
+    Show { file: PathBuf },
+    /// Check that the preset loads; exit 1 with the reason when it does not.
+    Check { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RuntimeAction {
+    /// Install ONNX Runtime into the per-user folder from the PyPI wheel (needs python3 with pip).
+    Install,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum FormatArg {
+    Qoperator,
+    Qdq,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("rewrite").required(true).args(["int8", "weight_int8", "fp16", "prune", "trees", "max_depth"])))]
+pub struct OptimizeArgs {
+    pub model: PathBuf,
+    /// Dynamic int8 quantization of MatMul/Gemm weights (activations quantized per request).
+    #[arg(long)]
+    pub int8: bool,
+    /// One scale per output channel instead of one per tensor (int8, weight-int8).
+    #[arg(long)]
+    pub per_channel: bool,
+    /// int8 graph form: operators (MatMulInteger) or QDQ (DequantizeLinear around float ops).
+    #[arg(long, value_enum, default_value = "qoperator")]
+    pub format: FormatArg,
+    /// uint8 (asymmetric) weights instead of int8 (symmetric).
+    #[arg(long)]
+    pub unsigned: bool,
+    /// Quantize Conv too (ConvInteger is usually slower than float Conv on CPU).
+    #[arg(long)]
+    pub conv: bool,
+    /// Leave these nodes (name, or first output name) in float.
+    #[arg(long, value_name = "NODE", num_args = 1..)]
+    pub exclude: Vec<String>,
+    /// int8 weights dequantized at load: a smaller file, the same math.
+    #[arg(long)]
+    pub weight_int8: bool,
+    /// float16 weights and compute; float32 inputs and outputs.
+    #[arg(long)]
+    pub fp16: bool,
+    /// Prune this share of the weights (0..1), or of hidden units with --structured.
+    #[arg(long, value_name = "S")]
+    pub prune: Option<f64>,
+    /// Remove whole hidden units / channels, so the model really runs faster.
+    #[arg(long, requires = "prune")]
+    pub structured: bool,
+    /// Unstructured pruning at the same sparsity in every layer (default: one global threshold).
+    #[arg(long, requires = "prune")]
+    pub per_layer: bool,
+    /// Keep the first K trees of each tree ensemble.
+    #[arg(long, value_name = "K")]
+    pub trees: Option<usize>,
+    /// Cut every tree at depth D (the cut node becomes a leaf with the mean below it).
+    #[arg(long, value_name = "D")]
+    pub max_depth: Option<usize>,
+    /// Where to write the variant.
+    #[arg(short, long, value_name = "OUT.onnx")]
+    pub output: PathBuf,
+    /// Also write what changed (coverage) as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Overwrite OUT if it exists (never the original model).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub bench: BenchArgs,
+    /// A variant to compare with the original (repeatable): int8[:per-channel][:qdq][:unsigned][:conv][:exclude=N,..],
+    /// weight-int8[:per-channel], fp16, prune:S[:structured|:per-layer], trees:K, max-depth:D,
+    /// ort:disabled|basic|extended|all, file:OTHER.onnx.
+    #[arg(long = "variant", value_name = "SPEC")]
+    pub variants: Vec<String>,
+    /// Features whose permutation importance is below this share are listed as low (0..1).
+    #[arg(long, default_value_t = 0.01)]
+    pub importance_threshold: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct CostArgs {
+    /// Take the cost inputs and the pricing table from this preset (flags given override it).
+    #[arg(long)]
+    pub preset: Option<PathBuf>,
+    /// Results of `inferscope bench --json`: the service time comes from one of its runs.
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// The run to use (its run_id); default: the fastest run at batch 1.
+    #[arg(long)]
+    pub run: Option<usize>,
+    /// Service time of one request when no results are given, ms (default 100).
+    #[arg(long)]
+    pub latency_ms: Option<f64>,
+    /// Requests a month (default 1000000).
+    #[arg(long)]
+    pub monthly_requests: Option<f64>,
+    /// Peak request rate over the monthly average (default 3).
+    #[arg(long)]
+    pub peak_factor: Option<f64>,
+    /// The latency the percentile must stay under, ms (default 100).
+    #[arg(long)]
+    pub latency_target_ms: Option<f64>,
+    /// The percentile the latency target binds (default p95).
+    #[arg(long, value_enum)]
+    pub percentile: Option<PercentileArg>,
+    /// Monthly budget, USD (default 500).
+    #[arg(long)]
+    pub budget: Option<f64>,
+    /// Memory of each serverless function, MB (default 256).
+    #[arg(long)]
+    pub memory_mb: Option<f64>,
+    /// Run exactly this many instances (sets the minimum and the maximum).
+    #[arg(long)]
+    pub instances: Option<u64>,
+    /// Fewest instances (default 1).
+    #[arg(long)]
+    pub min_instances: Option<u64>,
+    /// Most instances (default 100).
+    #[arg(long)]
+    pub max_instances: Option<u64>,
+    /// vCPUs per instance (default 1).
+    #[arg(long)]
+    pub vcpus: Option<f64>,
+    /// Memory per instance, GB (default 2).
+    #[arg(long)]
+    pub instance_memory_gb: Option<f64>,
+    /// Planned utilization of instances at peak, 0.05-0.99 (default 0.6).
+    #[arg(long)]
+    pub utilization: Option<f64>,
+    /// Share of requests served from a cache, 0-1 (default 0).
+    #[arg(long)]
+    pub cache_hit_rate: Option<f64>,
+    /// Share of serverless requests with a cold start, 0-1 (default 0.01).
+    #[arg(long)]
+    pub cold_start_share: Option<f64>,
+    /// Latency of a cold start, ms (default 500).
+    #[arg(long)]
+    pub cold_start_ms: Option<f64>,
+    /// Write the plan as JSON ('-' for stdout).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub export: ExportArgs,
+}
+
+/// Report files a command can write besides its JSON. Named outputs are overwritten
+/// (atomically), as a re-run in CI expects.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ExportArgs {
+    /// Write the report as PDF (vector charts, selectable text).
+    #[arg(long, value_name = "OUT.pdf")]
+    pub pdf: Option<PathBuf>,
+    /// Write a one-page PNG summary.
+    #[arg(long, value_name = "OUT.png")]
+    pub png: Option<PathBuf>,
+    /// Accepted for scripts written for older versions: named outputs are always replaced.
+    #[arg(long, hide = true)]
+    pub force: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum PercentileArg {
+    P95,
+    P99,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum EngineArg {
+    Auto,
+    Ort,
+    Tract,
+    Both,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum OptArg {
+    Disabled,
+    Basic,
+    Extended,
+    All,
+}
+
+/// The benchmark flags. Each is optional: an untyped flag keeps the preset's (or the
+/// default) value; see [`BenchArgs::overlay`].
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// The model (or the one a --preset names).
+    pub model: Option<PathBuf>,
+    /// Take the model, data and plan from this preset (flags given override it).
+    #[arg(long)]
+    pub preset: Option<PathBuf>,
+    /// Sample inputs: .npy (one input), .npz (arrays named like the inputs, optional `labels`), .csv.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// CSV column holding labels (header name or 0-based index).
+    #[arg(long)]
+    pub label_column: Option<String>,
+    /// Engine: ONNX Runtime when found (auto, the default), ort, tract, or both.
+    #[arg(long, value_enum)]
+    pub engine: Option<EngineArg>,
+    /// Batch sizes, comma-separated. Default 1,8,32,64; with --data, the data as given.
+    #[arg(long, value_delimiter = ',')]
+    pub batch: Vec<usize>,
+    /// Threads inside an operator (intra-op).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Threads running operators in parallel (ONNX Runtime inter-op).
+    #[arg(long)]
+    pub inter_threads: Option<usize>,
+    /// ONNX Runtime graph optimization level (default: all).
+    #[arg(long, value_enum)]
+    pub opt_level: Option<OptArg>,
+    /// ONNX Runtime execution provider (see `inferscope runtime`), default CPU.
+    #[arg(long)]
+    pub execution_provider: Option<String>,
+    /// Closed-loop client threads, each with its own session (default 1).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Warm-up: a number of iterations (default 10) or a time (2s, 500ms).
+    #[arg(long)]
+    pub warmup: Option<String>,
+    /// Measure exactly this many requests per batch size.
+    #[arg(long, conflicts_with_all = ["duration", "until_stable"])]
+    pub iterations: Option<u64>,
+    /// Measure at least this long (and --min-iterations requests). Default 1s.
+    #[arg(long, conflicts_with = "until_stable")]
+    pub duration: Option<String>,
+    /// Fewest measured requests with --duration or --until-stable (default 100).
+    #[arg(long)]
+    pub min_iterations: Option<u64>,
+    /// Stop when the 95% interval of p99 is within this percentage of p99 (e.g. 5).
+    #[arg(long, value_name = "PERCENT")]
+    pub until_stable: Option<f64>,
+    /// Cap for --until-stable (default 100000).
+    #[arg(long)]
+    pub max_iterations: Option<u64>,
+    /// Time cap for --until-stable (default 60s).
+    #[arg(long)]
+    pub max_time: Option<String>,
+    /// Sizes of symbolic dims for synthesized inputs, e.g. --dim seq=128.
+    #[arg(long = "dim", value_name = "NAME=N", value_parser = settings::parse_dim)]
+    pub dims: Vec<(String, usize)>,
+    /// Range LO,HI (exclusive) for synthesized integer inputs.
+    #[arg(long, value_name = "LO,HI", value_parser = parse_range)]
+    pub int_range: Option<(i64, i64)>,
+    /// Seed for synthesized inputs (default 0).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Write results as JSON ('-' for stdout); an existing file is replaced.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write one CSV row per run; an existing file is replaced.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    #[command(flatten)]
+    pub export: ExportArgs,
+}
+
+fn parse_range(s: &str) -> Result<(i64, i64), String> {
+    let (a, b) = s
+        .split_once(',')
+        .ok_or_else(|| format!("expected LO,HI, got '{s}'"))?;
+    let lo = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{a}' is not an integer"))?;
+    let hi = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{b}' is not an integer"))?;
+    if hi <= lo {
+        return Err(format!("the range {lo},{hi} is empty (HI is exclusive)"));
+    }
+    Ok((lo, hi))
+}
+
+impl CostArgs {
+    /// `base` (a preset's cost inputs or the defaults) with every flag the user typed applied.
+    pub fn overlay(&self, mut c: CostInputs) -> CostInputs {
+        macro_rules! fill {
+            ($($field:ident = $flag:ident),* $(,)?) => { $( if let Some(v) = self.$flag { c.$field = v; } )* };
+        }
+        fill!(
+            monthly_requests = monthly_requests,
+            peak_factor = peak_factor,
+            latency_target_ms = latency_target_ms,
+            budget_usd = budget,
+            function_memory_mb = memory_mb,
+            min_instances = min_instances,
+            max_instances = max_instances,
+            vcpus = vcpus,
+            instance_memory_gb = instance_memory_gb,
+            target_utilization = utilization,
+            cache_hit_rate = cache_hit_rate,
+            cold_start_share = cold_start_share,
+            cold_start_ms = cold_start_ms,
+        );
+        if let Some(p) = self.percentile {
+            c.percentile = match p {
+                PercentileArg::P95 => Percentile::P95,
+                PercentileArg::P99 => Percentile::P99,
+            };
+        }
+        if let Some(n) = self.instances {
+            c.min_instances = n;
+            c.max_instances = n;
+        }
+        c
+    }
+}
+
+/// The flag that sets a settings field, for errors the user can act on.
+fn flag_of(field: &str) -> &'static str {
+    match field {
+        "batch_sizes" => "--batch",
+        "concurrency" => "--concurrency",
+        "threads" => "--threads",
+        "inter_threads" => "--inter-threads",
+        "warmup_iterations" | "warmup_seconds" => "--warmup",
+        "stop.Iterations" => "--iterations",
+        "stop.seconds" => "--duration",
+        "stop.min_iterations" => "--min-iterations",
+        "stop.percent" => "--until-stable",
+        "stop.max_iterations" => "--max-iterations",
+        "stop.max_seconds" => "--max-time",
+        "dims" => "--dim",
+        "int_range" => "--int-range",
+        _ => "a setting",
+    }
+}
+
+/// A settings error as the command line says it: the flag, then the problem.
+pub fn flag_error(e: InvalidSetting) -> anyhow::Error {
+    anyhow!("{} {} (bench.{})", flag_of(e.field), e.problem, e.field)
+}
+
+impl BenchArgs {
+    /// `base` (a preset's settings or the defaults) with every flag the user typed applied.
+    pub fn overlay(&self, mut s: BenchSettings) -> Result<BenchSettings> {
+        let secs =
+            |flag: &str, v: &str| settings::parse_seconds(v).map_err(|e| anyhow!("{flag}: {e}"));
+        if let Some(e) = self.engine {
+            s.engine = match e {
+                EngineArg::Auto => EngineChoice::Auto,
+                EngineArg::Ort => EngineChoice::Ort,
+                EngineArg::Tract => EngineChoice::Tract,
+                EngineArg::Both => EngineChoice::Both,
+            };
+        }
+        if !self.batch.is_empty() {
+            s.batch_sizes = self.batch.clone();
+        }
+        s.threads = self.threads.or(s.threads);
+        s.inter_threads = self.inter_threads.or(s.inter_threads);
+        if let Some(o) = self.opt_level {
+            s.opt_level = match o {
+                OptArg::Disabled => OptLevel::Disabled,
+                OptArg::Basic => OptLevel::Basic,
+                OptArg::Extended => OptLevel::Extended,
+                OptArg::All => OptLevel::All,
+            };
+        }
+        if self.execution_provider.is_some() {
+            s.execution_provider = self.execution_provider.clone();
+        }
+        s.concurrency = self.concurrency.unwrap_or(s.concurrency);
+        if let Some(w) = &self.warmup {
+            match w.trim().parse::<u64>() {
+                Ok(n) => {
+                    s.warmup_iterations = n;
+                    s.warmup_seconds = None;
+                }
+                Err(_) => s.warmup_seconds = Some(secs("--warmup", w)?),
+            }
+        }
+        s.stop = self.stop(s.stop, &secs)?;
+        if !self.dims.is_empty() {
+            s.dims = self.dims.iter().cloned().collect();
+        }
+        s.int_range = self.int_range.or(s.int_range);
+        s.seed = self.seed.unwrap_or(s.seed);
+        s.validate().map_err(flag_error)?;
+        Ok(s)
+    }
+
+    /// The stop rule: a typed rule replaces the base's; typed caps adjust whichever applies.
+    fn stop(&self, base: Stop, secs: &dyn Fn(&str, &str) -> Result<f64>) -> Result<Stop> {
+        let min_time = match &base {
+            Stop::MinTime { .. } => base.clone(),
+            _ => Stop::default_min_time(),
+        };
+        let stable = match &base {
+            Stop::UntilStable { .. } => base.clone(),
+            _ => Stop::default_until_stable(),
+        };
+        let mut stop = if let Some(n) = self.iterations {
+            Stop::Iterations(n)
+        } else if let Some(p) = self.until_stable {
+            match stable {
+                Stop::UntilStable {
+                    min_iterations,
+                    max_iterations,
+                    max_seconds,
+                    ..
+                } => Stop::UntilStable {
+                    percent: p,
+                    min_iterations,
+                    max_iterations,
+                    max_seconds,
+                },
+                other => other,
+            }
+        } else if let Some(d) = &self.duration {
+            match min_time {
+                Stop::MinTime { min_iterations, .. } => Stop::MinTime {
+                    seconds: secs("--duration", d)?,
+                    min_iterations,
+                },
+                other => other,
+            }
+        } else {
+            base
+        };
+        match &mut stop {
+            Stop::Iterations(_) => {}
+            Stop::MinTime { min_iterations, .. } => {
+                *min_iterations = self.min_iterations.unwrap_or(*min_iterations);
+            }
+            Stop::UntilStable {
+                min_iterations,
+                max_iterations,
+                max_seconds,
+                ..
+            } => {
+                *min_iterations = self.min_iterations.unwrap_or(*min_iterations);
+                *max_iterations = self.max_iterations.unwrap_or(*max_iterations);
+                if let Some(t) = &self.max_time {
+                    *max_seconds = secs("--max-time", t)?;
+                }
+            }
+        }
+        Ok(stop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn settings(args: &[&str]) -> Result<BenchSettings> {
+        let cli = Cli::try_parse_from(["inferscope", "bench"].iter().chain(args))?;
+        match cli.command {
+            Some(Command::Bench(b)) => b.overlay(BenchSettings::default()),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn untyped_flags_keep_the_base() {
+        assert_eq!(settings(&[]).unwrap(), BenchSettings::default());
+        let s = settings(&["--until-stable", "3", "--max-time", "2m", "--warmup", "2s"]).unwrap();
+        assert_eq!(
+            s.stop,
+            Stop::UntilStable {
+                percent: 3.0,
+                min_iterations: 100,
+                max_iterations: 100_000,
+                max_seconds: 120.0
+            }
+        );
+        assert_eq!(s.warmup_seconds, Some(2.0));
+        let e = format!("{:#}", settings(&["--concurrency", "0"]).unwrap_err());
+        assert!(
+            e.starts_with("--concurrency must be between 1 and 256"),
+            "{e}"
+        );
+        let e = format!("{:#}", settings(&["--duration", "1e300s"]).unwrap_err());
+        assert!(
+            e.contains("--duration") && e.contains("not a duration"),
+            "{e}"
+        );
+        assert_eq!(parse_range("0,50").unwrap(), (0, 50));
+        assert!(parse_range("5,5").is_err());
+    }
+}

@@ -1,0 +1,115 @@
+//! `inferscope cost`: the monthly bill on each tier, from a measured run or a typed latency.
+
+use super::args::CostArgs;
+use crate::bench::RunResult;
+use crate::cost::plan::CostInputs;
+use crate::cost::Pricing;
+use crate::report::{BenchDoc, CostDoc, Document, Study};
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+
+/// The run of a results file the cost planner prices: `run`, or the default choice.
+fn run_from_results(doc: &BenchDoc, path: &Path, run: Option<usize>) -> Result<RunResult> {
+    let runs = &doc.runs;
+    let chosen = match run {
+        Some(id) => runs.iter().find(|r| r.run_id == id).with_context(|| {
+            format!(
+                "{} has no run {id} (runs: {})",
+                path.display(),
+                runs.iter()
+                    .map(|r| r.run_id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?,
+        None => crate::cost::table::default_run(runs)
+            .with_context(|| format!("{} holds no runs", path.display()))?,
+    };
+    Ok(chosen.clone())
+}
+
+/// The plan as the terminal shows it.
+fn text(doc: &CostDoc) -> String {
+    let i = &doc.inputs;
+    let mut out = format!(
+        "Service time from {}; {:.0} requests/month, peak x{}.\n",
+        doc.service_source, i.monthly_requests, i.peak_factor
+    );
+    let (header, lines) = crate::cost::table::text(&doc.tiers);
+    out.push_str(&header);
+    out.push('\n');
+    for (t, line) in doc.tiers.iter().zip(lines) {
+        out.push_str(&format!("{line}: {}\n", t.reason));
+    }
+    let r = &doc.recommendation;
+    out.push_str(&format!("\nRecommendation: {}\n", r.explanation));
+    if let Some(u) = r.runner_up {
+        out.push_str(&format!("Runner-up: {}\n", u.label()));
+    }
+    for (v, t) in &r.flips {
+        out.push_str(&format!(
+            "At {v:.3e} requests/month the choice becomes {}\n",
+            t.map(|t| t.label()).unwrap_or("none")
+        ));
+    }
+    out.push_str(&format!("Rule of thumb: {}", r.rule_of_thumb.label()));
+    out.push_str(
+        &r.rule_of_thumb_note
+            .as_ref()
+            .map(|n| format!(" ({n})\n"))
+            .unwrap_or_else(|| "\n".into()),
+    );
+    out
+}
+
+pub fn run(a: &CostArgs) -> Result<()> {
+    for p in a
+        .json
+        .iter()
+        .chain(a.export.pdf.iter())
+        .chain(a.export.png.iter())
+    {
+        super::check_output(p)?;
+    }
+    let (base, pricing) = match &a.preset {
+        Some(p) => {
+            let loaded = super::preset::load(p)?;
+            (loaded.preset.cost, loaded.preset.pricing)
+        }
+        None => (CostInputs::default(), Pricing::default()),
+    };
+    let mut inputs = a.overlay(base);
+    let results = a.results.as_ref().map(|p| BenchDoc::read(p)).transpose()?;
+    let (service, source) = match (&results, &a.results) {
+        (Some(doc), Some(p)) => inputs.serve_run(&run_from_results(doc, p, a.run)?),
+        _ => {
+            let ms = a.latency_ms.unwrap_or(100.0);
+            if !(ms.is_finite() && ms >= 0.0) {
+                bail!("--latency-ms must be a number of at least 0 (got {ms})");
+            }
+            inputs.serve_typed(ms)
+        }
+    };
+    let doc = CostDoc::new(inputs, pricing, &service, source)?;
+    if a.export.pdf.is_some() || a.export.png.is_some() {
+        let mut study = Study::default();
+        if let Some(r) = results {
+            study.add(Document::Bench(Box::new(r)));
+        }
+        study.add(Document::Cost(Box::new(doc.clone())));
+        super::write_export(&a.export, &study)?;
+    }
+    let out = text(&doc);
+    match a.json.as_deref() {
+        Some(p) if p == Path::new("-") => {
+            eprint!("{out}");
+            super::write_text(p, &doc.to_json()?)?;
+        }
+        Some(p) => {
+            print!("{out}");
+            super::write_text(p, &doc.to_json()?)?;
+        }
+        None => print!("{out}"),
+    }
+    Ok(())
+}

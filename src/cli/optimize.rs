@@ -1,0 +1,83 @@
+//! `inferscope optimize`: write a variant of a model and say what changed.
+
+use super::args::{FormatArg, OptimizeArgs};
+use crate::fsutil::write_atomic;
+use crate::model::Model;
+use anyhow::{bail, Result};
+use std::path::Path;
+
+impl OptimizeArgs {
+    fn variant(&self) -> Result<crate::optimize::Variant> {
+        use crate::optimize::{Int8Options, QuantFormat, Variant};
+        Ok(if self.int8 {
+            Variant::Int8(Int8Options {
+                per_channel: self.per_channel,
+                format: match self.format {
+                    FormatArg::Qoperator => QuantFormat::QOperator,
+                    FormatArg::Qdq => QuantFormat::Qdq,
+                },
+                signed: !self.unsigned,
+                conv: self.conv,
+                exclude: self.exclude.clone(),
+            })
+        } else if self.weight_int8 {
+            Variant::WeightInt8 {
+                per_channel: self.per_channel,
+            }
+        } else if self.fp16 {
+            Variant::Fp16
+        } else if let Some(s) = self.prune {
+            let spec = format!(
+                "prune:{s}{}{}",
+                if self.structured { ":structured" } else { "" },
+                if self.per_layer { ":per-layer" } else { "" }
+            );
+            spec.parse()?
+        } else if let Some(k) = self.trees {
+            format!("trees:{k}").parse()?
+        } else if let Some(d) = self.max_depth {
+            format!("max-depth:{d}").parse()?
+        } else {
+            bail!("say which variant to write (--int8, --weight-int8, --fp16, --prune S, --trees K or --max-depth D)")
+        })
+    }
+}
+
+pub fn run(a: &OptimizeArgs) -> Result<()> {
+    let variant = a.variant()?;
+    let model = Model::load(&a.model)?;
+    check_writable(&a.output, a.force)?;
+    if let Some(j) = &a.json {
+        super::check_output(j)?;
+    }
+    let rewrite = crate::optimize::rewrite(&model, &variant)?;
+    crate::optimize::save(&model, &rewrite, &a.output)?;
+    let cov = &rewrite.coverage;
+    println!("{variant}: {}", variant.describe());
+    for c in &cov.changed {
+        println!("  changed  {} ({}): {}", c.node, c.op, c.note);
+    }
+    for c in &cov.skipped {
+        println!("  left     {} ({}): {}", c.node, c.op, c.note);
+    }
+    println!("{}", cov.summary());
+    for n in &cov.notes {
+        println!("note: {n}");
+    }
+    println!("wrote {}", a.output.display());
+    if let Some(j) = &a.json {
+        write_atomic(j, (serde_json::to_string_pretty(cov)? + "\n").as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The variant's file is a model the user may care about: replaced only with --force.
+fn check_writable(path: &Path, force: bool) -> Result<()> {
+    if path.exists() && !force {
+        bail!(
+            "{} already exists; pass --force to overwrite it",
+            path.display()
+        );
+    }
+    super::check_output(path)
+}
