@@ -603,21 +603,37 @@ fn compare_tab_runs_variants_and_excludes_a_layer() {
         .skipped
         .iter()
         .any(|s| s.node == "MatMul1" && s.note == "excluded by you"));
-    // A variant can be saved from the window, never over the original.
+    // A variant is saved from its row, as a user does: Save…, a path, Save; never over the
+    // original.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("q.onnx");
-    h.state_mut().command(inferscope::app::Command::SaveVariant(
-        "int8:exclude=MatMul1".into(),
-        out.clone(),
-    ));
-    h.run();
+    let save_as = |h: &mut Harness<'static, InferscopeApp>, path: &Path| {
+        h.get_all_by_label("Save…")
+            .next()
+            .expect("a Save button per variant")
+            .click();
+        h.run();
+        let (name, default) = h
+            .state()
+            .saving_variant
+            .clone()
+            .expect("the Save dialog is open");
+        assert!(default.ends_with(".onnx"), "{default}");
+        h.get_by_label("Save as")
+            .set_text_value_accesskit(path.to_str().unwrap());
+        h.run();
+        h.get_by_label(if path.exists() { "Replace" } else { "Save" })
+            .click();
+        h.run();
+        assert!(h.state().saving_variant.is_none(), "the dialog closes");
+        name
+    };
+    let name = save_as(&mut h, &out);
+    assert_eq!(name, "int8:exclude=MatMul1");
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
     let saved = inferscope::model::Model::load(&out).unwrap();
     assert_eq!(saved.info.op_histogram.get("MatMulInteger"), Some(&2));
-    h.state_mut().command(inferscope::app::Command::SaveVariant(
-        "int8".into(),
-        root("assets/mlp.onnx"),
-    ));
-    h.run();
+    save_as(&mut h, &root("assets/mlp.onnx"));
     assert!(
         h.state()
             .errors
@@ -626,6 +642,7 @@ fn compare_tab_runs_variants_and_excludes_a_layer() {
         "{:?}",
         h.state().errors
     );
+    h.state_mut().errors.clear();
     // The chip under int8 puts it back.
     h.get_by_label("MatMul1 ×").click();
     h.run();

@@ -3,17 +3,19 @@
 
 pub mod compare;
 pub mod cost;
+mod files;
 pub mod plots;
 mod profile;
+mod state;
 mod ui;
 
-use crate::bench::{Event, Phase, Plan, RunResult, RunSpec};
+pub use state::*;
+
+use crate::bench::{Event, Phase, Plan};
 use crate::data::{DataSource, SynthOptions};
 use crate::engine::runtime::{self, Located};
 use crate::engine::EngineOptions;
 use crate::model::Model;
-use crate::preset::Preset;
-use crate::settings::BenchSettings;
 use crate::worker::{BenchJob, Worker};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -35,172 +37,6 @@ pub enum Tab {
     Cost,
 }
 
-/// The settings panel's text fields, parsed into the settings as the user types; what does not
-/// parse is shown beside the field and keeps Run from starting. Not saved: it follows the
-/// settings.
-#[derive(Clone, Debug, Default)]
-pub struct SettingsText {
-    pub batch_sizes: String,
-    pub dims: String,
-    /// Why the text does not parse, by field.
-    pub batch_error: Option<String>,
-    pub dims_error: Option<String>,
-}
-
-impl SettingsText {
-    pub fn of(s: &BenchSettings) -> SettingsText {
-        SettingsText {
-            batch_sizes: s.batch_text(),
-            dims: s.dims_text(),
-            ..SettingsText::default()
-        }
-    }
-
-    /// Shows the settings' values again when they were changed elsewhere (a preset, a
-    /// restart); text being edited with an error is left as typed.
-    pub fn follow(&mut self, s: &BenchSettings) {
-        if self.batch_error.is_none()
-            && crate::settings::parse_batch_sizes(&self.batch_sizes)
-                .ok()
-                .as_ref()
-                != Some(&s.batch_sizes)
-        {
-            self.batch_sizes = s.batch_text();
-        }
-        if self.dims_error.is_none()
-            && crate::settings::parse_dims(&self.dims).ok().as_ref() != Some(&s.dims)
-        {
-            self.dims = s.dims_text();
-        }
-    }
-
-    /// Parses the text into `s`; keeps the error to show when it does not parse.
-    pub fn apply(&mut self, s: &mut BenchSettings) {
-        match crate::settings::parse_batch_sizes(&self.batch_sizes) {
-            Ok(b) => {
-                s.batch_sizes = b;
-                self.batch_error = None;
-            }
-            Err(e) => self.batch_error = Some(e),
-        }
-        match crate::settings::parse_dims(&self.dims) {
-            Ok(d) => {
-                s.dims = d;
-                self.dims_error = None;
-            }
-            Err(e) => self.dims_error = Some(e),
-        }
-    }
-}
-
-/// Where the benchmark settings are stored, apart from the rest of [`Saved`]: settings saved
-/// by a version with another shape then fall back to the defaults alone, and the recent files
-/// and the rest survive.
-const SETTINGS_KEY: &str = "inferscope-settings";
-
-/// What survives a restart.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Saved {
-    /// Stored under its own key (see `SETTINGS_KEY`).
-    #[serde(skip)]
-    pub settings: BenchSettings,
-    pub recent: Vec<PathBuf>,
-    pub model_path: Option<PathBuf>,
-    pub data_path: Option<PathBuf>,
-    pub dark_mode: bool,
-    pub tab: Option<Tab>,
-    pub cost: cost::CostSettings,
-    /// The preset last loaded or saved: File > Save preset writes it.
-    pub preset_path: Option<PathBuf>,
-    pub compare: compare::CompareSettings,
-}
-
-/// A run as the window sees it: live samples, then the result.
-#[derive(Default)]
-pub struct RunView {
-    pub spec: Option<RunSpec>,
-    pub warmup_ms: Vec<f32>,
-    pub measure_ms: Vec<f32>,
-    pub result: Option<RunResult>,
-    pub failed: Option<String>,
-    /// Histogram and CDF of `measure_ms`, recomputed when new samples arrive.
-    pub dist: Option<plots::Distribution>,
-}
-
-/// The state of the current (or last) benchmark.
-pub struct Session {
-    /// What was asked for, for the report.
-    pub plan: Option<Plan>,
-    pub data: String,
-    pub worker: Option<Worker>,
-    pub runs: BTreeMap<usize, RunView>,
-    pub started: Instant,
-    /// (seconds since start, resident MB)
-    pub memory: Vec<[f64; 2]>,
-    pub progress: Option<(usize, Phase, u64, Option<u64>)>,
-    pub cancelled: bool,
-    pub finished: bool,
-    pub notice: Option<String>,
-}
-
-impl Session {
-    pub fn results(&self) -> Vec<&RunResult> {
-        self.runs
-            .values()
-            .filter_map(|r| r.result.as_ref())
-            .collect()
-    }
-}
-
-/// What File > Export writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExportKind {
-    Pdf,
-    Png,
-    Json,
-    Csv,
-}
-
-impl ExportKind {
-    pub fn extension(self) -> &'static str {
-        match self {
-            ExportKind::Pdf => "pdf",
-            ExportKind::Png => "png",
-            ExportKind::Json => "json",
-            ExportKind::Csv => "csv",
-        }
-    }
-}
-
-/// A request made by the UI during a frame, applied at its end.
-pub enum Command {
-    Open(PathBuf),
-    Run,
-    Cancel,
-    Compare,
-    /// Leave this layer in float in the int8 variant and compare again.
-    ExcludeLayer(String),
-    /// Write the variant (spelled as `compare --variant`) to a file.
-    SaveVariant(String, PathBuf),
-    InstallRuntime,
-    ClearData,
-    /// Write a report or the results; asks first when the file exists.
-    Export(ExportKind, PathBuf),
-    /// The answer to "replace the existing file?".
-    ConfirmExport(bool),
-    SavePreset(PathBuf),
-    /// Fill the settings from a preset (a shipped one: no model or data to open).
-    ApplyPreset(Box<Preset>),
-}
-
-/// The state of `runtime install` started from the window.
-pub struct Install {
-    pub messages: Receiver<Result<String, String>>,
-    pub log: Vec<String>,
-    pub done: Option<Result<String, String>>,
-}
-
 pub struct InferscopeApp {
     pub saved: Saved,
     /// The settings panel's text fields (batch sizes, dims).
@@ -220,6 +56,8 @@ pub struct InferscopeApp {
     cost_cache: Option<cost::CostView>,
     /// An export waiting for "replace the existing file?".
     pub pending_export: Option<(ExportKind, PathBuf)>,
+    /// A variant being saved: its spelling and the path typed so far (the Save dialog).
+    pub saving_variant: Option<(String, String)>,
     /// The comparison under way or last finished (Compare tab).
     pub compare: Option<compare::CompareSession>,
     /// The variant whose per-layer drift is shown.
@@ -292,6 +130,7 @@ impl InferscopeApp {
             cost_source: None,
             cost_cache: None,
             pending_export: None,
+            saving_variant: None,
             compare: None,
             compare_selected: None,
             compare_view: None,
@@ -310,252 +149,6 @@ impl InferscopeApp {
         self.saved.recent.retain(|p| p != path);
         self.saved.recent.insert(0, path.to_path_buf());
         self.saved.recent.truncate(10);
-    }
-
-    /// Opens a model or a data file by extension: what a drop, the File menu and the typed
-    /// path all do.
-    pub fn open(&mut self, path: &Path) {
-        let ext = path
-            .extension()
-            .map(|e| e.to_string_lossy().to_lowercase())
-            .unwrap_or_default();
-        match ext.as_str() {
-            "onnx" => match Model::load(path) {
-                Ok(mut m) => {
-                    // FLOPs need tract to optimize the graph, which can take seconds on a large
-                    // model: estimate them off the UI thread.
-                    m.info.flops_note = "estimating…".into();
-                    let dims: Vec<(String, usize)> = self.saved.settings.dims.clone().into_iter().collect();
-                    let (tx, rx) = mpsc::channel();
-                    let mut for_flops = m.clone();
-                    let ctx = self.ctx.clone();
-                    let _ = std::thread::Builder::new().name("inferscope-flops".into()).spawn(move || {
-                        crate::engine::tract::fill_flops(&mut for_flops, &dims);
-                        let _ = tx.send((for_flops.info.sha256, for_flops.info.flops, for_flops.info.flops_note));
-                        if let Some(c) = ctx {
-                            c.request_repaint();
-                        }
-                    });
-                    self.flops = Some(rx);
-                    self.model = Some(m);
-                    self.saved.model_path = Some(path.to_path_buf());
-                    self.remember(path);
-                }
-                Err(e) => self.errors.push(format!("{e:#}")),
-            },
-            "npy" | "npz" | "csv" => {
-                if !path.exists() {
-                    self.errors.push(format!("{} does not exist", path.display()));
-                    return;
-                }
-                self.saved.data_path = Some(path.to_path_buf());
-                self.remember(path);
-            }
-            "ron" => self.load_preset(path),
-            _ => self.errors.push(format!(
-                "{}: Inferscope opens models (.onnx), sample data (.npy, .npz, .csv) and presets (.ron)",
-                path.display()
-            )),
-        }
-    }
-
-    /// Loads a preset file: its settings, cost inputs and prices, and the model and data it
-    /// names. A broken preset changes nothing.
-    pub fn load_preset(&mut self, path: &Path) {
-        match Preset::load(path) {
-            Ok(loaded) => {
-                self.apply_preset(&loaded.preset, loaded.model_path, loaded.data_path);
-                self.notices
-                    .extend(loaded.warnings.iter().map(|w| format!("Preset: {w}")));
-                self.saved.preset_path = Some(path.to_path_buf());
-                self.remember(path);
-            }
-            Err(e) => self.errors.push(format!("{e:#}")),
-        }
-    }
-
-    /// Fills the settings from a preset; opens the model and data it names.
-    pub fn apply_preset(&mut self, p: &Preset, model: Option<PathBuf>, data: Option<PathBuf>) {
-        self.saved.settings = p.bench.clone();
-        self.settings_text = SettingsText::of(&p.bench);
-        self.saved.cost.inputs = p.cost.clone();
-        self.saved.cost.pricing = p.pricing.clone();
-        let variants: Vec<crate::optimize::Variant> =
-            p.variants.iter().filter_map(|v| v.parse().ok()).collect();
-        if !variants.is_empty() {
-            self.saved.compare.apply(&variants);
-        }
-        if let Some(m) = model {
-            if m.exists() {
-                self.open(&m);
-                self.saved.data_path = None;
-            } else {
-                self.notices
-                    .push(format!("Preset: the model {} is not there", m.display()));
-            }
-        }
-        if let Some(d) = data {
-            if d.exists() {
-                self.saved.data_path = Some(d);
-            } else {
-                self.notices
-                    .push(format!("Preset: the data {} is not there", d.display()));
-            }
-        }
-        let name = if p.name.is_empty() {
-            "preset"
-        } else {
-            p.name.as_str()
-        };
-        self.notices.push(format!(
-            "Loaded {name}: settings, cost inputs and prices are the preset's."
-        ));
-    }
-
-    /// The current study as a preset.
-    pub fn current_preset(&self, name: &str) -> Result<Preset, String> {
-        self.saved.settings.validate().map_err(|e| e.to_string())?;
-        Ok(Preset {
-            name: name.to_string(),
-            bench: self.saved.settings.clone(),
-            cost: self.saved.cost.inputs.clone(),
-            pricing: self.saved.cost.pricing.clone(),
-            variants: self
-                .saved
-                .compare
-                .variants()
-                .iter()
-                .map(|v| v.to_string())
-                .collect(),
-            ..Preset::default()
-        })
-    }
-
-    /// Saves the current study to `path` (atomically), with the model and data it uses.
-    pub fn save_preset(&mut self, path: &Path) {
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let result = self
-            .current_preset(&name)
-            .map_err(anyhow::Error::msg)
-            .and_then(|p| {
-                p.save(
-                    path,
-                    self.saved.model_path.as_deref(),
-                    self.saved.data_path.as_deref(),
-                )
-            });
-        match result {
-            Ok(()) => {
-                self.notices
-                    .push(format!("Saved the preset {}", path.display()));
-                self.saved.preset_path = Some(path.to_path_buf());
-                self.remember(path);
-            }
-            Err(e) => self
-                .errors
-                .push(format!("Could not save the preset: {e:#}")),
-        }
-    }
-
-    /// The study on screen, as the report shows it: the model, this machine, the plan, the
-    /// finished runs and the cost plan.
-    pub fn study(&mut self) -> crate::report::Study {
-        let mut study = crate::report::Study {
-            latency_target_ms: self.saved.cost.inputs.latency_target_ms,
-            ..Default::default()
-        };
-        if let Some(m) = &self.model {
-            study.model = Some(m.info.clone());
-        }
-        let ort = match &self.located.chosen {
-            Some(c) => Ok((c.version.as_deref().unwrap_or("?"), c.path.as_path())),
-            None => Err(self.located.why_not_found()),
-        };
-        study.environment = Some(crate::environment::Environment::detect(
-            ort,
-            self.model.as_ref().map(|m| m.info.sha256.as_str()),
-        ));
-        if let Some(s) = &self.session {
-            study.plan = s.plan.clone();
-            study.data = Some(s.data.clone());
-            study.runs = s.results().into_iter().cloned().collect();
-        }
-        if let Some(c) = self.compare.as_ref().and_then(|c| c.result.as_ref()) {
-            study.variants = c.variants.clone();
-            study.importance = c.importance.clone();
-            study.compare_runs = c.runs.clone();
-            if study.runs.is_empty() {
-                study.runs = c.runs.clone();
-                study.data = Some(c.data.clone());
-            }
-        }
-        let pricing = self.saved.cost.pricing.clone();
-        self.refresh_cost_view();
-        if let Some((view, Ok(p))) = self.cost_view().map(|v| (v, &v.plan)) {
-            study.cost = Some(crate::report::CostDoc {
-                version: crate::report::doc::DOC_VERSION,
-                inputs: view.inputs.clone(),
-                service_source: view.source.clone(),
-                tiers: p.tiers.clone(),
-                recommendation: p.recommendation.clone(),
-                pricing,
-                curves: Some(view.curves.clone()),
-            });
-        }
-        study
-    }
-
-    /// Writes an export; when the file exists, asks first (see [`Self::confirm_export`]).
-    pub fn export(&mut self, kind: ExportKind, path: PathBuf) {
-        if path.exists() {
-            self.pending_export = Some((kind, path));
-            return;
-        }
-        self.write_export(kind, &path);
-    }
-
-    /// The answer to "replace the existing file?".
-    pub fn confirm_export(&mut self, replace: bool) {
-        if let Some((kind, path)) = self.pending_export.take() {
-            if replace {
-                self.write_export(kind, &path);
-            }
-        }
-    }
-
-    fn write_export(&mut self, kind: ExportKind, path: &Path) {
-        let study = self.study();
-        let bytes = match kind {
-            ExportKind::Pdf => crate::report::pdf(&study),
-            ExportKind::Png => crate::report::png(&study),
-            ExportKind::Json => self.bench_doc(&study).to_json().map(String::into_bytes),
-            ExportKind::Csv => crate::bench::table::csv(&study.runs).map(String::into_bytes),
-        };
-        match bytes.and_then(|b| crate::fsutil::write_atomic(path, &b)) {
-            Ok(()) => self.notices.push(format!("Wrote {}", path.display())),
-            Err(e) => self
-                .errors
-                .push(format!("Could not write {}: {e:#}", path.display())),
-        }
-    }
-
-    /// The finished runs as the document `bench --json` writes.
-    fn bench_doc(&self, study: &crate::report::Study) -> crate::report::BenchDoc {
-        crate::report::BenchDoc {
-            version: crate::report::doc::DOC_VERSION,
-            environment: study.environment.clone(),
-            model: study.model.clone(),
-            data: study.data.clone().unwrap_or_default(),
-            plan: study.plan.clone(),
-            runs: study.runs.clone(),
-            failures: study.failures.clone(),
-            variants: study.variants.clone(),
-            importance: study.importance.clone(),
-            ..Default::default()
-        }
     }
 
     /// How often live views repaint while a benchmark runs.

@@ -47,6 +47,9 @@ impl InferscopeApp {
                 });
             });
         }
+        if self.saving_variant.is_some() {
+            self.save_variant_modal_ui(&ctx);
+        }
         if !self.errors.is_empty() || !self.notices.is_empty() {
             egui::Panel::bottom("errors").show(ui, |ui| self.errors_ui(ui));
         }
@@ -96,6 +99,56 @@ impl InferscopeApp {
                     self.errors.push("No file was chosen. You can also drop files on the window or type a path in the model panel.".into());
                 }
             }
+        }
+    }
+
+    /// "Save the variant as": a typed path (no desktop portal is needed), or a file dialog.
+    fn save_variant_modal_ui(&mut self, ctx: &egui::Context) {
+        let Some((name, mut path)) = self.saving_variant.take() else {
+            return;
+        };
+        let mut done = false;
+        egui::Modal::new(egui::Id::unique("save_variant")).show(ctx, |ui| {
+            ui.label(RichText::new(format!("Save the {name} variant as ONNX")).strong());
+            ui.horizontal(|ui| {
+                let l = ui.label("Save as");
+                ui.add(egui::TextEdit::singleline(&mut path).desired_width(420.0))
+                    .labelled_by(l.id);
+                if ui.button("Browse…").clicked() {
+                    if let Some(p) = rfd::FileDialog::new()
+                        .add_filter("ONNX model", &["onnx"])
+                        .save_file()
+                    {
+                        path = p.display().to_string();
+                    }
+                }
+            });
+            let exists = std::path::Path::new(&path).exists();
+            if exists {
+                ui.label(
+                    RichText::new("This file exists: saving replaces it.")
+                        .color(Color32::from_rgb(190, 120, 0)),
+                );
+            }
+            ui.horizontal(|ui| {
+                let label = if exists { "Replace" } else { "Save" };
+                if ui
+                    .add_enabled(!path.trim().is_empty(), egui::Button::new(label))
+                    .clicked()
+                {
+                    self.command(Command::SaveVariant(
+                        name.clone(),
+                        std::path::PathBuf::from(path.trim()),
+                    ));
+                    done = true;
+                }
+                if ui.button("Cancel").clicked() {
+                    done = true;
+                }
+            });
+        });
+        if !done {
+            self.saving_variant = Some((name, path));
         }
     }
 

@@ -1,6 +1,7 @@
 //! Benchmark plans, the scheduler that runs them, and what runs report.
 
 pub mod checklist;
+pub mod measure;
 pub mod memory;
 pub mod scheduler;
 pub mod stats;

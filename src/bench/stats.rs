@@ -183,7 +183,7 @@ pub fn quantile_sketch_ms(raw: &[u64], n: usize) -> Vec<f64> {
 }
 
 /// The nearest-rank quantile of sorted samples (what HdrHistogram approximates).
-pub fn nearest_rank(sorted: &[u64], q: f64) -> u64 {
+pub fn nearest_rank<T: Copy>(sorted: &[T], q: f64) -> T {
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
 }

@@ -3,6 +3,7 @@
 //! The pricing and formulas reproduce the cost model Inferscope grew from (see the README's
 //! reference figures); the capacity and latency model on top of it comes next.
 
+pub mod curves;
 pub mod plan;
 pub mod queue;
 pub mod table;

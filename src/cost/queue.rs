@@ -297,7 +297,7 @@ mod tests {
 
     fn quantile(mut v: Vec<f64>, q: f64) -> f64 {
         v.sort_by(|a, b| a.total_cmp(b));
-        v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1]
+        crate::bench::stats::nearest_rank(&v, q)
     }
 
     #[test]

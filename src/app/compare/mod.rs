@@ -1,0 +1,376 @@
+//! The Compare tab: variant toggles with their settings, the interleaved comparison, its table,
+//! bar charts of latency and size, the latency-vs-fidelity scatter with its Pareto front, and
+//! the per-layer drift of one variant where a click excludes a layer from quantization. This
+//! file holds its state and logic; `ui.rs` draws it.
+
+mod ui;
+
+use super::{Command, InferscopeApp};
+use crate::bench::{Phase, RunSpec};
+use crate::compare::Comparison;
+use crate::engine::OptLevel;
+use crate::optimize::{Int8Options, QuantFormat, Variant};
+use crate::worker::{CompareJob, CompareMsg, Worker};
+use egui::Color32;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Which variants are on, and their settings; saved across restarts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CompareSettings {
+    pub int8: bool,
+    pub int8_options: Int8Options,
+    pub weight_int8: bool,
+    pub fp16: bool,
+    pub prune: bool,
+    pub sparsity: f64,
+    pub structured: bool,
+    pub trees: bool,
+    pub trees_k: usize,
+    pub max_depth: bool,
+    pub depth: usize,
+    pub ort_level: bool,
+    pub level: OptLevel,
+    /// Other models for the same task.
+    pub files: Vec<PathBuf>,
+    pub importance_threshold: f64,
+}
+
+impl Default for CompareSettings {
+    fn default() -> Self {
+        CompareSettings {
+            int8: true,
+            int8_options: Int8Options {
+                signed: true,
+                ..Default::default()
+            },
+            weight_int8: false,
+            fp16: false,
+            prune: false,
+            sparsity: 0.5,
+            structured: true,
+            trees: false,
+            trees_k: 10,
+            max_depth: false,
+            depth: 4,
+            ort_level: false,
+            level: OptLevel::Basic,
+            files: Vec::new(),
+            importance_threshold: 0.01,
+        }
+    }
+}
+
+impl CompareSettings {
+    /// The variants switched on, in a fixed order.
+    pub fn variants(&self) -> Vec<Variant> {
+        let mut v = Vec::new();
+        if self.int8 {
+            v.push(Variant::Int8(self.int8_options.clone()));
+        }
+        if self.weight_int8 {
+            v.push(Variant::WeightInt8 {
+                per_channel: self.int8_options.per_channel,
+            });
+        }
+        if self.fp16 {
+            v.push(Variant::Fp16);
+        }
+        if self.prune {
+            v.push(Variant::Prune {
+                sparsity: self.sparsity,
+                structured: self.structured,
+                per_layer: false,
+            });
+        }
+        if self.trees {
+            v.push(Variant::Trees(self.trees_k.max(1)));
+        }
+        if self.max_depth {
+            v.push(Variant::MaxDepth(self.depth.max(1)));
+        }
+        if self.ort_level {
+            v.push(Variant::OrtOpt(self.level));
+        }
+        v.extend(self.files.iter().cloned().map(Variant::File));
+        v
+    }
+
+    /// Switches on the variants a preset lists (spelled as `compare --variant`).
+    pub fn apply(&mut self, variants: &[Variant]) {
+        *self = CompareSettings {
+            int8: false,
+            importance_threshold: self.importance_threshold,
+            ..CompareSettings::default()
+        };
+        for v in variants {
+            match v {
+                Variant::Int8(o) => {
+                    self.int8 = true;
+                    self.int8_options = o.clone();
+                }
+                Variant::WeightInt8 { per_channel } => {
+                    self.weight_int8 = true;
+                    self.int8_options.per_channel |= per_channel;
+                }
+                Variant::Fp16 => self.fp16 = true,
+                Variant::Prune {
+                    sparsity,
+                    structured,
+                    ..
+                } => {
+                    self.prune = true;
+                    self.sparsity = *sparsity;
+                    self.structured = *structured;
+                }
+                Variant::Trees(k) => {
+                    self.trees = true;
+                    self.trees_k = *k;
+                }
+                Variant::MaxDepth(d) => {
+                    self.max_depth = true;
+                    self.depth = *d;
+                }
+                Variant::OrtOpt(l) => {
+                    self.ort_level = true;
+                    self.level = *l;
+                }
+                Variant::File(p) => self.files.push(p.clone()),
+            }
+        }
+    }
+}
+
+/// The comparison under way or last finished.
+pub struct CompareSession {
+    pub worker: Option<Worker<CompareMsg>>,
+    pub step: String,
+    pub specs: BTreeMap<usize, RunSpec>,
+    pub progress: Option<(usize, Phase, u64, Option<u64>)>,
+    pub result: Option<Comparison>,
+    pub started: Instant,
+    pub cancelled: bool,
+    pub failures: Vec<String>,
+}
+
+/// The original in gray, then the Profile tab's palette.
+fn color(i: usize) -> Color32 {
+    if i == 0 {
+        Color32::from_rgb(120, 120, 120)
+    } else {
+        super::profile::PALETTE[(i - 1) % super::profile::PALETTE.len()]
+    }
+}
+
+/// Points on the Pareto front of (latency, fidelity): none faster is at least as faithful.
+pub fn pareto_front(points: &[(f64, f64)]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by(|&a, &b| {
+        points[a]
+            .0
+            .total_cmp(&points[b].0)
+            .then(points[b].1.total_cmp(&points[a].1))
+    });
+    let mut best = f64::NEG_INFINITY;
+    let mut front = Vec::new();
+    for i in order {
+        if points[i].1 > best {
+            best = points[i].1;
+            front.push(i);
+        }
+    }
+    front
+}
+
+impl InferscopeApp {
+    pub fn is_comparing(&self) -> bool {
+        self.compare.as_ref().is_some_and(|c| c.worker.is_some())
+    }
+
+    pub(super) fn start_compare(&mut self) {
+        if self.is_comparing() || self.is_running() {
+            self.errors
+                .push("wait for the running benchmark to finish (or cancel it) first".into());
+            return;
+        }
+        let variants = self.saved.compare.variants();
+        if variants.is_empty() {
+            self.errors
+                .push("switch on at least one variant to compare with the original".into());
+            return;
+        }
+        let Some((model, plan, source, notice)) = self.bench_inputs() else {
+            return;
+        };
+        if let Some(n) = notice {
+            self.notices
+                .push(n.lines().last().unwrap_or_default().to_string());
+        }
+        let ctx = self.ctx.clone();
+        let every = self.repaint_every();
+        let worker = Worker::compare(
+            CompareJob {
+                model,
+                source,
+                plan,
+                variants,
+                importance_threshold: self.saved.compare.importance_threshold,
+            },
+            move || {
+                if let Some(c) = &ctx {
+                    c.request_repaint_after(every);
+                }
+            },
+        );
+        self.compare = Some(CompareSession {
+            worker: Some(worker),
+            step: "starting".into(),
+            specs: BTreeMap::new(),
+            progress: None,
+            result: None,
+            started: Instant::now(),
+            cancelled: false,
+            failures: Vec::new(),
+        });
+    }
+
+    /// Leaves `node` in float in the int8 variant and compares again.
+    pub(super) fn exclude_layer(&mut self, node: String) {
+        let o = &mut self.saved.compare.int8_options;
+        if !o.exclude.contains(&node) {
+            o.exclude.push(node.clone());
+        }
+        self.saved.compare.int8 = true;
+        self.notices.push(format!(
+            "Excluded {node} from int8 quantization; comparing again."
+        ));
+        self.start_compare();
+    }
+
+    /// Where a variant is saved unless the user says otherwise: beside the model,
+    /// `model.int8.onnx`.
+    pub(super) fn default_variant_path(&self, name: &str) -> String {
+        let Some(p) = self.model.as_ref().map(|m| m.info.path.clone()) else {
+            return String::new();
+        };
+        let stem = p
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let tag: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        p.with_file_name(format!("{stem}.{tag}.onnx"))
+            .display()
+            .to_string()
+    }
+
+    /// Writes the variant spelled `name` of the open model to `path`.
+    pub fn save_variant(&mut self, name: &str, path: &std::path::Path) {
+        let result = (|| -> anyhow::Result<crate::optimize::Coverage> {
+            let model = self
+                .model
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("no model is open"))?;
+            let v: Variant = name.parse()?;
+            let r = crate::optimize::rewrite(model, &v)?;
+            crate::optimize::save(model, &r, path)?;
+            Ok(r.coverage)
+        })();
+        match result {
+            Ok(c) => self
+                .notices
+                .push(format!("Wrote {} ({})", path.display(), c.summary())),
+            Err(e) => self.errors.push(format!("Could not save {name}: {e:#}")),
+        }
+    }
+
+    /// Applies the comparison worker's messages.
+    pub(super) fn compare_logic(&mut self) {
+        let Some(c) = &mut self.compare else {
+            return;
+        };
+        let msgs = c.worker.as_ref().map(|w| w.drain()).unwrap_or_default();
+        for m in msgs {
+            match m {
+                CompareMsg::Step(s) => c.step = s,
+                CompareMsg::Event(crate::bench::Event::Started { run, spec }) => {
+                    c.specs.insert(run, spec);
+                }
+                CompareMsg::Event(crate::bench::Event::Progress {
+                    run,
+                    phase,
+                    done,
+                    total,
+                }) => c.progress = Some((run, phase, done, total)),
+                CompareMsg::Event(crate::bench::Event::Cancelled { .. }) => c.cancelled = true,
+                CompareMsg::Event(crate::bench::Event::Failed { error, .. }) => {
+                    c.failures.push(error)
+                }
+                CompareMsg::Event(_) => {}
+                CompareMsg::Done(r) => {
+                    c.worker = None;
+                    match *r {
+                        Ok(cmp) => {
+                            if self.compare_selected.is_none()
+                                || !cmp
+                                    .variants
+                                    .iter()
+                                    .any(|v| Some(&v.name) == self.compare_selected.as_ref())
+                            {
+                                self.compare_selected = cmp
+                                    .variants
+                                    .iter()
+                                    .find(|v| {
+                                        v.fidelity.as_ref().is_some_and(|f| !f.layers.is_empty())
+                                    })
+                                    .map(|v| v.name.clone());
+                            }
+                            c.result = Some(cmp);
+                        }
+                        Err(e) => self.errors.push(e),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pareto_front_keeps_only_undominated_points() {
+        let pts = [(1.0, 0.9), (2.0, 1.0), (1.5, 0.8), (0.5, 0.7), (3.0, 1.0)];
+        let mut f = pareto_front(&pts);
+        f.sort_unstable();
+        assert_eq!(f, vec![0, 1, 3]);
+    }
+
+    #[test]
+    fn settings_round_trip_through_variants() {
+        let mut s = CompareSettings::default();
+        let v: Vec<Variant> = [
+            "int8:per-channel:exclude=fc",
+            "prune:0.3:structured",
+            "trees:5",
+            "ort:basic",
+        ]
+        .iter()
+        .map(|x| x.parse().unwrap())
+        .collect();
+        s.apply(&v);
+        assert_eq!(s.variants(), v);
+    }
+}
