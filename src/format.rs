@@ -52,7 +52,7 @@ pub fn ms_axis(v: f64) -> String {
     } else if v >= 1.0 {
         format!("{} ms", trim_to(v, 3))
     } else if v >= 0.001 {
-        format!("{:.0} us", v * 1e3)
+        format!("{:.0} µs", v * 1e3)
     } else {
         format!("{:.0} ns", v * 1e6)
     }
@@ -128,7 +128,7 @@ mod tests {
         assert_eq!(ms(0.0432), "0.043 ms");
         assert_eq!(ms(43.21), "43.2 ms");
         assert_eq!(ms_axis(2.5), "2.5 ms");
-        assert_eq!(ms_axis(0.04), "40 us");
+        assert_eq!(ms_axis(0.04), "40 µs");
         assert_eq!(usd(0.42), "$0.42");
         assert_eq!(usd(1.2e6), "$1.20 M");
         assert_eq!(usd_short(1500.0), "$1.5k");

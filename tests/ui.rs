@@ -250,6 +250,46 @@ impl eframe::Storage for MemoryStorage {
     fn flush(&mut self) {}
 }
 
+/// The settings' text fields parse as the user types; what does not parse is shown beside the
+/// field, keeps the last good value, and keeps Run from starting.
+#[test]
+fn typed_batch_sizes_and_dims_parse_or_say_why() {
+    let mut h = harness();
+    drop_file(&mut h, &root("assets/mlp.onnx"));
+    h.get_by_label("Batch sizes").click();
+    h.run();
+    h.get_by_label("Batch sizes").type_text("1, 32");
+    h.run();
+    assert_eq!(h.state().saved.settings.batch_sizes, vec![1, 32]);
+    h.get_by_label("Batch sizes").type_text(", x");
+    h.run();
+    assert_eq!(
+        h.state().saved.settings.batch_sizes,
+        vec![1, 32],
+        "the last good value"
+    );
+    h.get_by_label_contains("'x' is not a batch size");
+    h.state_mut().command(inferscope::app::Command::Run);
+    h.run();
+    assert!(
+        h.state().session.is_none(),
+        "no run with a field that does not parse"
+    );
+    assert!(
+        h.state()
+            .errors
+            .iter()
+            .any(|e| e.contains("'x' is not a batch size")),
+        "{:?}",
+        h.state().errors
+    );
+    h.get_by_label("Symbolic dims").click();
+    h.run();
+    h.get_by_label("Symbolic dims").type_text("seq=16");
+    h.run();
+    assert_eq!(h.state().saved.settings.dims.get("seq"), Some(&16));
+}
+
 /// One settings type: the same preset gives the same plan from the command line and from the
 /// window (engine, batches, warm-up, stop rule with its caps, threads, seed).
 #[test]

@@ -72,16 +72,7 @@ fn volume(v: f64) -> String {
 }
 
 fn log_money_label(x: f64) -> String {
-    let v = 10f64.powf(x);
-    if v >= 1e6 {
-        format!("${:.0} M", v / 1e6)
-    } else if v >= 1e3 {
-        format!("${:.0} k", v / 1e3)
-    } else if v >= 1.0 {
-        format!("${v:.0}")
-    } else {
-        format!("${}", format!("{v:.3}").trim_end_matches('0'))
-    }
+    crate::format::usd_short(10f64.powf(x))
 }
 
 impl InferscopeApp {
@@ -153,7 +144,7 @@ impl InferscopeApp {
             None => settings.inputs.serve_typed(settings.typed_latency_ms),
         };
         self.cost_cache = Some(CostView {
-            plan: plan(&settings.inputs, &settings.pricing, &service),
+            plan: plan(&settings.inputs, &settings.pricing, &service).map_err(|e| e.to_string()),
             curves: curves(&settings.inputs, &settings.pricing, &service),
             source: what,
             inputs: settings.inputs.clone(),

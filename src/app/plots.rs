@@ -86,7 +86,7 @@ pub fn distribution(values_ms: &[f32], bins: usize) -> Distribution {
     }
     sorted.sort_by(|a, b| a.total_cmp(b));
     let n = sorted.len();
-    let rank = |q: f64| sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1] as f64;
+    let rank = |q: f64| crate::bench::stats::nearest_rank(&sorted, q) as f64;
     let lo = (sorted[0] as f64).log10();
     let hi = (sorted[n - 1] as f64).log10().max(lo + 1e-3);
     let width = (hi - lo) / bins as f64;
@@ -117,16 +117,7 @@ pub fn distribution(values_ms: &[f32], bins: usize) -> Distribution {
 
 /// Axis labels for a log10 axis: 10^x shown in ms.
 pub fn log_ms_label(x: f64) -> String {
-    let v = 10f64.powf(x);
-    if v >= 100.0 {
-        format!("{v:.0} ms")
-    } else if v >= 1.0 {
-        format!("{v:.1} ms")
-    } else if v >= 0.001 {
-        format!("{:.0} µs", v * 1e3)
-    } else {
-        format!("{:.0} ns", v * 1e6)
-    }
+    crate::format::ms_axis(10f64.powf(x))
 }
 
 #[cfg(test)]

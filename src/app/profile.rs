@@ -49,6 +49,7 @@ impl InferscopeApp {
         let s = &mut self.saved.settings;
         let text = &mut self.settings_text;
         let target = &mut self.saved.cost.inputs.latency_target_ms;
+        let has_data = self.saved.data_path.is_some();
         let warn = Color32::from_rgb(200, 40, 40);
         egui::CollapsingHeader::new(RichText::new("Settings").strong()).default_open(true).show(ui, |ui| {
             ui.add_enabled_ui(!running, |ui| {
@@ -78,7 +79,8 @@ impl InferscopeApp {
 
                     let l = ui.label("Batch sizes").on_hover_text("Samples per request, comma-separated. Empty: 1, 8, 32, 64, or with a data file the data as given");
                     ui.vertical(|ui| {
-                        let r = ui.add(egui::TextEdit::singleline(&mut text.batch_sizes).hint_text("1, 8, 32, 64").desired_width(120.0)).labelled_by(l.id);
+                        let hint = if has_data { "the data as given" } else { "1, 8, 32, 64" };
+                        let r = ui.add(egui::TextEdit::singleline(&mut text.batch_sizes).hint_text(hint).desired_width(120.0)).labelled_by(l.id);
                         if r.changed() {
                             text.apply(s);
                         }

@@ -79,9 +79,14 @@ pub struct Pricing {
     pub dedicated_usd_per_storage_gb_month: f64,
 }
 
+/// A cost input or price out of range: the message names the field and the allowed range.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidCostInput(pub String);
+
 impl Pricing {
     /// Prices are finite and not negative; sizes positive. Messages name the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidCostInput> {
         let mut fields: Vec<(String, f64, f64)> = vec![
             (
                 "serverless_usd_per_million_requests".into(),
@@ -138,9 +143,9 @@ impl Pricing {
         }
         for (name, v, lo) in fields {
             if !v.is_finite() || v < lo || v > 1e9 {
-                return Err(format!(
+                return Err(InvalidCostInput(format!(
                     "{name} must be between {lo} and 1000000000 (got {v})"
-                ));
+                )));
             }
         }
         Ok(())

@@ -3,8 +3,8 @@
 
 use super::queue::Queue;
 use super::{
-    dedicated, instances, rule_of_thumb, serverless, Pricing, Tier, TierCost, VmType,
-    HOURS_PER_MONTH,
+    dedicated, instances, rule_of_thumb, serverless, InvalidCostInput, Pricing, Tier, TierCost,
+    VmType, HOURS_PER_MONTH,
 };
 use serde::{Deserialize, Serialize};
 
@@ -89,7 +89,7 @@ impl Default for CostInputs {
 
 impl CostInputs {
     /// Checks ranges; every message names the field and the allowed range.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidCostInput> {
         let checks: [(&str, f64, f64, f64); 12] = [
             ("monthly requests", self.monthly_requests, 0.0, 1e13),
             ("peak factor", self.peak_factor, 1.0, 1000.0),
@@ -106,20 +106,22 @@ impl CostInputs {
         ];
         for (name, v, lo, hi) in checks {
             if !v.is_finite() || v < lo || v > hi {
-                return Err(format!("{name} must be between {lo} and {hi} (got {v})"));
+                return Err(InvalidCostInput(format!(
+                    "{name} must be between {lo} and {hi} (got {v})"
+                )));
             }
         }
         if !(1..=1_000_000).contains(&self.serving_batch) {
-            return Err(format!(
+            return Err(InvalidCostInput(format!(
                 "serving batch must be between 1 and 1000000 (got {})",
                 self.serving_batch
-            ));
+            )));
         }
         if self.min_instances > self.max_instances || self.max_instances == 0 {
-            return Err(format!(
+            return Err(InvalidCostInput(format!(
                 "instances: the minimum ({}) must not exceed the maximum ({}), which must be at least 1",
                 self.min_instances, self.max_instances
-            ));
+            )));
         }
         Ok(())
     }
@@ -564,7 +566,7 @@ pub fn plan(
     inputs: &CostInputs,
     pricing: &Pricing,
     service_ms: &[f64],
-) -> Result<CostPlan, String> {
+) -> Result<CostPlan, InvalidCostInput> {
     inputs.validate()?;
     let svc = Service::new(service_ms);
     let tiers = price_and_judge(inputs, pricing, &svc);
