@@ -19,8 +19,14 @@ pub const DEFAULT_BATCH_SIZES: [usize; 4] = [1, 8, 32, 64];
 pub enum Stop {
     /// A fixed number of measured requests.
     Iterations(u64),
-    /// At least this long and this many requests.
-    MinTime { seconds: f64, min_iterations: u64 },
+    /// At least this long and this many requests, but at most `max_seconds`: a slow model
+    /// stops with fewer requests, and says so.
+    MinTime {
+        seconds: f64,
+        min_iterations: u64,
+        #[serde(default = "default_min_time_cap")]
+        max_seconds: f64,
+    },
     /// Until the 95% confidence interval of p99 is within `percent` of it, after
     /// `min_iterations`, and at most `max_iterations` requests or `max_seconds`.
     UntilStable {
@@ -36,6 +42,15 @@ fn default_max_seconds() -> f64 {
     60.0
 }
 
+/// How long a time-bounded run may take to reach its minimum count: a default study on a model
+/// of one second per request stays near a minute over four batch sizes.
+fn default_min_time_cap() -> f64 {
+    10.0
+}
+
+/// How long a warm-up counted in requests may take.
+pub const WARMUP_MAX_SECONDS: f64 = 5.0;
+
 impl Stop {
     /// The default of each kind, for a window that switches between them.
     pub fn default_iterations() -> Stop {
@@ -45,6 +60,7 @@ impl Stop {
         Stop::MinTime {
             seconds: 1.0,
             min_iterations: 100,
+            max_seconds: default_min_time_cap(),
         }
     }
     pub fn default_until_stable() -> Stop {
@@ -75,8 +91,10 @@ pub struct BenchSettings {
     pub batch_sizes: Vec<usize>,
     /// Closed-loop client threads, each with its own session.
     pub concurrency: usize,
-    /// Warm-up requests before measuring (when `warmup_seconds` is not set).
+    /// Warm-up requests before measuring (when `warmup_seconds` is not set), ending after
+    /// `warmup_max_seconds` even when fewer ran.
     pub warmup_iterations: u64,
+    pub warmup_max_seconds: f64,
     /// Warm up for this long instead of a number of requests.
     pub warmup_seconds: Option<f64>,
     pub stop: Stop,
@@ -100,6 +118,7 @@ impl Default for BenchSettings {
             batch_sizes: Vec::new(),
             concurrency: 1,
             warmup_iterations: 10,
+            warmup_max_seconds: WARMUP_MAX_SECONDS,
             warmup_seconds: None,
             stop: Stop::default_min_time(),
             dims: BTreeMap::new(),
@@ -152,6 +171,12 @@ impl BenchSettings {
             in_range("inter_threads", t as f64, 1.0, 1024.0)?;
         }
         in_range("warmup_iterations", self.warmup_iterations as f64, 0.0, 1e7)?;
+        in_range(
+            "warmup_max_seconds",
+            self.warmup_max_seconds,
+            0.0,
+            MAX_SECONDS,
+        )?;
         if let Some(s) = self.warmup_seconds {
             in_range("warmup_seconds", s, 0.0, MAX_SECONDS)?;
         }
@@ -160,9 +185,11 @@ impl BenchSettings {
             Stop::MinTime {
                 seconds,
                 min_iterations,
+                max_seconds,
             } => {
                 in_range("stop.seconds", seconds, 0.01, MAX_SECONDS)?;
                 in_range("stop.min_iterations", min_iterations as f64, 0.0, 1e9)?;
+                in_range("stop.max_seconds", max_seconds, seconds, MAX_SECONDS)?;
             }
             Stop::UntilStable {
                 percent,
@@ -233,14 +260,20 @@ impl BenchSettings {
                 Some(s) => Warmup::Duration(secs(s)),
                 None => Warmup::Iterations(self.warmup_iterations),
             },
+            warmup_max_time: self
+                .warmup_seconds
+                .is_none()
+                .then(|| secs(self.warmup_max_seconds)),
             stop: match self.stop {
                 Stop::Iterations(n) => StopRule::Iterations(n),
                 Stop::MinTime {
                     seconds,
                     min_iterations,
+                    max_seconds,
                 } => StopRule::MinTime {
                     min_time: secs(seconds),
                     min_iterations,
+                    max_time: Some(secs(max_seconds)),
                 },
                 Stop::UntilStable {
                     percent,
@@ -362,11 +395,18 @@ impl fmt::Display for StopRule {
             StopRule::MinTime {
                 min_time,
                 min_iterations,
-            } => write!(
-                f,
-                "at least {:.1} s and {min_iterations} requests",
-                min_time.as_secs_f64()
-            ),
+                max_time,
+            } => {
+                write!(
+                    f,
+                    "at least {:.1} s and {min_iterations} requests",
+                    min_time.as_secs_f64()
+                )?;
+                match max_time {
+                    Some(t) => write!(f, " (at most {:.0} s)", t.as_secs_f64()),
+                    None => Ok(()),
+                }
+            }
             StopRule::UntilStable {
                 rel_width,
                 min_iterations,
@@ -403,7 +443,8 @@ mod tests {
             p.stop,
             StopRule::MinTime {
                 min_time: Duration::from_secs(1),
-                min_iterations: 100
+                min_iterations: 100,
+                max_time: Some(Duration::from_secs(10)),
             }
         );
     }
@@ -425,6 +466,7 @@ mod tests {
             s.stop = Stop::MinTime {
                 seconds: f64::INFINITY,
                 min_iterations: 1,
+                max_seconds: 10.0,
             }
         });
         assert_eq!(e.field, "stop.seconds");

@@ -252,7 +252,7 @@ fn excluded_nodes_stay_float_and_the_coverage_says_why() {
 
 fn flops(m: &Model) -> u64 {
     let mut m = m.clone();
-    inferscope::engine::tract::fill_flops(&mut m, &[]);
+    inferscope::engine::tract::fill_flops(&mut m, &[], None);
     m.info
         .flops
         .unwrap_or_else(|| panic!("{}", m.info.flops_note))

@@ -153,6 +153,7 @@ fn min_time_and_warmup_duration_follow_the_clock() {
         StopRule::MinTime {
             min_time: Duration::from_millis(100),
             min_iterations: 20,
+            max_time: None,
         },
     );
     let (results, _) = run_fake(&p, engine, clock, &AtomicBool::new(false));
@@ -273,6 +274,7 @@ fn a_cancel_is_seen_before_the_next_call_and_no_run_starts_after_it() {
         StopRule::MinTime {
             min_time: Duration::from_secs(600),
             min_iterations: 1,
+            max_time: None,
         },
     );
     let (results, events) = run_fake(&p, engine.clone(), clock, &cancel);
@@ -539,4 +541,36 @@ fn interleaved_runs_alternate_and_keep_each_workloads_numbers() {
     }
     assert_eq!(order.len(), 2 * ROUNDS, "{order:?}");
     assert!(order.chunks(2).all(|c| c == [0, 1]), "{order:?}");
+}
+
+/// The default study on a model that takes a second per request stays near a minute over the
+/// default four batch sizes: warm-up and measurement are capped in time, and each run says
+/// when the cap cut it short.
+#[test]
+fn a_default_study_on_a_one_second_model_takes_about_a_minute_and_says_so() {
+    let clock = Arc::new(FakeClock::default());
+    let engine = FakeEngine::new(vec![1_000_000_000], FakeTime::Scripted(clock.clone()));
+    let p = inferscope::settings::BenchSettings::default()
+        .to_plan(vec![EngineKind::Tract], false, None)
+        .unwrap();
+    assert_eq!(p.batch_sizes.len(), 4);
+    let (results, _) = run_fake(&p, engine, clock, &AtomicBool::new(false));
+    assert_eq!(results.len(), 4);
+    // What the study spends: warm-up (1 s a request) and the measured span of every run.
+    let total_s: f64 = results
+        .iter()
+        .map(|r| r.warmup_iterations as f64 + r.measure_seconds)
+        .sum();
+    assert!((50.0..=70.0).contains(&total_s), "{total_s} s");
+    for r in &results {
+        assert_eq!(r.warmup_iterations, 5, "warm-up stops after 5 s");
+        assert_eq!(r.n_iterations, 10, "measurement stops at the 10 s cap");
+        assert!(
+            r.stop_reason
+                .contains("time cap of 10 s reached with 10 of the 100"),
+            "{}",
+            r.stop_reason
+        );
+        assert!(r.warnings.iter().any(|w| w.kind == "too_few_samples"));
+    }
 }

@@ -148,6 +148,7 @@ fn cancel_midway_leaves_the_app_usable() {
         s.stop = Stop::MinTime {
             seconds: 600.0,
             min_iterations: 100,
+            max_seconds: 600.0,
         };
     }
     h.step();
@@ -434,6 +435,7 @@ fn keyboard_shortcuts_run_and_cancel() {
         s.stop = Stop::MinTime {
             seconds: 600.0,
             min_iterations: 100,
+            max_seconds: 600.0,
         };
     }
     h.step();
@@ -701,6 +703,7 @@ fn a_comparison_cancels_and_the_app_stays_usable() {
         s.stop = Stop::MinTime {
             seconds: 60.0,
             min_iterations: 100,
+            max_seconds: 60.0,
         };
     }
     h.get_by_label("Compare").click();
@@ -724,6 +727,7 @@ fn a_comparison_cancels_and_the_app_stays_usable() {
     h.state_mut().saved.settings.stop = Stop::MinTime {
         seconds: 0.2,
         min_iterations: 100,
+        max_seconds: 0.2,
     };
     h.get_by_label("Profile").click();
     h.run();

@@ -16,23 +16,9 @@ impl InferscopeApp {
             .unwrap_or_default();
         match ext.as_str() {
             "onnx" => match Model::load(path) {
-                Ok(mut m) => {
-                    // FLOPs need tract to optimize the graph, which can take seconds on a large
-                    // model: estimate them off the UI thread.
-                    m.info.flops_note = "estimating…".into();
-                    let dims: Vec<(String, usize)> = self.saved.settings.dims.clone().into_iter().collect();
-                    let (tx, rx) = mpsc::channel();
-                    let mut for_flops = m.clone();
-                    let ctx = self.ctx.clone();
-                    let _ = std::thread::Builder::new().name("inferscope-flops".into()).spawn(move || {
-                        crate::engine::tract::fill_flops(&mut for_flops, &dims);
-                        let _ = tx.send((for_flops.info.sha256, for_flops.info.flops, for_flops.info.flops_note));
-                        if let Some(c) = ctx {
-                            c.request_repaint();
-                        }
-                    });
-                    self.flops = Some(rx);
+                Ok(m) => {
                     self.model = Some(m);
+                    self.estimate_flops();
                     self.saved.model_path = Some(path.to_path_buf());
                     self.remember(path);
                 }
@@ -45,6 +31,7 @@ impl InferscopeApp {
                 }
                 self.saved.data_path = Some(path.to_path_buf());
                 self.remember(path);
+                self.estimate_flops();
             }
             "ron" => self.load_preset(path),
             _ => self.errors.push(format!(
@@ -52,6 +39,42 @@ impl InferscopeApp {
                 path.display()
             )),
         }
+    }
+
+    /// Counts the open model's FLOPs off the UI thread (tract optimizes the graph, seconds on a
+    /// large model): at the shapes of the sample data when it fits the model, else at the
+    /// settings' dims.
+    pub(super) fn estimate_flops(&mut self) {
+        let Some(m) = self.model.as_mut() else {
+            return;
+        };
+        m.info.flops = None;
+        m.info.flops_note = "estimating…".into();
+        let mut for_flops = m.clone();
+        let dims: Vec<(String, usize)> = self.saved.settings.dims.clone().into_iter().collect();
+        let data = self.saved.data_path.clone();
+        let (tx, rx) = mpsc::channel();
+        let ctx = self.ctx.clone();
+        let _ = std::thread::Builder::new()
+            .name("inferscope-flops".into())
+            .spawn(move || {
+                let shapes = data.and_then(|path| {
+                    let source = crate::data::DataSource::File {
+                        path,
+                        label_column: None,
+                    };
+                    crate::data::load(&for_flops, &source)
+                        .ok()
+                        .map(|s| s.inputs.iter().map(|t| t.shape.clone()).collect::<Vec<_>>())
+                });
+                crate::engine::tract::fill_flops(&mut for_flops, &dims, shapes.as_deref());
+                let i = for_flops.info;
+                let _ = tx.send((i.sha256, i.flops, i.flops_note));
+                if let Some(c) = ctx {
+                    c.request_repaint();
+                }
+            });
+        self.flops = Some(rx);
     }
 
     /// Loads a preset file: its settings, cost inputs and prices, and the model and data it

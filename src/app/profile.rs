@@ -124,11 +124,14 @@ impl InferscopeApp {
                             let l = ui.label("measure");
                             ui.add(egui::DragValue::new(n).range(1..=10_000_000).suffix(" it")).labelled_by(l.id);
                         }
-                        Stop::MinTime { seconds, min_iterations } => {
+                        Stop::MinTime { seconds, min_iterations, max_seconds } => {
                             let l = ui.label("measure for");
                             ui.add(egui::DragValue::new(seconds).range(0.05..=3600.0).speed(0.1).suffix(" s")).labelled_by(l.id);
                             let l = ui.label("and at least");
                             ui.add(egui::DragValue::new(min_iterations).range(1..=10_000_000).suffix(" it")).labelled_by(l.id);
+                            let l = ui.label("at most").on_hover_text("A slow model stops here with fewer requests, and the run says so");
+                            let lo = *seconds;
+                            ui.add(egui::DragValue::new(max_seconds).range(lo..=86_400.0).suffix(" s")).labelled_by(l.id);
                         }
                         Stop::UntilStable { percent, max_iterations, max_seconds, .. } => {
                             let l = ui.label("p99 interval within");

@@ -286,7 +286,7 @@ impl InferscopeApp {
                     ui.label("FLOPs").on_hover_text("2 x multiply-adds per inference (MatMul, Gemm, Conv...), from tract's cost model");
                     match i.flops {
                         Some(f) => ui.label(crate::format::count(f)).on_hover_text(&i.flops_note),
-                        None => ui.label("n/a").on_hover_text(&i.flops_note),
+                        None => ui.label(if i.flops_note.starts_with("estimating") { "…" } else { "unknown" }).on_hover_text(&i.flops_note),
                     };
                     ui.end_row();
                     ui.label("Producer");

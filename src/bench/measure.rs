@@ -159,7 +159,12 @@ pub(super) fn measure(
                         }
                         let fs = *first_start.get_or_insert(start);
                         let is_warm = match plan.warmup {
-                            Warmup::Iterations(n) => out.warmup_count < n,
+                            Warmup::Iterations(n) => {
+                                out.warmup_count < n
+                                    && plan
+                                        .warmup_max_time
+                                        .is_none_or(|t| start < fs + t.as_nanos() as u64)
+                            }
                             Warmup::Duration(d) => start < fs + d.as_nanos() as u64,
                         };
                         if is_warm {
@@ -184,13 +189,23 @@ pub(super) fn measure(
                             StopRule::MinTime {
                                 min_time,
                                 min_iterations,
-                            } => (n >= min_iterations && elapsed >= min_time.as_nanos() as u64)
-                                .then(|| {
-                                    format!(
+                                max_time,
+                            } => {
+                                let cap = max_time.map(|t| t.as_nanos() as u64);
+                                if n >= min_iterations && elapsed >= min_time.as_nanos() as u64 {
+                                    Some(format!(
                                         "{:.1} s and {min_iterations}+ iterations",
                                         min_time.as_secs_f64()
-                                    )
-                                }),
+                                    ))
+                                } else if cap.is_some_and(|c| elapsed >= c) {
+                                    Some(format!(
+                                        "time cap of {:.0} s reached with {n} of the {min_iterations} iterations asked for (a slow model: raise --max-time for more)",
+                                        max_time.unwrap_or_default().as_secs_f64()
+                                    ))
+                                } else {
+                                    None
+                                }
+                            }
                             StopRule::UntilStable {
                                 rel_width,
                                 min_iterations,

@@ -28,10 +28,14 @@ pub enum Warmup {
 pub enum StopRule {
     /// Exactly this many measured requests.
     Iterations(u64),
-    /// At least `min_time` and at least `min_iterations` requests.
+    /// At least `min_time` and at least `min_iterations` requests, but no longer than
+    /// `max_time` (a slow model then stops with fewer requests, and says so).
     MinTime {
         min_time: Duration,
         min_iterations: u64,
+        /// `None` in files written before runs had a cap.
+        #[serde(default)]
+        max_time: Option<Duration>,
     },
     /// Until the 95% confidence interval of p99 is within `rel_width` (0.05 = 5%) of p99,
     /// after `min_iterations`, and at most `max_iterations` or `max_time`.
@@ -52,6 +56,9 @@ pub struct Plan {
     /// Closed-loop client threads, each with its own session.
     pub concurrency: usize,
     pub warmup: Warmup,
+    /// A warm-up counted in requests ends after this long even when fewer ran (a slow model).
+    #[serde(default)]
+    pub warmup_max_time: Option<Duration>,
     pub stop: StopRule,
     pub engine_options: EngineOptions,
     /// Raw latencies kept per run for intervals and plots (a uniform subsample beyond this).

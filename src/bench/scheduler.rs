@@ -252,9 +252,11 @@ fn round_stop(stop: StopRule) -> StopRule {
         StopRule::MinTime {
             min_time,
             min_iterations,
+            max_time,
         } => StopRule::MinTime {
             min_time: min_time / ROUNDS as u32,
             min_iterations: min_iterations.div_ceil(r).max(1),
+            max_time: max_time.map(|t| t / ROUNDS as u32),
         },
         StopRule::UntilStable { min_iterations, .. } => {
             StopRule::Iterations(min_iterations.div_ceil(r).max(1))

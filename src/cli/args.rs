@@ -317,7 +317,8 @@ pub struct BenchArgs {
     /// Cap for --until-stable (default 100000).
     #[arg(long)]
     pub max_iterations: Option<u64>,
-    /// Time cap for --until-stable (default 60s).
+    /// The longest a run measures: default 10s with --duration (a slow model then stops with
+    /// fewer requests, and says so), 60s with --until-stable.
     #[arg(long)]
     pub max_time: Option<String>,
     /// Sizes of symbolic dims for synthesized inputs, e.g. --dim seq=128.
@@ -495,10 +496,19 @@ impl BenchArgs {
             }
         } else if let Some(d) = &self.duration {
             match min_time {
-                Stop::MinTime { min_iterations, .. } => Stop::MinTime {
-                    seconds: secs("--duration", d)?,
+                Stop::MinTime {
                     min_iterations,
-                },
+                    max_seconds,
+                    ..
+                } => {
+                    let seconds = secs("--duration", d)?;
+                    Stop::MinTime {
+                        seconds,
+                        min_iterations,
+                        // A long --duration is a wish for that long: the cap never cuts it.
+                        max_seconds: max_seconds.max(seconds),
+                    }
+                }
                 other => other,
             }
         } else {
@@ -506,8 +516,15 @@ impl BenchArgs {
         };
         match &mut stop {
             Stop::Iterations(_) => {}
-            Stop::MinTime { min_iterations, .. } => {
+            Stop::MinTime {
+                min_iterations,
+                max_seconds,
+                ..
+            } => {
                 *min_iterations = self.min_iterations.unwrap_or(*min_iterations);
+                if let Some(t) = &self.max_time {
+                    *max_seconds = secs("--max-time", t)?;
+                }
             }
             Stop::UntilStable {
                 min_iterations,

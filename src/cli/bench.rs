@@ -101,6 +101,11 @@ pub fn setup(args: &BenchArgs, ort_path: Option<PathBuf>) -> Result<Setup> {
     for n in &samples.notes {
         eprintln!("note: {n}");
     }
+    // FLOPs per inference at the shapes the requests have, for the JSON and the report.
+    let mut model = model;
+    let shapes: Vec<Vec<usize>> = samples.inputs.iter().map(|t| t.shape.clone()).collect();
+    let dims: Vec<(String, usize)> = settings.dims.clone().into_iter().collect();
+    crate::engine::tract::fill_flops(&mut model, &dims, Some(&shapes));
     Ok(Setup {
         model,
         plan,

@@ -23,7 +23,7 @@ pub fn run(
 
 fn inspect(path: &Path, json: bool, dims: Vec<(String, usize)>) -> Result<()> {
     let mut model = Model::load(path)?;
-    crate::engine::tract::fill_flops(&mut model, &dims);
+    crate::engine::tract::fill_flops(&mut model, &dims, None);
     let i = &model.info;
     let mut out = std::io::stdout().lock();
     if json {

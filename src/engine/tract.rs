@@ -10,11 +10,80 @@ use tract_onnx::prelude::*;
 
 type Plan = TypedRunnableModel;
 
-/// A model compiled by tract.
+/// A model compiled by tract: one plan for every input shape when tract's symbolic shape
+/// analysis succeeds, else one plan per set of concrete input shapes, compiled when requests of
+/// those shapes are prepared (outside the timed calls).
 pub struct TractEngine {
-    plan: Arc<Plan>,
+    compiled: Compiled,
     executor: Executor,
     n_inputs: usize,
+}
+
+#[derive(Clone)]
+enum Compiled {
+    Symbolic(Arc<Plan>),
+    PerShape(Arc<PerShape>),
+}
+
+/// What compiling for concrete shapes needs, and the plans made so far (shared by forks).
+struct PerShape {
+    parsed: InferenceModel,
+    model: Model,
+    /// Why the symbolic path failed, for the error when the concrete one fails too.
+    symbolic_error: String,
+    /// By input shapes and the values of scalar inputs.
+    plans: std::sync::Mutex<std::collections::HashMap<String, Arc<Plan>>>,
+}
+
+impl PerShape {
+    /// The plan for requests like `inputs`: compiled at their shapes; where tract's analysis
+    /// still fails (an `If` whose branches differ by a scalar input, such as a sample rate),
+    /// compiled again with the scalar inputs fixed to the values the requests hold.
+    fn plan(&self, inputs: &[Tensor]) -> Result<Arc<Plan>> {
+        let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
+        let scalars: Vec<(usize, &Tensor)> = inputs
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.shape.is_empty())
+            .collect();
+        let key = format!(
+            "{shapes:?} {:?}",
+            scalars
+                .iter()
+                .map(|(i, t)| (i, &t.data))
+                .collect::<Vec<_>>()
+        );
+        if let Some(p) = self.plans.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(p);
+        }
+        let compile = |fixed: &[(usize, &Tensor)]| -> Result<Arc<Plan>> {
+            let mut m = with_input_facts(self.parsed.clone(), &self.model, Some(&shapes))?;
+            for (ix, t) in fixed {
+                let value = to_tvalue(t)?.into_tensor();
+                m.set_input_fact(*ix, InferenceFact::from(value))?;
+            }
+            m.into_optimized()?.into_runnable()
+        };
+        let plan = compile(&[]).or_else(|e| {
+            if scalars.is_empty() {
+                Err(e)
+            } else {
+                compile(&scalars).map_err(|_| e)
+            }
+        });
+        let plan = plan.map_err(|e| {
+            anyhow::anyhow!(
+                "tract {} cannot run {} at input shapes {shapes:?}: {e:#}; with symbolic dims it failed too: {}. Try ONNX Runtime instead (--engine ort).",
+                env!("INFERSCOPE_TRACT_VERSION"),
+                self.model.info.name,
+                self.symbolic_error
+            )
+        })?;
+        if let Ok(mut m) = self.plans.lock() {
+            m.insert(key, plan.clone());
+        }
+        Ok(plan)
+    }
 }
 
 fn datum(d: DType) -> DatumType {
@@ -31,8 +100,44 @@ fn datum(d: DType) -> DatumType {
 
 /// Parses the model into tract and names the operators tract does not implement.
 fn parse(model: &Model) -> Result<InferenceModel> {
+    parse_bytes(model, &model.bytes)
+}
+
+/// The model without the shapes its exporter declared for intermediate values and outputs:
+/// they are written in the exporter's symbols (`batch`, `height`, `DynamicDimension.0`), which
+/// contradict concrete input shapes. tract infers them again from the inputs.
+fn without_declared_shapes(model: &Model) -> Result<Vec<u8>> {
+    use prost::Message;
+    fn strip(g: &mut tract_onnx::pb::GraphProto) {
+        g.value_info.clear();
+        for o in &mut g.output {
+            if let Some(tract_onnx::pb::type_proto::Value::TensorType(t)) =
+                o.r#type.as_mut().and_then(|t| t.value.as_mut())
+            {
+                t.shape = None;
+            }
+        }
+        for n in &mut g.node {
+            for a in &mut n.attribute {
+                if let Some(sub) = a.g.as_mut() {
+                    strip(sub);
+                }
+                for sub in &mut a.graphs {
+                    strip(sub);
+                }
+            }
+        }
+    }
+    let mut proto = crate::model::decode_proto(&model.bytes, &model.info.path)?;
+    if let Some(g) = proto.graph.as_mut() {
+        strip(g);
+    }
+    Ok(proto.encode_to_vec())
+}
+
+fn parse_bytes(model: &Model, bytes: &[u8]) -> Result<InferenceModel> {
     let parsed = tract_onnx::onnx()
-        .model_for_read(&mut model.bytes.as_slice())
+        .model_for_read(&mut &bytes[..])
         .with_context(|| format!("tract cannot read {}", model.info.path.display()))?;
     let missing: Vec<String> = parsed
         .nodes()
@@ -114,20 +219,32 @@ fn sanitize(s: &str) -> String {
 }
 
 impl TractEngine {
+    /// Compiles the model with symbolic input dims; where tract's shape analysis cannot follow
+    /// them (it often cannot on exports with dynamic dims), compiling waits for the concrete
+    /// shapes of the requests.
     pub fn load(model: &Model, options: &EngineOptions) -> Result<TractEngine> {
         let parsed = parse(model)?;
-        let typed = with_input_facts(parsed, model, None)?
-            .into_optimized()
-            .with_context(|| format!("tract cannot optimize {}", model.info.name))?;
-        let plan = typed
-            .into_runnable()
-            .context("tract cannot plan the model")?;
+        let symbolic = with_input_facts(parsed.clone(), model, None)
+            .and_then(|m| {
+                m.into_optimized()
+                    .with_context(|| format!("tract cannot optimize {}", model.info.name))
+            })
+            .and_then(|m| m.into_runnable().context("tract cannot plan the model"));
+        let compiled = match symbolic {
+            Ok(plan) => Compiled::Symbolic(plan),
+            Err(e) => Compiled::PerShape(Arc::new(PerShape {
+                parsed: parse_bytes(model, &without_declared_shapes(model)?).unwrap_or(parsed),
+                model: model.clone(),
+                symbolic_error: format!("{e:#}"),
+                plans: Default::default(),
+            })),
+        };
         let executor = match options.intra_threads {
             Some(n) if n > 1 => Executor::multithread(n),
             _ => Executor::SingleThread,
         };
         Ok(TractEngine {
-            plan,
+            compiled,
             executor,
             n_inputs: model.inputs().len(),
         })
@@ -187,7 +304,11 @@ fn from_tvalue(v: &TValue) -> Result<Output> {
     })
 }
 
-struct TractInputs(TVec<TValue>);
+/// Inputs converted for tract, with the plan that runs them.
+struct TractInputs {
+    plan: Arc<Plan>,
+    values: TVec<TValue>,
+}
 
 impl Engine for TractEngine {
     fn kind(&self) -> EngineKind {
@@ -207,7 +328,11 @@ impl Engine for TractEngine {
             );
         }
         let values = inputs.iter().map(to_tvalue).collect::<Result<TVec<_>>>()?;
-        Ok(Prepared(Box::new(TractInputs(values))))
+        let plan = match &self.compiled {
+            Compiled::Symbolic(p) => p.clone(),
+            Compiled::PerShape(c) => c.plan(inputs)?,
+        };
+        Ok(Prepared(Box::new(TractInputs { plan, values })))
     }
 
     fn run_prepared(&mut self, inputs: &Prepared) -> Result<()> {
@@ -223,7 +348,7 @@ impl Engine for TractEngine {
 
     fn fork(&self) -> Result<Box<dyn Engine>> {
         Ok(Box::new(TractEngine {
-            plan: self.plan.clone(),
+            compiled: self.compiled.clone(),
             executor: self.executor.clone(),
             n_inputs: self.n_inputs,
         }))
@@ -237,7 +362,7 @@ impl TractEngine {
             .downcast_ref::<TractInputs>()
             .context("inputs prepared for another engine")?;
         // TValues are reference-counted: cloning the vector copies no tensor data.
-        let run = || self.plan.run(values.0.clone());
+        let run = || values.plan.run(values.values.clone());
         let out = match &self.executor {
             Executor::SingleThread => run(),
             ex => multithread_tract_scope(ex.clone(), run),
@@ -253,10 +378,17 @@ pub fn estimate_flops(model: &Model, shapes: &[Vec<usize>]) -> Result<u64> {
 }
 
 fn flops_inner(model: &Model, shapes: &[Vec<usize>]) -> Result<u64> {
-    let parsed = parse(model)?;
-    let typed = with_input_facts(parsed, model, Some(shapes))?
-        .into_typed()?
-        .into_decluttered()?;
+    let typed = |parsed: InferenceModel| -> Result<TypedModel> {
+        with_input_facts(parsed, model, Some(shapes))?
+            .into_typed()?
+            .into_decluttered()
+    };
+    // As the engine does: the exporter's declared shapes can contradict concrete inputs.
+    let typed = typed(parse(model)?).or_else(|e| {
+        parse_bytes(model, &without_declared_shapes(model)?)
+            .and_then(typed)
+            .map_err(|_| e)
+    })?;
     let mut fma: u64 = 0;
     for node in typed.nodes() {
         let inputs = typed.node_input_facts(node.id)?;
@@ -268,15 +400,39 @@ fn flops_inner(model: &Model, shapes: &[Vec<usize>]) -> Result<u64> {
     }
     Ok(2 * fma)
 }
-/// Fills in FLOPs at batch 1 and the given dims (tract's cost model).
-pub fn fill_flops(model: &mut Model, dims: &[(String, usize)]) {
-    let opts = crate::data::SynthOptions {
-        dims: dims.iter().cloned().collect(),
-        samples: 1,
-        ..Default::default()
+/// Fills in FLOPs per inference (tract's cost model): at the shapes of the sample data when
+/// there is some (its batch axis set to 1), else at batch 1 and the given dims. A count that
+/// cannot be made, or would rest on dims nobody gave a size, is left unknown with the reason.
+pub fn fill_flops(model: &mut Model, dims: &[(String, usize)], data: Option<&[Vec<usize>]>) {
+    let shapes = match data {
+        Some(d) => Ok(model
+            .inputs()
+            .iter()
+            .zip(d)
+            .map(|(spec, shape)| {
+                let mut s = shape.clone();
+                if let Some(ax) = model.batch_axis(spec).filter(|&ax| ax < s.len()) {
+                    s[ax] = 1;
+                }
+                s
+            })
+            .collect::<Vec<_>>()),
+        None => {
+            let opts = crate::data::SynthOptions {
+                dims: dims.iter().cloned().collect(),
+                samples: 1,
+                ..Default::default()
+            };
+            crate::data::synthesize(model, &opts).and_then(|s| {
+                // A size of 1 guessed for a dim nobody sized (an image's height, say).
+                let guessed = |n: &&String| n.ends_with(" set to 1") || n.contains(" set to 1 (");
+                if let Some(n) = s.notes.iter().find(guessed) {
+                    bail!("{n}, so a count would mean little; count them at the shapes of sample data");
+                }
+                Ok(s.inputs.iter().map(|t| t.shape.clone()).collect::<Vec<_>>())
+            })
+        }
     };
-    let shapes = crate::data::synthesize(model, &opts)
-        .map(|s| s.inputs.iter().map(|t| t.shape.clone()).collect::<Vec<_>>());
     let result = shapes.and_then(|s| estimate_flops(model, &s).map(|f| (f, s)));
     match result {
         Ok((f, shapes)) => {
@@ -290,6 +446,7 @@ pub fn fill_flops(model: &mut Model, dims: &[(String, usize)]) {
             model.info.flops_note = format!("at {}", names.join(", "));
         }
         Err(e) => {
+            model.info.flops = None;
             model.info.flops_note = format!(
                 "not estimated: {}",
                 format!("{e:#}").lines().next().unwrap_or("")

@@ -170,8 +170,11 @@ fn dims_of(shape: &pb::TensorShapeProto) -> Vec<Dim> {
         .dim
         .iter()
         .map(|d| match &d.value {
-            Some(Value::DimValue(v)) => Dim::Fixed(*v),
-            Some(Value::DimParam(p)) if !p.is_empty() => Dim::Symbol(p.clone()),
+            // paddle2onnx and tf2onnx write -1 (and some exporters 0) for a dynamic dim, as
+            // ONNX Runtime reads it.
+            Some(Value::DimValue(v)) if *v > 0 => Dim::Fixed(*v),
+            // Paddle writes `?` as the name of a dim it knows nothing about.
+            Some(Value::DimParam(p)) if !p.is_empty() && p != "?" => Dim::Symbol(p.clone()),
             _ => Dim::Unknown,
         })
         .collect()
@@ -496,6 +499,70 @@ mod tests {
 
     fn asset(p: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+    }
+
+    /// paddle2onnx and tf2onnx write `dim_value: -1` (some exporters 0) for a dynamic dim: it
+    /// is dynamic, as in ONNX Runtime; a fixed dim the data contradicts is refused with both.
+    #[test]
+    fn minus_one_and_zero_dims_are_dynamic() {
+        use pb::tensor_shape_proto::{dimension::Value as V, Dimension};
+        use prost::Message;
+        let dim = |v: V| Dimension {
+            value: Some(v),
+            ..Default::default()
+        };
+        let info = |name: &str| pb::ValueInfoProto {
+            name: name.into(),
+            r#type: Some(pb::TypeProto {
+                value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                    elem_type: 1,
+                    shape: Some(pb::TensorShapeProto {
+                        dim: vec![
+                            dim(V::DimValue(-1)),
+                            dim(V::DimValue(3)),
+                            dim(V::DimValue(0)),
+                            dim(V::DimParam("w".into())),
+                        ],
+                    }),
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let proto = pb::ModelProto {
+            ir_version: 7,
+            opset_import: vec![pb::OperatorSetIdProto {
+                domain: String::new(),
+                version: 11,
+            }],
+            graph: Some(pb::GraphProto {
+                node: vec![pb::NodeProto {
+                    op_type: "Identity".into(),
+                    input: vec!["x".into()],
+                    output: vec!["y".into()],
+                    ..Default::default()
+                }],
+                input: vec![info("x")],
+                output: vec![info("y")],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let m = Model::from_bytes(Path::new("paddle.onnx"), proto.encode_to_vec()).unwrap();
+        assert_eq!(m.info.inputs[0].type_string(), "float32[?, 3, ?, w]");
+        let t = |shape: Vec<usize>| {
+            let n = shape.iter().product();
+            crate::tensor::Tensor::new(shape, crate::tensor::TensorData::F32(vec![0.5; n])).unwrap()
+        };
+        crate::data::validate(&m, &[t(vec![1, 3, 48, 192])]).unwrap();
+        let e = format!(
+            "{:#}",
+            crate::data::validate(&m, &[t(vec![1, 4, 48, 192])]).unwrap_err()
+        );
+        assert!(
+            e.contains("float32[?, 3, ?, w]") && e.contains("[1, 4, 48, 192]"),
+            "{e}"
+        );
     }
 
     #[test]

