@@ -106,6 +106,7 @@ fn frame_time(samples: usize) -> f64 {
             .map(|i| [i as f64 * 0.01, 100.0])
             .collect(),
         progress: None,
+        study: None,
         cancelled: false,
         finished: true,
         notice: None,

@@ -88,6 +88,16 @@ pub fn interval(ci: Option<&crate::bench::stats::Interval>) -> String {
         .unwrap_or_else(|| "n/a".into())
 }
 
+/// A span people wait for: `8 s`, `2 min 5 s`, `1 h 4 min`.
+pub fn duration(d: std::time::Duration) -> String {
+    let s = d.as_secs_f64().round() as u64;
+    match s {
+        s if s < 60 => format!("{} s", s.max(1)),
+        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
+        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
 /// `1 run`, `3 runs`.
 pub fn plural(n: u64, what: &str) -> String {
     if n == 1 {
@@ -135,5 +145,7 @@ mod tests {
         assert_eq!(interval(None), "n/a");
         assert_eq!(plural(1, "run"), "1 run");
         assert_eq!(sentence("élan x"), "Élan x");
+        assert_eq!(duration(std::time::Duration::from_secs(125)), "2 min 5 s");
+        assert_eq!(duration(std::time::Duration::from_millis(300)), "1 s");
     }
 }

@@ -351,6 +351,7 @@ fn a_panicking_worker_ends_its_job_and_the_app_runs_again() {
         started: Instant::now(),
         memory: Vec::new(),
         progress: None,
+        study: None,
         cancelled: false,
         finished: false,
         notice: None,
@@ -718,6 +719,21 @@ fn a_comparison_cancels_and_the_app_stays_usable() {
             )
         })
     });
+    // While it runs, the tab shows what the Profile tab shows, per variant: live latencies,
+    // and how far it has come with a time estimate once there is a pace to go by.
+    step_until(&mut h, Duration::from_secs(60), |a| {
+        a.compare.as_ref().is_some_and(|c| {
+            !c.live.is_empty() && c.study.as_ref().is_some_and(|p| p.remaining().is_some())
+        })
+    });
+    h.run();
+    h.get_by_label("Latency per variant, live");
+    let status = h
+        .query_all_by_label_contains("left)")
+        .next()
+        .map(|n| format!("{n:?}"))
+        .expect("a time estimate");
+    assert!(status.contains("run 1 of 2, about"), "{status}");
     h.get_by_label("Cancel").click();
     step_until(&mut h, Duration::from_secs(120), |a| !a.is_comparing());
     let c = h.state().compare.as_ref().unwrap();

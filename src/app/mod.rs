@@ -242,6 +242,10 @@ impl InferscopeApp {
             },
         );
         self.selected_run = None;
+        let study = crate::bench::progress::StudyProgress::new(
+            &plan_copy,
+            plan_copy.engines.len() * plan_copy.batch_sizes.len(),
+        );
         self.session = Some(Session {
             plan: Some(plan_copy),
             data: data_text,
@@ -250,6 +254,7 @@ impl InferscopeApp {
             started: Instant::now(),
             memory: Vec::new(),
             progress: None,
+            study: Some(study),
             cancelled: false,
             finished: false,
             notice: notice.map(|n| {
@@ -359,6 +364,9 @@ impl InferscopeApp {
             .map(|w| w.drain())
             .unwrap_or_default();
         for e in events {
+            if let Some(p) = session.study.as_mut() {
+                p.event(&e);
+            }
             match e {
                 Event::Started { run, spec } => {
                     session.runs.entry(run).or_default().spec = Some(spec)

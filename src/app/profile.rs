@@ -208,9 +208,10 @@ impl InferscopeApp {
                             }
                         };
                         let frac = total.map(|t| done as f32 / t.max(1) as f32).unwrap_or(0.0);
+                        let eta = session.study.as_ref().map(|p| format!(" · {}", p.text())).unwrap_or_default();
                         let text = match total {
-                            Some(t) => format!("{what}: {done}/{t}"),
-                            None => format!("{what}: {done}"),
+                            Some(t) => format!("{what}: {done}/{t}{eta}"),
+                            None => format!("{what}: {done}{eta}"),
                         };
                         // No animation: an animated bar (or a spinner) repaints every frame,
                         // and with software rendering that takes CPU from the benchmark.
@@ -288,7 +289,7 @@ impl InferscopeApp {
             ui.vertical(|ui| {
                 ui.set_width(width);
                 header(ui, "Latency over time", "Each request's latency in order, per run; the shaded band is warm-up (not in the statistics)");
-                Plot::new("latency_time").height(PLOT_HEIGHT).legend(Legend::default()).x_axis_label("request").y_axis_label("ms").show(ui, |p| {
+                Plot::new("latency_time").height(PLOT_HEIGHT).legend(Legend::default().follow_insertion_order(true)).x_axis_label("request").y_axis_label("ms").show(ui, |p| {
                     if warmup > 0.0 {
                         p.add(Span::new("warm-up", 0.0..=warmup).fill(Color32::from_gray(128).gamma_multiply(0.25)));
                     }
@@ -305,7 +306,14 @@ impl InferscopeApp {
                 ui.set_width(width);
                 header(ui, "Resident memory", "Resident set size of the process over the session, sampled every 10 ms; lines mark after-load and peak");
                 Plot::new("memory").height(PLOT_HEIGHT).x_axis_label("s").y_axis_label("MB").show(ui, |p| {
-                    p.add(Line::new("RSS", PlotPoints::from(decimate_xy(&session.memory, MAX_POINTS))).color(PALETTE[0]).fill(0.0).fill_alpha(0.2));
+                    // A line, not a filled band (the axis does not start at zero), with room
+                    // around it so the axis has several labels.
+                    p.add(Line::new("RSS", PlotPoints::from(decimate_xy(&session.memory, MAX_POINTS))).color(PALETTE[0]));
+                    let (lo, hi) = session.memory.iter().fold((f64::MAX, f64::MIN), |(lo, hi), m| (lo.min(m[1]), hi.max(m[1])));
+                    if lo <= hi {
+                        let pad = ((hi - lo) * 0.25).max(hi * 0.05).max(1.0);
+                        p.set_plot_bounds_y((lo - pad).max(0.0)..=hi + pad);
+                    }
                     if let Some(r) = session.results().first() {
                         p.add(HLine::new("after load", r.rss_after_load_mb).color(Color32::from_rgb(44, 160, 44)));
                     }
@@ -358,7 +366,7 @@ impl InferscopeApp {
                 );
                 Plot::new("histogram")
                     .height(PLOT_HEIGHT)
-                    .legend(Legend::default())
+                    .legend(Legend::default().follow_insertion_order(true))
                     .x_axis_formatter(|m, _| log_ms_label(m.value))
                     .y_axis_label("requests")
                     .show(ui, |p| {
@@ -380,7 +388,7 @@ impl InferscopeApp {
                 );
                 Plot::new("cdf")
                     .height(PLOT_HEIGHT)
-                    .legend(Legend::default())
+                    .legend(Legend::default().follow_insertion_order(true))
                     .x_axis_formatter(|m, _| log_ms_label(m.value))
                     .include_y(0.0)
                     .include_y(1.0)
@@ -397,7 +405,7 @@ impl InferscopeApp {
             Plot::new("throughput")
                 .height(PLOT_HEIGHT)
                 .width(width * 2.0)
-                .legend(Legend::default())
+                .legend(Legend::default().follow_insertion_order(true))
                 .x_axis_label("batch size")
                 .y_axis_label("samples/s")
                 .show(ui, |p| {

@@ -115,6 +115,8 @@ pub struct Session {
     /// (seconds since start, resident MB)
     pub memory: Vec<[f64; 2]>,
     pub progress: Option<(usize, Phase, u64, Option<u64>)>,
+    /// Runs done and about how long is left.
+    pub study: Option<crate::bench::progress::StudyProgress>,
     pub cancelled: bool,
     pub finished: bool,
     pub notice: Option<String>,

@@ -3,6 +3,7 @@
 pub mod checklist;
 pub mod measure;
 pub mod memory;
+pub mod progress;
 pub mod scheduler;
 pub mod stats;
 pub mod table;

@@ -165,7 +165,8 @@ pub fn say(args: &BenchArgs, text: &str) {
 
 pub fn run(args: BenchArgs, ort_path: Option<PathBuf>) -> Result<()> {
     let s = setup(&args, ort_path)?;
-    let mut progress = Progress::new();
+    let runs = s.plan.engines.len() * s.plan.batch_sizes.len();
+    let mut progress = Progress::new(&s.plan, runs);
     let cancel = AtomicBool::new(false);
     let results = bench::scheduler::run_model(&s.plan, &s.model, &s.samples, &cancel, &mut |ev| {
         progress.event(ev)

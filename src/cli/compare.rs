@@ -47,7 +47,8 @@ pub fn run(a: CompareArgs, ort_path: Option<PathBuf>) -> Result<()> {
             crate::optimize::SPELLINGS
         );
     }
-    let mut progress = Progress::new();
+    let runs = s.plan.engines.len() * s.plan.batch_sizes.len() * (variants.len() + 1);
+    let mut progress = Progress::new(&s.plan, runs);
     let cancel = AtomicBool::new(false);
     let req = crate::compare::Request {
         model: &s.model,

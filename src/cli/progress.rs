@@ -1,6 +1,7 @@
 //! A terminal progress bar fed by benchmark events.
 
-use crate::bench::{Event, Phase};
+use crate::bench::progress::StudyProgress;
+use crate::bench::{Event, Phase, Plan};
 use anyhow::{bail, Result};
 use std::collections::BTreeMap;
 
@@ -9,6 +10,7 @@ pub struct Progress {
     pub bar: indicatif::ProgressBar,
     labels: BTreeMap<usize, String>,
     pub failures: Vec<String>,
+    study: StudyProgress,
 }
 
 impl Progress {
@@ -24,11 +26,12 @@ impl Progress {
         Ok(())
     }
 
-    pub fn new() -> Progress {
+    /// A bar for a study of `runs` runs of `plan`.
+    pub fn new(plan: &Plan, runs: usize) -> Progress {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{spinner} {prefix:28} {msg:16} [{bar:30}] {pos}/{len}",
+                "{spinner} {prefix:28} {msg:44} [{bar:24}] {pos}/{len}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
@@ -36,10 +39,12 @@ impl Progress {
             bar,
             labels: BTreeMap::new(),
             failures: Vec::new(),
+            study: StudyProgress::new(plan, runs),
         }
     }
 
     pub fn event(&mut self, ev: Event) {
+        self.study.event(&ev);
         match ev {
             Event::Started { run, spec } => {
                 let b = spec
@@ -57,11 +62,13 @@ impl Progress {
             Event::Progress {
                 phase, done, total, ..
             } => {
-                self.bar.set_message(match phase {
+                let what = match phase {
                     Phase::Loading => "loading",
                     Phase::Warmup => "warming up",
                     Phase::Measure => "measuring",
-                });
+                };
+                self.bar
+                    .set_message(format!("{what}, {}", self.study.text()));
                 self.bar.set_length(total.unwrap_or(done.max(1)));
                 self.bar.set_position(done);
             }

@@ -150,6 +150,10 @@ pub struct CompareSession {
     pub step: String,
     pub specs: BTreeMap<usize, RunSpec>,
     pub progress: Option<(usize, Phase, u64, Option<u64>)>,
+    /// Runs done and about how long is left.
+    pub study: Option<crate::bench::progress::StudyProgress>,
+    /// Measured latencies per run as they arrive (ms), for the live view.
+    pub live: BTreeMap<usize, Vec<f32>>,
     pub result: Option<Comparison>,
     pub started: Instant,
     pub cancelled: bool,
@@ -209,6 +213,8 @@ impl InferscopeApp {
             self.notices
                 .push(n.lines().last().unwrap_or_default().to_string());
         }
+        let study_runs = plan.engines.len() * plan.batch_sizes.len() * (variants.len() + 1);
+        let study_plan = plan.clone();
         let ctx = self.ctx.clone();
         let every = self.repaint_every();
         let worker = Worker::compare(
@@ -230,6 +236,11 @@ impl InferscopeApp {
             step: "starting".into(),
             specs: BTreeMap::new(),
             progress: None,
+            study: Some(crate::bench::progress::StudyProgress::new(
+                &study_plan,
+                study_runs,
+            )),
+            live: BTreeMap::new(),
             result: None,
             started: Instant::now(),
             cancelled: false,
@@ -302,6 +313,9 @@ impl InferscopeApp {
         };
         let msgs = c.worker.as_ref().map(|w| w.drain()).unwrap_or_default();
         for m in msgs {
+            if let (CompareMsg::Event(e), Some(p)) = (&m, c.study.as_mut()) {
+                p.event(e);
+            }
             match m {
                 CompareMsg::Step(s) => c.step = s,
                 CompareMsg::Event(crate::bench::Event::Started { run, spec }) => {
@@ -313,6 +327,16 @@ impl InferscopeApp {
                     done,
                     total,
                 }) => c.progress = Some((run, phase, done, total)),
+                CompareMsg::Event(crate::bench::Event::Samples {
+                    run,
+                    phase: Phase::Measure,
+                    latencies_ns,
+                    ..
+                }) => c
+                    .live
+                    .entry(run)
+                    .or_default()
+                    .extend(latencies_ns.iter().map(|&ns| (ns as f64 / 1e6) as f32)),
                 CompareMsg::Event(crate::bench::Event::Cancelled { .. }) => c.cancelled = true,
                 CompareMsg::Event(crate::bench::Event::Failed { error, .. }) => {
                     c.failures.push(error)

@@ -14,6 +14,10 @@ impl InferscopeApp {
                 self.variant_toggles_ui(ui);
                 ui.separator();
                 self.compare_controls_ui(ui);
+                if self.is_comparing() {
+                    ui.add_space(6.0);
+                    self.compare_live_ui(ui);
+                }
                 let Some(cmp) = self.compare.as_ref().and_then(|c| c.result.clone()) else {
                     return;
                 };
@@ -23,6 +27,39 @@ impl InferscopeApp {
                 self.compare_charts_ui(ui, &cmp);
                 ui.add_space(6.0);
                 self.variant_details_ui(ui, &cmp);
+            });
+    }
+
+    /// While the comparison runs: each run's latencies as they arrive, one line per variant,
+    /// engine and batch, as the Profile tab shows a benchmark.
+    fn compare_live_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(c) = &self.compare else { return };
+        ui.label(RichText::new("Latency per variant, live").strong())
+            .on_hover_text("Each measured request's latency in order, per run; the rounds alternate between the variants");
+        Plot::new("compare_live")
+            .height(170.0)
+            .legend(Legend::default().follow_insertion_order(true))
+            .x_axis_label("request")
+            .y_axis_label("ms")
+            .show(ui, |p| {
+                for (i, (run, lat)) in c.live.iter().enumerate() {
+                    let name = c
+                        .specs
+                        .get(run)
+                        .map(|s| {
+                            format!(
+                                "{} · {} b{}",
+                                s.variant,
+                                s.engine,
+                                s.batch_size
+                                    .map(|b| b.to_string())
+                                    .unwrap_or_else(|| "·".into())
+                            )
+                        })
+                        .unwrap_or_else(|| format!("run {run}"));
+                    let pts = crate::app::plots::decimate(lat, 0.0, 1500);
+                    p.add(Line::new(name, PlotPoints::from(pts)).color(color(i)));
+                }
             });
     }
 
@@ -166,7 +203,8 @@ impl InferscopeApp {
                         }
                         None => String::new(),
                     };
-                    ui.label(format!("{} {what}", c.step));
+                    let eta = c.study.as_ref().map(|p| format!(" ({})", p.text())).unwrap_or_default();
+                    ui.label(format!("{} {what}{eta}", c.step));
                 } else if c.cancelled {
                     ui.label("Cancelled.");
                 } else if let Some(r) = &c.result {
@@ -342,7 +380,7 @@ impl InferscopeApp {
                 ui.label(RichText::new("Latency vs fidelity").strong()).on_hover_text("Up and to the left is better. The line joins the Pareto front: variants nothing else beats on both latency and fidelity.");
                 let pts: Vec<(String, f64, f64)> = runs.iter().filter_map(|r| fidelity_of(&r.variant).map(|f| (r.variant.clone(), r.latency_p50, f))).collect();
                 let front = pareto_front(&pts.iter().map(|p| (p.1, p.2)).collect::<Vec<_>>());
-                Plot::new("compare_pareto").height(220.0).width(w).legend(Legend::default().position(egui_plot::Corner::RightBottom))
+                Plot::new("compare_pareto").height(220.0).width(w).legend(Legend::default().follow_insertion_order(true).position(egui_plot::Corner::RightBottom))
                     .x_axis_label("p50 ms").y_axis_label("fidelity")
                     .show(ui, |p| {
                         for (i, (n, x, y)) in pts.iter().enumerate() {

@@ -1,0 +1,189 @@
+//! How far a study has come and about how long it has left, read from its events: one estimate
+//! for the command line's progress bar, the Profile tab and the Compare tab.
+
+use super::{Event, Phase, Plan, StopRule, Warmup};
+use std::time::{Duration, Instant};
+
+/// The progress of a study of `total_runs` runs.
+pub struct StudyProgress {
+    plan: Plan,
+    total_runs: usize,
+    runs_done: usize,
+    run_started: Option<Instant>,
+    /// Latencies of the current run so far (warm-up included): their mean paces the estimate.
+    latency_sum_ns: u128,
+    latency_n: u64,
+    phase: Phase,
+    finished: Vec<Duration>,
+}
+
+impl StudyProgress {
+    pub fn new(plan: &Plan, total_runs: usize) -> StudyProgress {
+        StudyProgress {
+            plan: plan.clone(),
+            total_runs: total_runs.max(1),
+            runs_done: 0,
+            run_started: None,
+            latency_sum_ns: 0,
+            latency_n: 0,
+            phase: Phase::Loading,
+            finished: Vec::new(),
+        }
+    }
+
+    /// Takes one event of the study.
+    pub fn event(&mut self, e: &Event) {
+        self.event_at(e, Instant::now())
+    }
+
+    fn event_at(&mut self, e: &Event, now: Instant) {
+        match e {
+            Event::Started { .. } => {
+                self.run_started = Some(now);
+                self.latency_sum_ns = 0;
+                self.latency_n = 0;
+            }
+            Event::Progress { phase, .. } => self.phase = *phase,
+            Event::Samples { latencies_ns, .. } => {
+                self.latency_sum_ns += latencies_ns.iter().map(|&v| v as u128).sum::<u128>();
+                self.latency_n += latencies_ns.len() as u64;
+            }
+            Event::RunDone { .. } | Event::Failed { run: Some(_), .. } => {
+                if let Some(s) = self.run_started.take() {
+                    self.finished.push(now.saturating_duration_since(s));
+                }
+                self.runs_done = (self.runs_done + 1).min(self.total_runs);
+            }
+            Event::Failed { run: None, .. } | Event::Finished | Event::Cancelled { .. } => {}
+        }
+    }
+
+    /// Runs finished (or failed) so far, and how many there are.
+    pub fn runs(&self) -> (usize, usize) {
+        (self.runs_done, self.total_runs)
+    }
+
+    /// What one run should take at `latency` per request, by the plan's warm-up and stop rule
+    /// (the upper bound for a stability rule).
+    fn expected_run(&self, latency: Duration) -> Duration {
+        let per = latency.div_f64(self.plan.concurrency.max(1) as f64);
+        let n = |k: u64| per.saturating_mul(k.min(u32::MAX as u64) as u32);
+        let warm = match self.plan.warmup {
+            Warmup::Iterations(k) => {
+                let t = n(k);
+                self.plan.warmup_max_time.map_or(t, |cap| t.min(cap))
+            }
+            Warmup::Duration(d) => d,
+        };
+        let measure = match self.plan.stop {
+            StopRule::Iterations(k) => n(k),
+            StopRule::MinTime {
+                min_time,
+                min_iterations,
+                max_time,
+            } => {
+                let t = n(min_iterations).max(min_time);
+                max_time.map_or(t, |cap| t.min(cap))
+            }
+            StopRule::UntilStable {
+                max_iterations,
+                max_time,
+                ..
+            } => n(max_iterations).min(max_time),
+        };
+        warm + measure
+    }
+
+    /// About how long the study has left: the current run by its pace so far, the runs to come
+    /// by the ones already finished. `None` before there is anything to go by.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.remaining_at(Instant::now())
+    }
+
+    fn remaining_at(&self, now: Instant) -> Option<Duration> {
+        let current = match (self.run_started, self.latency_n) {
+            (Some(start), n) if n > 0 => {
+                let latency = Duration::from_nanos((self.latency_sum_ns / n as u128) as u64);
+                Some((
+                    self.expected_run(latency),
+                    now.saturating_duration_since(start),
+                ))
+            }
+            _ => None,
+        };
+        let left_after_current = self
+            .total_runs
+            .saturating_sub(self.runs_done + usize::from(self.run_started.is_some()));
+        let per_run = if self.finished.is_empty() {
+            current.map(|(expected, _)| expected)?
+        } else {
+            self.finished.iter().sum::<Duration>() / self.finished.len() as u32
+        };
+        let current_left = current
+            .map(|(expected, spent)| expected.saturating_sub(spent))
+            .unwrap_or_default();
+        Some(current_left + per_run * left_after_current as u32)
+    }
+
+    /// `run 3 of 8, about 40 s left`.
+    pub fn text(&self) -> String {
+        let run = (self.runs_done + 1).min(self.total_runs);
+        match self.remaining() {
+            Some(r) => format!(
+                "run {run} of {}, about {} left",
+                self.total_runs,
+                crate::format::duration(r)
+            ),
+            None => format!("run {run} of {}", self.total_runs),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::RunSpec;
+    use crate::engine::EngineKind;
+
+    #[test]
+    fn the_estimate_follows_the_pace_and_the_finished_runs() {
+        let plan = crate::settings::BenchSettings::default()
+            .to_plan(vec![EngineKind::Tract], false, None)
+            .unwrap();
+        let mut p = StudyProgress::new(&plan, 4);
+        let t0 = Instant::now();
+        assert_eq!(p.remaining_at(t0), None, "nothing to go by yet");
+        let spec = RunSpec {
+            engine: EngineKind::Tract,
+            variant: "original".into(),
+            batch_size: Some(1),
+            concurrency: 1,
+        };
+        p.event_at(&Event::Started { run: 0, spec }, t0);
+        // A model of one second per request: warm-up capped at 5 s, measurement at 10 s.
+        p.event_at(
+            &Event::Samples {
+                run: 0,
+                phase: Phase::Warmup,
+                latencies_ns: vec![1_000_000_000],
+                rss_bytes: 0,
+            },
+            t0 + Duration::from_secs(1),
+        );
+        let r = p.remaining_at(t0 + Duration::from_secs(1)).unwrap();
+        assert_eq!(r, Duration::from_secs(14 + 15 * 3), "{r:?}");
+        // The first run took 20 s: the others are expected to take as long.
+        p.event_at(
+            &Event::Failed {
+                run: Some(0),
+                error: "x".into(),
+            },
+            t0 + Duration::from_secs(20),
+        );
+        assert_eq!(p.runs(), (1, 4));
+        assert_eq!(
+            p.remaining_at(t0 + Duration::from_secs(20)),
+            Some(Duration::from_secs(60))
+        );
+    }
+}
