@@ -3,8 +3,9 @@
 //! Runtime, and on tract either runs or says why, naming the node or operator. The whole
 //! corpus, with the coverage table in the README, is `cargo bench --bench corpus`.
 
+mod common;
+
 use serde_json::Value;
-use std::path::Path;
 use std::process::{Command, Output};
 
 fn bin() -> Command {
@@ -19,27 +20,9 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// The test subset's manifest (downloading what the cache lacks; a failure to download is a
-/// failure here, not a skip).
-fn manifest() -> Vec<Value> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/corpus.py");
-    let o = Command::new("python3")
-        .arg(&script)
-        .args(["fetch", "--subset", "test"])
-        .output()
-        .expect("python3 runs corpus/corpus.py");
-    assert!(
-        o.status.success(),
-        "fetching the corpus failed:\n{}",
-        text(&o)
-    );
-    let path = String::from_utf8_lossy(&o.stdout).trim().to_string();
-    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
-}
-
 #[test]
 fn every_corpus_model_inspects_benches_on_onnx_runtime_and_tract_runs_or_says_why() {
-    let models = manifest();
+    let models = common::corpus_manifest();
     assert!(models.len() >= 15, "{} models", models.len());
     let mut tract_ok = Vec::new();
     let mut tract_no = Vec::new();

@@ -2,6 +2,8 @@
 //!
 //! Set `INFERSCOPE_SCREENSHOTS=1` to also write the PNGs in `screenshots/` (the README's).
 
+mod common;
+
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use inferscope::app::InferscopeApp;
@@ -749,4 +751,59 @@ fn a_comparison_cancels_and_the_app_stays_usable() {
     h.run();
     click_run(&mut h);
     step_until(&mut h, Duration::from_secs(60), finished);
+}
+
+/// A real third-party model as a user brings it: PaddleOCR's text recognizer (paddle2onnx,
+/// dynamic dims) and its sample input, dropped on the window; Run on both engines, Compare with
+/// int8, and the Cost tab prices the measured run.
+#[test]
+fn a_real_paddle_model_runs_compares_and_is_priced_in_the_window() {
+    let (model, data) = common::corpus_model("ppocr-rec");
+    let mut h = harness();
+    drop_file(&mut h, &model);
+    drop_file(&mut h, &data);
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    h.get_by_label_contains("float32[p2o.DynamicDimension.0, 3, ?, p2o.DynamicDimension.1]");
+    {
+        let s = &mut h.state_mut().saved.settings;
+        s.engine = EngineChoice::Both;
+        s.stop = Stop::Iterations(20);
+        s.warmup_iterations = 2;
+    }
+    h.step();
+    click_run(&mut h);
+    step_until(&mut h, Duration::from_secs(300), finished);
+    let runs = h.state().session.as_ref().unwrap().results().len();
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    assert_eq!(runs, 2, "ONNX Runtime and tract");
+    // FLOPs are counted at the sample's shapes once the data is open.
+    step_until(&mut h, Duration::from_secs(120), |a| {
+        a.model.as_ref().is_some_and(|m| m.info.flops.is_some())
+    });
+    h.run();
+    screenshot(&mut h, "real_model_profile");
+
+    h.get_by_label("Compare").click();
+    h.run();
+    h.get_by_label("Run comparison").click();
+    h.step();
+    step_until(&mut h, Duration::from_secs(600), |a| !a.is_comparing());
+    let c = h.state().compare.as_ref().unwrap();
+    let cmp = c
+        .result
+        .as_ref()
+        .unwrap_or_else(|| panic!("{:?} {:?}", c.failures, h.state().errors));
+    let int8 = &cmp.variants[0];
+    assert!(int8.error.is_none(), "{:?}", int8.error);
+    assert!(int8
+        .coverage
+        .as_ref()
+        .is_some_and(|c| !c.changed.is_empty()));
+    h.run();
+    screenshot(&mut h, "real_model_compare");
+
+    h.get_by_label("Cost").click();
+    h.run();
+    h.get_by_label_contains("Service time from run");
+    screenshot(&mut h, "real_model_cost");
 }
