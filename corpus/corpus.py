@@ -155,6 +155,25 @@ MODELS = [
          sha256="6faa8ea85a8c1a634e5050c4a138fca10f30194e0d7abbe9ade1fcd423af6ed6",
          covers=["pytorch", "yolox", "cnn"], subset=False,
          inputs={"images": ("float32", [1, 3, 416, 416], ("uniform", 0.0, 255.0))}),
+    # surfaces-onnx-files (MIT): skl2onnx exports, an MLP behind an ai.onnx.ml Scaler and a
+    # TreeEnsembleClassifier.
+    dict(id="surfaces-mlp", registry="pypi", package="surfaces-onnx-files", version="0.0.1",
+         member="surfaces_onnx_files/gradient_boosting_regressor.onnx",
+         sha256="284137f114c78852b169fbe2cfc45d2840ade35af28bfce50bf623c948afe42b",
+         covers=["skl2onnx", "ai.onnx.ml Scaler", "tabular", "opset 21"], subset=True,
+         inputs={"input": ("float32", [16, 4], ("uniform", -1.0, 1.0))}),
+    dict(id="surfaces-trees", registry="pypi", package="surfaces-onnx-files", version="0.0.1",
+         member="surfaces_onnx_files/k_neighbors_classifier.validity.onnx",
+         sha256="f2201862fa79d2970b674c04df4e71a07f27736c0a40220e79bdd121fc1430f4",
+         covers=["skl2onnx", "TreeEnsembleClassifier", "tabular"], subset=True,
+         inputs={"input": ("float32", [16, 4], ("uniform", -1.0, 1.0))}),
+    # text2tashkeel (Apache-2.0): an int8 BiLSTM over character ids (onnx.quantize,
+    # com.microsoft DynamicQuantizeLSTM).
+    dict(id="tashkeel-bilstm", registry="pypi", package="text2tashkeel", version="0.1.0",
+         member="text2tashkeel/models/bilstm.int8.onnx",
+         sha256="106917dbd76e0ae6a07d28e71556b97d42a1de9f9a67973272ab5d304d40527e",
+         covers=["int64 ids", "int8 LSTM", "com.microsoft"], subset=True,
+         inputs={"input_ids": ("int64", [1, 64], ("ints", 1, 54))}),
     # ONNX Runtime's own sample (MIT): an onnxmltools pipeline with ZipMap (ai.onnx.ml).
     dict(id="ort-logreg-iris", registry="pypi", package="onnxruntime", version="1.31.1",
          member="onnxruntime/datasets/logreg_iris.onnx",
