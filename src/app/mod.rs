@@ -382,6 +382,7 @@ impl InferscopeApp {
                     phase,
                     latencies_ns,
                     rss_bytes,
+                    at,
                 } => {
                     let view = session.runs.entry(run).or_default();
                     let target = if phase == Phase::Warmup {
@@ -392,7 +393,7 @@ impl InferscopeApp {
                     target.extend(latencies_ns.iter().map(|&ns| (ns as f64 / 1e6) as f32));
                     if rss_bytes > 0 {
                         session.memory.push([
-                            session.started.elapsed().as_secs_f64(),
+                            at.saturating_duration_since(session.started).as_secs_f64(),
                             rss_bytes as f64 / 1e6,
                         ]);
                     }

@@ -122,6 +122,7 @@ pub(super) fn measure(
                         phase,
                         latencies_ns: std::mem::take(pending),
                         rss_bytes: sampler.current(),
+                        at: Instant::now(),
                     });
                 }
                 sink(Event::Progress {

@@ -131,6 +131,8 @@ pub enum Event {
         phase: Phase,
         latencies_ns: Vec<u64>,
         rss_bytes: u64,
+        /// When the resident memory was read (a window may take several batches at once).
+        at: std::time::Instant,
     },
     RunDone {
         run: RunId,

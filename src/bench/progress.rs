@@ -167,6 +167,7 @@ mod tests {
                 phase: Phase::Warmup,
                 latencies_ns: vec![1_000_000_000],
                 rss_bytes: 0,
+                at: t0,
             },
             t0 + Duration::from_secs(1),
         );
