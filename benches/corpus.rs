@@ -43,6 +43,11 @@ fn p50(model: &Model, data: &data::SampleSet, kind: EngineKind) -> Result<f64, S
 /// The reason in a few words: the node and what tract says, without the long symbol algebra.
 fn short(reason: &str) -> String {
     let one = reason.lines().next().unwrap_or("").replace('|', "/");
+    let one = one
+        .strip_prefix("tract: ")
+        .or_else(|| one.strip_prefix("ort: "))
+        .unwrap_or(&one)
+        .to_string();
     let cut: String = one.chars().take(150).collect();
     if cut.len() < one.len() {
         format!("{cut}…")
@@ -120,9 +125,14 @@ fn main() {
         table.push_str(&line);
     }
     let summary = format!(
-        "\n{} models: ONNX Runtime runs {ort_ok}, tract runs {tract_ok} ({:.0}%). Measured by `cargo bench --bench corpus` on {} ({} logical cores), 30 requests after 3 of warm-up, batch as the sample input holds it.\n",
+        "\n{} models: ONNX Runtime runs {ort_ok}, tract runs {tract_ok} ({:.0}%). {} on {} ({} logical cores), 30 requests after 3 of warm-up, batch as the sample input holds it.\n",
         models.len(),
         tract_ok as f64 * 100.0 / models.len().max(1) as f64,
+        if cfg!(debug_assertions) {
+            "Measured by `cargo test --bench corpus` (the engines optimized, the harness not)"
+        } else {
+            "Measured by `cargo bench --bench corpus`"
+        },
         inferscope::environment::Environment::detect(Err(String::new()), None).cpu_model,
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     );

@@ -128,9 +128,21 @@ fn float_bytes(w: &Weight) -> u64 {
     4 * w.len() as u64
 }
 
+/// The operator domains a model imports, for messages.
+fn other_domains(m: &pb::ModelProto) -> String {
+    m.opset_import
+        .iter()
+        .map(|o| format!("{} {}", o.domain, o.version))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Dynamic int8 quantization of `m` (every graph, subgraphs included).
 pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> Result<()> {
     let opset = default_opset(m);
+    if opset == 0 {
+        bail!("int8 needs ONNX opset 11 or later (DynamicQuantizeLinear); this model imports no ai.onnx opset (only {})", other_domains(m));
+    }
     if opset < 11 {
         bail!("int8 needs ONNX opset 11 or later (DynamicQuantizeLinear); this model uses opset {opset}");
     }
