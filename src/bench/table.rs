@@ -4,12 +4,24 @@
 use super::RunResult;
 use anyhow::Result;
 
-/// The table of runs: a header line and one line per run. "mem MB" is the peak of the 10 ms
-/// samples (the window's memory curve), "peak MB" the kernel's peak including the model load (engine, and the variant when it is
-/// not the original). The CLI prints it, the report sets it in a monospaced font.
+/// The table of runs: a header line and one line per run, with a variant column when any run
+/// is of a variant. "mem MB" is the peak of the 10 ms samples (the window's memory curve),
+/// "peak MB" the kernel's peak including the model load. The CLI prints it, the report sets it
+/// in a monospaced font, the window copies it.
 pub fn text(results: &[RunResult]) -> (String, Vec<String>) {
+    let variant_width = results
+        .iter()
+        .filter(|r| r.variant != "original")
+        .map(|r| r.variant.chars().count())
+        .max()
+        .map(|w| w.max("variant".len()) + 1);
+    let variant = |v: &str| match variant_width {
+        Some(w) => format!("{v:<w$}"),
+        None => String::new(),
+    };
     let header = format!(
-        "{:<12} {:>5} {:>7} {:>9} {:>19} {:>9} {:>9} {:>19} {:>9} {:>9} {:>12} {:>8} {:>8}",
+        "{}{:<12} {:>5} {:>7} {:>9} {:>19} {:>9} {:>9} {:>19} {:>9} {:>9} {:>12} {:>8} {:>8}",
+        variant("variant"),
         "engine",
         "batch",
         "iters",
@@ -27,14 +39,10 @@ pub fn text(results: &[RunResult]) -> (String, Vec<String>) {
     let rows = results
         .iter()
         .map(|r| {
-            let name = if r.variant == "original" {
-                r.engine.label().to_string()
-            } else {
-                format!("{} {}", r.engine.label(), r.variant)
-            };
             format!(
-                "{:<12} {:>5} {:>7} {:>9.3} {:>19} {:>9.3} {:>9.3} {:>19} {:>9.3} {:>9.3} {:>12.1} {:>8.1} {:>8.1}",
-                name,
+                "{}{:<12} {:>5} {:>7} {:>9.3} {:>19} {:>9.3} {:>9.3} {:>19} {:>9.3} {:>9.3} {:>12.1} {:>8.1} {:>8.1}",
+                variant(&r.variant),
+                r.engine.label(),
                 r.batch_size,
                 r.n_iterations,
                 r.latency_p50,

@@ -5,6 +5,15 @@ use super::CostDoc;
 use crate::bench::RunResult;
 use crate::cost::plan::CostCurves;
 
+/// A run as a legend names it: `onnxruntime b1`, or `int8 onnxruntime b1` for a variant.
+pub(super) fn run_name(r: &RunResult) -> String {
+    if r.variant == "original" {
+        format!("{} b{}", r.engine.label(), r.batch_size)
+    } else {
+        format!("{} {} b{}", r.variant, r.engine.label(), r.batch_size)
+    }
+}
+
 /// CDF of each run from its stored quantiles (log ms against percent).
 pub(super) fn cdf_chart(
     svg: &mut Svg,
@@ -20,7 +29,7 @@ pub(super) fn cdf_chart(
         .map(|(i, r)| {
             let n = r.latency_quantiles_ms.len() - 1;
             Series {
-                name: format!("{} b{}", r.engine.label(), r.batch_size),
+                name: run_name(r),
                 color: PALETTE[i % PALETTE.len()].into(),
                 points: r
                     .latency_quantiles_ms

@@ -37,6 +37,18 @@ pub fn summary(study: &Study) -> String {
     s.text_styled(40.0, 88.0, 16.0, SANS, false, "#555", Anchor::Start, &env);
     let mut y = 120.0;
     if !study.runs.is_empty() {
+        // A variant column when any run is of a variant, so the rows can be told apart.
+        let width = study
+            .runs
+            .iter()
+            .filter(|r| r.variant != "original")
+            .map(|r| r.variant.chars().count())
+            .max()
+            .map(|w| w.clamp("variant".len(), 24) + 1);
+        let variant = |v: &str| match width {
+            Some(w) => format!("{:<w$}", v.chars().take(w - 1).collect::<String>()),
+            None => String::new(),
+        };
         s.text_styled(
             40.0,
             y + 16.0,
@@ -46,8 +58,15 @@ pub fn summary(study: &Study) -> String {
             "#111",
             Anchor::Start,
             &format!(
-                "{:<12} {:>5} {:>9} {:>9} {:>9} {:>11} {:>8}",
-                "engine", "batch", "p50 ms", "p95 ms", "p99 ms", "samples/s", "peak MB"
+                "{}{:<12} {:>5} {:>9} {:>9} {:>9} {:>11} {:>8}",
+                variant("variant"),
+                "engine",
+                "batch",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "samples/s",
+                "peak MB"
             ),
         );
         y += 22.0;
@@ -61,7 +80,8 @@ pub fn summary(study: &Study) -> String {
                 "#222",
                 Anchor::Start,
                 &format!(
-                    "{:<12} {:>5} {:>9.3} {:>9.3} {:>9.3} {:>11.1} {:>8.1}",
+                    "{}{:<12} {:>5} {:>9.3} {:>9.3} {:>9.3} {:>11.1} {:>8.1}",
+                    variant(&r.variant),
                     r.engine.label(),
                     r.batch_size,
                     r.latency_p50,
