@@ -109,12 +109,17 @@ impl Fidelity {
         self.outputs.iter().map(|o| o.cosine).fold(1.0, f64::min)
     }
 
-    pub fn score_label(&self) -> &'static str {
-        if self.outputs.iter().any(|o| o.top1_agreement.is_some()) {
+    /// What [`Self::score`] measures and what it rests on: `top-1 agreement over 300 samples`.
+    pub fn score_label(&self) -> String {
+        let what = if self.outputs.iter().any(|o| o.top1_agreement.is_some()) {
             "top-1 agreement"
         } else {
             "cosine similarity"
-        }
+        };
+        format!(
+            "{what} over {}",
+            crate::format::plural(self.samples as u64, "sample")
+        )
     }
 }
 
@@ -216,12 +221,56 @@ fn cosine(a: &[f64], b: &[f64]) -> f64 {
     }
 }
 
-/// Compares one output of the variant with the original's.
+/// The model's outputs that hold class scores, whose argmax is a prediction: made by Softmax,
+/// LogSoftmax or Sigmoid, read by ArgMax/ArgMin/TopK, or named like probabilities, logits,
+/// scores or classes. Any other float output (an embedding, a regression, a feature map) is
+/// judged by cosine and error alone: the top-1 of a sentence embedding means nothing.
+pub fn class_outputs(model: &Model) -> std::collections::HashSet<String> {
+    let mut out = std::collections::HashSet::new();
+    let named = |n: &str| {
+        let n = n.to_lowercase();
+        ["prob", "logit", "score", "class", "label"]
+            .iter()
+            .any(|k| n.contains(k))
+    };
+    for o in &model.info.outputs {
+        if named(&o.name) {
+            out.insert(o.name.clone());
+        }
+    }
+    if let Ok(g) = decode_proto(&model.bytes, &model.info.path).map(|p| p.graph.unwrap_or_default())
+    {
+        let outputs: std::collections::HashSet<&str> =
+            g.output.iter().map(|o| o.name.as_str()).collect();
+        for n in &g.node {
+            if matches!(n.op_type.as_str(), "Softmax" | "LogSoftmax" | "Sigmoid") {
+                for o in n.output.iter().filter(|o| outputs.contains(o.as_str())) {
+                    out.insert(o.clone());
+                }
+            }
+            if matches!(n.op_type.as_str(), "ArgMax" | "ArgMin" | "TopK") {
+                for i in n
+                    .input
+                    .iter()
+                    .take(1)
+                    .filter(|i| outputs.contains(i.as_str()))
+                {
+                    out.insert(i.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Compares one output of the variant with the original's. `class_scores`: the output holds
+/// class scores (see [`class_outputs`]), so its argmax is compared too.
 pub fn compare_output(
     name: &str,
     original: &Tensor,
     variant: &Tensor,
     labels: Option<&[i64]>,
+    class_scores: bool,
 ) -> OutputFidelity {
     let mut f = OutputFidelity {
         name: name.to_string(),
@@ -248,6 +297,15 @@ pub fn compare_output(
     f.max_abs_err = errs.iter().copied().fold(0.0, f64::max);
     f.mean_abs_err = errs.iter().sum::<f64>() / errs.len().max(1) as f64;
     f.cosine = cosine(&a, &b);
+    let predictions = |t: &Tensor| {
+        // Integer label outputs always; float outputs only when they are class scores (or
+        // labels come with the data).
+        if is_int(t) || class_scores || labels.is_some() {
+            predictions(t)
+        } else {
+            None
+        }
+    };
     if let (Some(pa), Some(pb)) = (predictions(original), predictions(variant)) {
         f.top1_agreement = Some(accuracy(&pb, &pa));
         if let Some(l) = labels.filter(|l| l.len() == pa.len()) {
@@ -324,12 +382,14 @@ pub fn fidelity(
     let b = run_all(variant, samples, kind, variant_options)
         .context("the variant does not run on the sample data")?;
     let labels = labels_of(samples);
+    let classes = class_outputs(original);
     let mut outputs = Vec::new();
     for (i, spec) in original.info.outputs.iter().enumerate() {
         let name = spec.name.clone();
         // Sequences and maps are shown, not compared.
         if let (Some(Output::Tensor(x)), Some(Output::Tensor(y))) = (a.get(i), b.get(i)) {
-            outputs.push(compare_output(&name, x, y, labels.as_deref()))
+            let class_scores = classes.contains(&name);
+            outputs.push(compare_output(&name, x, y, labels.as_deref(), class_scores))
         }
     }
     if outputs.is_empty() {
@@ -636,7 +696,7 @@ mod tests {
             TensorData::F32(vec![0.8, 0.2, 0.3, 0.7, 0.4, 0.6]),
         )
         .unwrap();
-        let f = compare_output("p", &a, &b, Some(&[0, 1, 1]));
+        let f = compare_output("p", &a, &b, Some(&[0, 1, 1]), false);
         assert!((f.max_abs_err - 0.2).abs() < 1e-6);
         assert!((f.mean_abs_err - (0.1 * 4.0 + 0.2 * 2.0) / 6.0).abs() < 1e-6);
         assert_eq!(f.top1_agreement, Some(2.0 / 3.0));
@@ -646,5 +706,23 @@ mod tests {
         assert_eq!(f.f1, Some(1.0));
         let f1 = macro_f1(&[0, 1, 0], &[0, 1, 1]);
         assert!((f1 - (2.0 / 3.0 + 2.0 / 3.0) / 2.0).abs() < 1e-9);
+    }
+
+    /// The top-1 of an embedding means nothing: float outputs that are not class scores are
+    /// judged by cosine and error; class scores also by top-1 agreement.
+    #[test]
+    fn top1_only_for_class_scores() {
+        let t = |v: Vec<f32>| Tensor::new(vec![1, 4], TensorData::F32(v)).unwrap();
+        let (a, b) = (t(vec![0.1, 0.9, 0.2, 0.3]), t(vec![0.95, 0.9, 0.2, 0.3]));
+        let embedding = compare_output("sentence_embedding", &a, &b, None, false);
+        assert_eq!(embedding.top1_agreement, None);
+        assert!(embedding.cosine > 0.5);
+        let logits = compare_output("logits", &a, &b, None, true);
+        assert_eq!(logits.top1_agreement, Some(0.0));
+        let m = crate::model::Model::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/mlp.onnx"),
+        )
+        .unwrap();
+        assert!(class_outputs(&m).contains("probabilities"));
     }
 }

@@ -288,7 +288,7 @@ pub fn pages(study: &Study) -> Vec<String> {
     if study.variants.is_empty() {
         p.para("Not part of this study: compare optimized variants (int8, pruning, fp16, fewer trees, another model) with `inferscope compare MODEL --variant ... --json FILE` and pass the file to the report.", 8.5, "#a05a00");
     } else {
-        p.para("Each variant was benchmarked with the original's settings, interleaved in rounds (A B A B ...) so that drift of the machine hits all alike. Speedup is the original's p50 over the variant's, with a 95% bootstrap interval; fidelity is the lowest top-1 agreement (classifiers) or cosine similarity of the outputs on the sample data.", 8.0, "#333");
+        p.para("Each variant was benchmarked with the original's settings, interleaved in rounds (A B A B ...) so that drift of the machine hits all alike. Speedup is the original's p50 over the variant's, with a 95% bootstrap interval; fidelity is the lowest top-1 agreement over class-score outputs (made by Softmax, read by ArgMax, or named like logits or probabilities), else the lowest cosine similarity of the outputs, on the sample data; an embedding or a regression is never judged by its argmax.", 8.0, "#333");
         let original_size = study.model.as_ref().map(|m| m.file_size_bytes).unwrap_or(0);
         let rows = crate::compare::table::rows(&study.compare_runs, &study.variants, original_size);
         let (header, lines) = crate::compare::table::text(&rows);

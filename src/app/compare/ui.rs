@@ -243,7 +243,7 @@ impl InferscopeApp {
             h(ui, "samples/s", "Throughput: requests per second x batch size");
             h(ui, "load MB", "Resident memory added by loading this variant");
             h(ui, "size", "Model file size");
-            h(ui, "fidelity", "Lowest top-1 agreement with the original over classifier outputs, else the lowest cosine similarity of the outputs (1 = identical)");
+            h(ui, "fidelity", "Lowest top-1 agreement with the original over class-score outputs (made by Softmax, read by ArgMax, or named like logits or probabilities), else the lowest cosine similarity of the outputs (1 = identical); hover a value for the sample count");
             h(ui, "speedup", "Original p50 / variant p50 in the same interleaved run, with a 95% bootstrap interval");
             h(ui, "", "");
             h(ui, "", "");
@@ -259,7 +259,12 @@ impl InferscopeApp {
                 ui.label(format!("{:.0}", r.throughput_rps));
                 ui.label(format!("{:.1}", row.load_mb));
                 ui.label(crate::format::bytes(row.size_bytes));
-                ui.label(row.fidelity_text());
+                let what = row
+                    .variant
+                    .and_then(|v| v.fidelity.as_ref())
+                    .map(|f| f.score_label())
+                    .unwrap_or_else(|| "the original itself".into());
+                ui.label(row.fidelity_text()).on_hover_text(what);
                 match row.speedup {
                     Some(s) => {
                         let color = if !s.significant {
