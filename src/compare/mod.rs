@@ -2,6 +2,7 @@
 //! data, benchmark all of them interleaved, and say how much faster each is, with an interval.
 
 pub mod fidelity;
+pub mod importance;
 pub mod table;
 
 use crate::bench::scheduler::{run_interleaved, RealClock, Workload};
@@ -13,7 +14,8 @@ use crate::model::Model;
 use crate::optimize::{self, Built, Coverage, Variant};
 use crate::tensor::Tensor;
 use anyhow::{bail, Result};
-use fidelity::{Fidelity, Importance};
+use fidelity::Fidelity;
+use importance::Importance;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::AtomicBool;
@@ -220,7 +222,7 @@ pub fn run(
     }
     let importance = if req.samples.inputs.len() == 1 && req.samples.inputs[0].shape.len() == 2 {
         progress("permutation importance".into());
-        Some(fidelity::permutation_importance(
+        Some(importance::permutation_importance(
             model,
             req.samples,
             reference,
