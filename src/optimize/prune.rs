@@ -540,13 +540,13 @@ pub fn structured(m: &mut pb::ModelProto, sparsity: f64, cov: &mut Coverage) -> 
             );
             continue;
         }
-        let first = &chain.cuts[0];
-        let last = chain
-            .cuts
-            .last()
-            .expect("a chain has a producer and a consumer cut");
-        let pw = chains.weight(g, first).expect("checked");
-        let cw = chains.weight(g, last).expect("checked");
+        let (Some(first), Some(last)) = (chain.cuts.first(), chain.cuts.last()) else {
+            continue;
+        };
+        let (Some(pw), Some(cw)) = (chains.weight(g, first), chains.weight(g, last)) else {
+            cov.skip(&id, &op, "a weight of the chain is not constant".into());
+            continue;
+        };
         let a = unit_norms(pw, first.axis, chain.units, 1);
         let b = unit_norms(cw, last.axis, chain.units, last.block);
         let mut order: Vec<usize> = (0..chain.units).collect();
