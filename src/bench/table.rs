@@ -9,16 +9,7 @@ use anyhow::Result;
 /// "peak MB" the kernel's peak including the model load. The CLI prints it, the report sets it
 /// in a monospaced font, the window copies it.
 pub fn text(results: &[RunResult]) -> (String, Vec<String>) {
-    let variant_width = results
-        .iter()
-        .filter(|r| r.variant != "original")
-        .map(|r| r.variant.chars().count())
-        .max()
-        .map(|w| w.max("variant".len()) + 1);
-    let variant = |v: &str| match variant_width {
-        Some(w) => format!("{v:<w$}"),
-        None => String::new(),
-    };
+    let variant = variant_column(results, usize::MAX);
     let header = format!(
         "{}{:<12} {:>5} {:>7} {:>9} {:>19} {:>9} {:>9} {:>19} {:>9} {:>9} {:>12} {:>8} {:>8}",
         variant("variant"),
@@ -59,6 +50,21 @@ pub fn text(results: &[RunResult]) -> (String, Vec<String>) {
         })
         .collect();
     (header, rows)
+}
+
+/// A column naming each run's variant, as wide as the longest name (cut at `max`), or nothing
+/// when every run is of the original: the runs tables of the report and of the PNG card.
+pub fn variant_column(results: &[RunResult], max: usize) -> impl Fn(&str) -> String {
+    let width = results
+        .iter()
+        .filter(|r| r.variant != "original")
+        .map(|r| r.variant.chars().count())
+        .max()
+        .map(|w| w.clamp("variant".len(), max.max("variant".len())) + 1);
+    move |v: &str| match width {
+        Some(w) => format!("{:<w$}", v.chars().take(w - 1).collect::<String>()),
+        None => String::new(),
+    }
 }
 
 /// The human table of runs, with each run's warnings under it.

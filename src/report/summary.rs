@@ -38,17 +38,7 @@ pub fn summary(study: &Study) -> String {
     let mut y = 120.0;
     if !study.runs.is_empty() {
         // A variant column when any run is of a variant, so the rows can be told apart.
-        let width = study
-            .runs
-            .iter()
-            .filter(|r| r.variant != "original")
-            .map(|r| r.variant.chars().count())
-            .max()
-            .map(|w| w.clamp("variant".len(), 24) + 1);
-        let variant = |v: &str| match width {
-            Some(w) => format!("{:<w$}", v.chars().take(w - 1).collect::<String>()),
-            None => String::new(),
-        };
+        let variant = crate::bench::table::variant_column(&study.runs, 24);
         s.text_styled(
             40.0,
             y + 16.0,
