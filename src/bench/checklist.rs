@@ -1,7 +1,7 @@
 //! The production checklist: what a run shows about readiness, and what to do next.
 
 use crate::bench::RunResult;
-use crate::compare::fidelity::Importance;
+use crate::compare::importance::Importance;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {

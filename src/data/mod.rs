@@ -82,6 +82,9 @@ pub struct SampleSet {
     pub notes: Vec<String>,
     /// Names of the feature columns (a CSV header), for permutation importance.
     pub feature_names: Option<Vec<String>>,
+    /// Dims nobody gave a size that synthesis set to 1, as notes say them: the shapes are a
+    /// guess there (FLOPs at them would mean little).
+    pub guessed_dims: Vec<String>,
 }
 
 /// Default size of a symbolic dim nobody set: sequence-like names get 128, image sides 224.
@@ -234,6 +237,7 @@ fn from_npy(model: &Model, path: &Path) -> Result<SampleSet> {
         description: path.display().to_string(),
         notes: vec![],
         feature_names: None,
+        guessed_dims: Vec::new(),
     })
 }
 
@@ -275,6 +279,7 @@ fn from_npz(model: &Model, path: &Path) -> Result<SampleSet> {
         description: path.display().to_string(),
         notes: vec![],
         feature_names: None,
+        guessed_dims: Vec::new(),
     })
 }
 
@@ -402,6 +407,7 @@ fn from_csv(model: &Model, path: &Path, label_column: Option<&str>) -> Result<Sa
         description: path.display().to_string(),
         notes: vec![],
         feature_names,
+        guessed_dims: Vec::new(),
     })
 }
 
@@ -412,6 +418,7 @@ fn concrete_shape(
     opts: &SynthOptions,
     samples: usize,
     notes: &mut Vec<String>,
+    guessed: &mut Vec<String>,
 ) -> Result<Vec<usize>> {
     let batch_axis = model.batch_axis(spec);
     let Some(shape) = spec.shape() else {
@@ -429,6 +436,9 @@ fn concrete_shape(
             Dim::Symbol(s) => opts.dims.get(s).copied().unwrap_or_else(|| {
                 let v = default_dim(s);
                 let note = format!("dim '{s}' set to {v} (change with --dim {s}=N)");
+                if v == 1 && !guessed.contains(&note) {
+                    guessed.push(note.clone());
+                }
                 if !notes.contains(&note) {
                     notes.push(note);
                 }
@@ -436,6 +446,7 @@ fn concrete_shape(
             }),
             Dim::Unknown => {
                 let note = format!("unnamed dim {axis} of '{}' set to 1", spec.name);
+                guessed.push(note.clone());
                 notes.push(note);
                 1
             }
@@ -447,6 +458,7 @@ fn concrete_shape(
 pub fn synthesize(model: &Model, opts: &SynthOptions) -> Result<SampleSet> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
     let mut notes = Vec::new();
+    let mut guessed_dims = Vec::new();
     let mut inputs = Vec::new();
     let has_batch = model.batch_symbol().is_some();
     for spec in model.inputs() {
@@ -457,7 +469,14 @@ pub fn synthesize(model: &Model, opts: &SynthOptions) -> Result<SampleSet> {
                 spec.type_string()
             );
         };
-        let shape = concrete_shape(model, spec, opts, opts.samples.max(1), &mut notes)?;
+        let shape = concrete_shape(
+            model,
+            spec,
+            opts,
+            opts.samples.max(1),
+            &mut notes,
+            &mut guessed_dims,
+        )?;
         let n = crate::tensor::element_count(&shape)
             .with_context(|| format!("input '{}'", spec.name))?;
         if n > MAX_SYNTH_ELEMENTS {
@@ -522,6 +541,7 @@ pub fn synthesize(model: &Model, opts: &SynthOptions) -> Result<SampleSet> {
         description: format!("synthetic (seed {})", opts.seed),
         notes,
         feature_names: None,
+        guessed_dims,
     })
 }
 

@@ -563,6 +563,22 @@ mod tests {
             e.contains("float32[?, 3, ?, w]") && e.contains("[1, 4, 48, 192]"),
             "{e}"
         );
+        // FLOPs at guessed sizes would mean little: unknown, with why; at the data's shapes, known.
+        let mut m2 = m.clone();
+        crate::engine::tract::fill_flops(&mut m2, &[], None);
+        assert!(m2.info.flops.is_none(), "{}", m2.info.flops_note);
+        assert!(
+            m2.info.flops_note.contains("unnamed dim 2 of 'x' set to 1"),
+            "{}",
+            m2.info.flops_note
+        );
+        crate::engine::tract::fill_flops(&mut m2, &[], Some(&[vec![1, 3, 48, 192]]));
+        assert!(m2.info.flops.is_some(), "{}", m2.info.flops_note);
+        assert!(
+            m2.info.flops_note.contains("[1, 3, 48, 192]"),
+            "{}",
+            m2.info.flops_note
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! same types.
 
 use crate::bench::{Plan, RunResult};
-use crate::compare::fidelity::Importance;
+use crate::compare::importance::Importance;
 use crate::compare::VariantReport;
 use crate::cost::plan::{CostCurves, CostInputs, Recommendation, TierPlan};
 use crate::cost::Pricing;

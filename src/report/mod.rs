@@ -39,7 +39,7 @@ pub struct Study {
     pub variants: Vec<crate::compare::VariantReport>,
     /// The interleaved runs of the comparison (the original and its variants).
     pub compare_runs: Vec<RunResult>,
-    pub importance: Option<crate::compare::fidelity::Importance>,
+    pub importance: Option<crate::compare::importance::Importance>,
     /// The latency target the checklist judges p95 at batch 1 against, ms.
     pub latency_target_ms: f64,
 }
