@@ -347,17 +347,36 @@ impl Preset {
                 }
             })
             .unwrap_or(Path::new("."));
+        write_atomic(
+            path,
+            self.with_files(model, data, Some(dir)).to_ron()?.as_bytes(),
+        )
+    }
+
+    /// The preset naming the model and data it ran on (relative to `dir` where possible,
+    /// else absolute) with their sha256, and this machine: what a saved preset and a
+    /// report's embedded preset hold, so the study can be run again.
+    pub fn with_files(
+        &self,
+        model: Option<&Path>,
+        data: Option<&Path>,
+        dir: Option<&Path>,
+    ) -> Preset {
         let file_ref = |p: Option<&Path>| {
             p.map(|p| FileRef {
-                path: relative_to(p, dir),
+                path: match dir {
+                    Some(d) => relative_to(p, d),
+                    None => std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()),
+                },
                 sha256: std::fs::read(p).ok().map(|b| sha256_hex(&b)),
             })
         };
         let mut out = self.clone();
+        out.version = VERSION;
         out.model = file_ref(model).or(out.model);
         out.data = file_ref(data).or(out.data);
         out.saved_on = Some(Machine::this());
-        write_atomic(path, out.to_ron()?.as_bytes())
+        out
     }
 }
 

@@ -1314,3 +1314,255 @@ fn importance_names_csv_features() {
         "the terminal lists it: {t}"
     );
 }
+
+/// The columns of a monospaced table as pdftotext lays it out: the header's words and where
+/// each starts.
+fn header_columns(header: &str, names: &[&str]) -> Vec<usize> {
+    names
+        .iter()
+        .map(|n| header.find(n).unwrap_or_else(|| panic!("{n} in {header}")))
+        .collect()
+}
+
+/// A comparison's report, as a reviewer reads it: it leads with the comparison (verdicts,
+/// the table with each row under the right header, the monthly bill per variant, charts whose
+/// legends name the variants), renders page by page, and carries the preset and the results
+/// as embedded files that load again; the PNG card says the same; each variant's monthly cost
+/// is the figure `cost --results FILE --variant NAME` gives.
+#[test]
+fn a_comparison_report_leads_with_verdicts_costs_and_charts_and_carries_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let cost_flags = [
+        "--monthly-requests",
+        "300000000",
+        "--latency-target-ms",
+        "50",
+        "--utilization",
+        "0.5",
+    ];
+    let mut args: Vec<String> = vec![
+        "compare".into(),
+        root("assets/mlp.onnx").to_str().unwrap().into(),
+        "--data".into(),
+        root("assets/digits.npz").to_str().unwrap().into(),
+        "--engine".into(),
+        "ort".into(),
+        "--batch".into(),
+        "1,32".into(),
+        "--iterations".into(),
+        "300".into(),
+        "--warmup".into(),
+        "10".into(),
+    ];
+    for v in ["int8", "prune:0.5:structured", "fp16"] {
+        args.push("--variant".into());
+        args.push(v.into());
+    }
+    args.extend(cost_flags.iter().map(|s| s.to_string()));
+    for (flag, file) in [("--json", "c.json"), ("--pdf", "c.pdf"), ("--png", "c.png")] {
+        args.push(flag.into());
+        args.push(d(file));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let printed = succeeds(&run(&args));
+    let doc = inferscope::report::BenchDoc::read(Path::new(&d("c.json"))).unwrap();
+    let names = ["original", "int8", "prune:0.5:structured", "fp16"];
+    assert_eq!(doc.variants.len(), 3);
+    let original_size = doc.model.as_ref().unwrap().file_size_bytes;
+    let verdicts: Vec<(String, String)> = doc
+        .variants
+        .iter()
+        .map(|v| {
+            (
+                v.name.clone(),
+                inferscope::compare::verdict::verdict(v, original_size).text,
+            )
+        })
+        .collect();
+    // Structured pruning without retraining loses accuracy on digits: its verdict names it.
+    let prune = &verdicts[1].1;
+    assert!(prune.contains("accuracy"), "{prune}");
+    // Each variant's bill is what `cost` says for that variant's results.
+    let mut bills = Vec::new();
+    let results = d("c.json");
+    for n in names {
+        let mut a = vec!["cost", "--results", &results];
+        if n != "original" {
+            a.extend(["--variant", n]);
+        }
+        a.extend(cost_flags);
+        let out = d(&format!("cost-{}.json", n.replace(':', "_")));
+        a.extend(["--json", &out]);
+        succeeds(&run(&a));
+        let c: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        let tier = c["recommendation"]["tier"]
+            .as_str()
+            .expect("a tier fits")
+            .to_string();
+        let total = c["tiers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["tier"] == tier.as_str())
+            .unwrap()["total_cost"]
+            .as_f64()
+            .unwrap();
+        bills.push((n, tier, inferscope::format::usd(total)));
+    }
+    fails_with(
+        &run(&["cost", "--results", &d("c.json"), "--variant", "int9"]),
+        &["has no runs of the variant int9", "prune:0.5:structured"],
+    );
+    // The terminal says the same.
+    for (n, v) in &verdicts {
+        assert!(
+            printed.contains(&format!("{n}: {v}")),
+            "{n}: {v}\n{printed}"
+        );
+    }
+    // Every page renders.
+    let out = Command::new("pdftoppm")
+        .args(["-r", "30", "-png", &d("c.pdf"), &d("page")])
+        .output()
+        .expect("pdftoppm (poppler-utils) is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pages = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("page"))
+        .count();
+    assert!(pages >= 3, "{pages} pages");
+    let layout = String::from_utf8_lossy(
+        &Command::new("pdftotext")
+            .args(["-layout", &d("c.pdf"), "-"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .to_string();
+    let flat = layout.split_whitespace().collect::<Vec<_>>().join(" ");
+    // It leads with the comparison: the verdicts come before the model's facts.
+    let lead = flat
+        .find("Comparison: 3 variants against the original")
+        .expect(&flat);
+    assert!(
+        lead < flat.find("sha256").unwrap(),
+        "the comparison comes first"
+    );
+    for (n, v) in &verdicts {
+        assert!(flat.contains(&format!("{n} {v}")), "verdict of {n}: {v}");
+    }
+    // Every row of both tables names its variant under the right header.
+    for (first, cols) in [
+        (
+            "speedup [95% CI]",
+            &["variant", "engine", "batch", "p50 ms"][..],
+        ),
+        ("p50 95% CI", &["variant", "engine", "batch", "iters"][..]),
+    ] {
+        let lines: Vec<&str> = layout.lines().collect();
+        let h = lines
+            .iter()
+            .position(|l| l.contains(first) && l.trim_start().starts_with("variant"))
+            .unwrap_or_else(|| panic!("a table headed {first}"));
+        let at = header_columns(lines[h], cols);
+        let rows: Vec<&str> = lines[h + 1..]
+            .iter()
+            .take_while(|l| names.iter().any(|n| l.trim_start().starts_with(n)))
+            .copied()
+            .collect();
+        assert_eq!(
+            rows.len(),
+            8,
+            "4 variants x 2 batches under {first}:\n{}",
+            lines[h]
+        );
+        for r in rows {
+            let name = r.split_whitespace().next().unwrap();
+            assert_eq!(r.find(name), Some(at[0]), "variant under its header: {r}");
+            let engine = r.find("onnxruntime").unwrap();
+            assert!(
+                engine.abs_diff(at[1]) <= 1,
+                "engine under its header:\n{}\n{r}",
+                lines[h]
+            );
+            let batch = r[engine + 11..].split_whitespace().next().unwrap();
+            assert!(batch == "1" || batch == "32", "{r}");
+        }
+    }
+    // The monthly cost per variant, as `cost` priced it.
+    for (n, tier, usd) in &bills {
+        let line = layout.lines().find(|l| {
+            l.trim_start().starts_with(n) && l.contains(usd.as_str()) && l.contains(tier.as_str())
+        });
+        assert!(line.is_some(), "the bill of {n}: {tier} {usd}");
+    }
+    // The charts' legends and labels name the variants.
+    for chart in [
+        "Speedup over the original",
+        "Latency (p50 ms) against fidelity",
+    ] {
+        let at = flat.find(chart).unwrap_or_else(|| panic!("{chart}"));
+        let after = &flat[at..(at + 800).min(flat.len())];
+        for n in &names[1..] {
+            assert!(after.contains(n), "{chart} names {n}: {after}");
+        }
+    }
+    assert!(
+        flat.contains("int8 onnxruntime b1"),
+        "the CDF legend names the variant"
+    );
+    assert!(flat.contains("Per-layer drift"));
+    // The embedded files: the preset loads and names the model; the results are the results.
+    let out = Command::new("pdfdetach")
+        .args(["-saveall", "-o", &d(""), &d("c.pdf")])
+        .output()
+        .expect("pdfdetach (poppler-utils) is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let preset = d("inferscope-preset.ron");
+    let checked = succeeds(&run(&["preset", "check", &preset]));
+    assert!(checked.contains("a valid preset"), "{checked}");
+    let loaded = inferscope::preset::Preset::load(Path::new(&preset)).unwrap();
+    assert_eq!(
+        loaded.model_path.as_deref(),
+        Some(root("assets/mlp.onnx").as_path())
+    );
+    assert_eq!(
+        loaded.preset.variants,
+        ["int8", "prune:0.5:structured", "fp16"]
+    );
+    assert_eq!(loaded.preset.cost.monthly_requests, 300e6);
+    assert_eq!(loaded.preset.bench.batch_sizes, [1, 32]);
+    let embedded =
+        inferscope::report::BenchDoc::read(Path::new(&d("inferscope-results.json"))).unwrap();
+    assert_eq!(embedded.runs, doc.runs);
+    assert_eq!(embedded.variants, doc.variants);
+    assert!(flat.contains("inferscope-preset.ron") && flat.contains("inferscope-results.json"));
+    // The PNG card: its size, and the SVG it is drawn from holds the same verdicts and bills.
+    assert_eq!(png_size(&std::fs::read(d("c.png")).unwrap()), (1600, 900));
+    let study = inferscope::report::Study::from_files(&[d("c.json")]).unwrap();
+    let card = inferscope::report::summary(&study);
+    for (n, v) in &verdicts {
+        let shown = inferscope::report::svg::escape(&format!("{n}: {v}"));
+        assert!(
+            card.contains(&shown[..shown.len().min(100)]),
+            "card verdict {n}"
+        );
+    }
+    for (_, _, usd) in &bills {
+        assert!(card.contains(usd.as_str()), "card bill {usd}");
+    }
+    assert_eq!(
+        inferscope::report::png(&study).unwrap(),
+        std::fs::read(d("c.png")).unwrap()
+    );
+}

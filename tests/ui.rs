@@ -637,8 +637,71 @@ fn compare_tab_runs_variants_and_excludes_a_layer() {
     );
     h.get_by_label_contains("Per-layer drift of");
     h.get_by_label_contains("Pareto");
+    // Each variant's verdict and monthly bill, as the report prints them.
+    h.get_by_label("Verdicts");
+    for v in &cmp.variants {
+        let verdict = inferscope::compare::verdict::verdict(v, cmp.file_size_bytes);
+        h.get_by_label(&verdict.text);
+    }
+    let bills = inferscope::cost::variants::per_variant(
+        &h.state().saved.cost.inputs,
+        &h.state().saved.cost.pricing,
+        &cmp.runs,
+    )
+    .unwrap();
+    h.get_by_label(&bills[0].label());
     screenshot(&mut h, "compare");
+    // File > Export on the Compare tab writes the comparison report, with its files attached.
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("cmp.pdf");
+    h.state_mut().command(inferscope::app::Command::Export(
+        inferscope::app::ExportKind::Pdf,
+        pdf.clone(),
+    ));
+    h.run();
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    let text = std::process::Command::new("pdftotext")
+        .args(["-layout", pdf.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) is installed");
+    let text = String::from_utf8_lossy(&text.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("Comparison: 2 variants against the original"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Settings Not recorded"),
+        "the comparison's settings are in it"
+    );
+    let bill = format!(
+        "{} {} {} {}",
+        bills[1].variant,
+        bills[1].tier.unwrap().label(),
+        inferscope::format::usd(bills[1].monthly_usd.unwrap()),
+        bills[1].saving_over(&bills[0]).unwrap()
+    );
+    assert!(text.contains(&bill), "{bill} in {text}");
+    let listed = std::process::Command::new("pdfdetach")
+        .args(["-list", pdf.to_str().unwrap()])
+        .output()
+        .expect("pdfdetach (poppler-utils) is installed");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("inferscope-preset.ron") && listed.contains("inferscope-results.json"),
+        "{listed}"
+    );
+    assert!(
+        h.state().notices.iter().any(|n| n.contains("cmp.pdf")),
+        "the export says where it wrote"
+    );
+    h.state_mut().notices.clear();
+    h.run();
     // One click leaves MatMul1 in float and compares again.
+    h.get_by_label("Exclude MatMul1").scroll_to_me();
+    h.run();
     h.get_by_label("Exclude MatMul1").click();
     h.step();
     assert!(h.state().is_comparing(), "errors: {:?}", h.state().errors);

@@ -201,6 +201,14 @@ impl InferscopeApp {
             study.data = Some(s.data.clone());
             study.runs = s.results().into_iter().cloned().collect();
         }
+        if let Some(plan) = self
+            .compare
+            .as_ref()
+            .filter(|c| c.result.is_some())
+            .map(|c| c.plan.clone())
+        {
+            study.plan = study.plan.take().or(Some(plan));
+        }
         if let Some(c) = self.compare.as_ref().and_then(|c| c.result.as_ref()) {
             study.variants = c.variants.clone();
             study.importance = c.importance.clone();
@@ -210,6 +218,12 @@ impl InferscopeApp {
                 study.data = Some(c.data.clone());
             }
         }
+        let paths = self.model.as_ref().map(|m| m.info.path.clone());
+        let data = self.saved.data_path.clone();
+        study.preset = self
+            .current_preset("")
+            .ok()
+            .map(|p| p.with_files(paths.as_deref(), data.as_deref(), None));
         let pricing = self.saved.cost.pricing.clone();
         self.refresh_cost_view();
         if let Some((view, Ok(p))) = self.cost_view().map(|v| (v, &v.plan)) {
@@ -249,7 +263,7 @@ impl InferscopeApp {
         let bytes = match kind {
             ExportKind::Pdf => crate::report::pdf(&study),
             ExportKind::Png => crate::report::png(&study),
-            ExportKind::Json => self.bench_doc(&study).to_json().map(String::into_bytes),
+            ExportKind::Json => study.bench_doc().to_json().map(String::into_bytes),
             ExportKind::Csv => crate::bench::table::csv(&study.runs).map(String::into_bytes),
         };
         match bytes.and_then(|b| crate::fsutil::write_atomic(path, &b)) {
@@ -257,22 +271,6 @@ impl InferscopeApp {
             Err(e) => self
                 .errors
                 .push(format!("Could not write {}: {e:#}", path.display())),
-        }
-    }
-
-    /// The finished runs as the document `bench --json` writes.
-    pub(super) fn bench_doc(&self, study: &crate::report::Study) -> crate::report::BenchDoc {
-        crate::report::BenchDoc {
-            version: crate::report::doc::DOC_VERSION,
-            environment: study.environment.clone(),
-            model: study.model.clone(),
-            data: study.data.clone().unwrap_or_default(),
-            plan: study.plan.clone(),
-            runs: study.runs.clone(),
-            failures: study.failures.clone(),
-            variants: study.variants.clone(),
-            importance: study.importance.clone(),
-            ..Default::default()
         }
     }
 }

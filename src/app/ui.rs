@@ -203,8 +203,8 @@ impl InferscopeApp {
                 }
                 ui.separator();
                 for (kind, label, tip) in [
-                    (super::ExportKind::Pdf, "Export report (PDF)…", "Model, environment, settings, results with intervals, charts, checklist, warnings, cost and methods"),
-                    (super::ExportKind::Png, "Export summary (PNG)…", "One page for a chat message or a slide: the key table and the main charts"),
+                    (super::ExportKind::Pdf, "Export report (PDF)…", "Model, environment, settings, results with intervals, charts, checklist, warnings, cost and methods; after a comparison it leads with the verdicts, speedups, fidelity, charts and monthly cost per variant, and carries the preset and results as attached files"),
+                    (super::ExportKind::Png, "Export summary (PNG)…", "One page for a chat message, a pull request or a slide: the key table and the main charts; after a comparison, the variants against the original"),
                     (super::ExportKind::Json, "Export results (JSON)…", "Every run, as `inferscope bench --json` writes them"),
                     (super::ExportKind::Csv, "Export results (CSV)…", "One row per run"),
                 ] {

@@ -150,7 +150,7 @@ pub enum Event {
 }
 
 /// What one run measured. Latencies are in milliseconds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
     pub run_id: RunId,
     pub model_name: String,

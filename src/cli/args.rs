@@ -158,22 +158,16 @@ pub struct CompareArgs {
     /// Features whose permutation importance is below this share are listed as low (0..1).
     #[arg(long, default_value_t = 0.01)]
     pub importance_threshold: f64,
+    /// What each variant costs a month: the cost planner's inputs (else the preset's, else
+    /// the defaults).
+    #[command(flatten)]
+    pub cost: CostFlags,
 }
 
-#[derive(Args, Debug)]
-pub struct CostArgs {
-    /// Take the cost inputs and the pricing table from this preset (flags given override it).
-    #[arg(long)]
-    pub preset: Option<PathBuf>,
-    /// Results of `inferscope bench --json`: the service time comes from one of its runs.
-    #[arg(long)]
-    pub results: Option<PathBuf>,
-    /// The run to use (its run_id); default: the fastest run at batch 1.
-    #[arg(long)]
-    pub run: Option<usize>,
-    /// Service time of one request when no results are given, ms (default 100).
-    #[arg(long)]
-    pub latency_ms: Option<f64>,
+/// The cost planner's inputs, as `cost` and `compare` take them; each flag overrides the
+/// preset's value or the default.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CostFlags {
     /// Requests a month (default 1000000).
     #[arg(long)]
     pub monthly_requests: Option<f64>,
@@ -219,6 +213,28 @@ pub struct CostArgs {
     /// Latency of a cold start, ms (default 500).
     #[arg(long)]
     pub cold_start_ms: Option<f64>,
+}
+
+#[derive(Args, Debug)]
+pub struct CostArgs {
+    /// Take the cost inputs and the pricing table from this preset (flags given override it).
+    #[arg(long)]
+    pub preset: Option<PathBuf>,
+    /// Results of `inferscope bench --json`: the service time comes from one of its runs.
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// The run to use (its run_id); default: the fastest run at batch 1.
+    #[arg(long, conflicts_with = "variant")]
+    pub run: Option<usize>,
+    /// Price this variant of a comparison's results (its fastest run at batch 1), as
+    /// `compare` prices each variant.
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Service time of one request when no results are given, ms (default 100).
+    #[arg(long)]
+    pub latency_ms: Option<f64>,
+    #[command(flatten)]
+    pub inputs: CostFlags,
     /// Write the plan as JSON ('-' for stdout).
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -358,7 +374,7 @@ fn parse_range(s: &str) -> Result<(i64, i64), String> {
     Ok((lo, hi))
 }
 
-impl CostArgs {
+impl CostFlags {
     /// `base` (a preset's cost inputs or the defaults) with every flag the user typed applied.
     pub fn overlay(&self, mut c: CostInputs) -> CostInputs {
         macro_rules! fill {

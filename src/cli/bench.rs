@@ -8,6 +8,7 @@ use crate::data::{self, DataSource, SynthOptions};
 use crate::engine::{self, runtime, EngineKind, EngineOptions};
 use crate::environment::Environment;
 use crate::model::Model;
+use crate::preset::Preset;
 use crate::report::{BenchDoc, Document, Study};
 use crate::settings::BenchSettings;
 use anyhow::{Context, Result};
@@ -19,8 +20,10 @@ pub struct Setup {
     pub model: Model,
     pub plan: Plan,
     pub samples: data::SampleSet,
-    /// The variants a preset names (for `compare`).
-    pub preset_variants: Vec<String>,
+    /// The study as a preset: the settings, the model and data, and the preset's variants,
+    /// cost inputs and prices (`compare` overlays its flags). Results files and reports carry
+    /// it, so the study can be run again.
+    pub preset: Preset,
 }
 
 /// What a command line asks for: the settings (the defaults, overlaid by the preset,
@@ -30,27 +33,23 @@ pub struct Asked {
     pub settings: BenchSettings,
     pub model: Option<PathBuf>,
     pub data: Option<PathBuf>,
-    pub variants: Vec<String>,
+    /// The preset given (or the default one): its variants, cost inputs and prices.
+    pub preset: Preset,
 }
 
 pub fn asked(args: &BenchArgs) -> Result<Asked> {
-    let (base, model, data, variants) = match &args.preset {
+    let (preset, model, data) = match &args.preset {
         Some(p) => {
             let loaded = super::preset::load(p)?;
-            (
-                loaded.preset.bench,
-                loaded.model_path,
-                loaded.data_path,
-                loaded.preset.variants,
-            )
+            (loaded.preset, loaded.model_path, loaded.data_path)
         }
-        None => (BenchSettings::default(), None, None, Vec::new()),
+        None => (Preset::default(), None, None),
     };
     Ok(Asked {
-        settings: args.overlay(base)?,
+        settings: args.overlay(preset.bench.clone())?,
         model: args.model.clone().or(model),
         data: args.data.clone().or(data),
-        variants,
+        preset,
     })
 }
 
@@ -70,7 +69,7 @@ pub fn setup(args: &BenchArgs, ort_path: Option<PathBuf>) -> Result<Setup> {
         settings,
         model: model_path,
         data: data_path,
-        variants: preset_variants,
+        preset,
     } = asked(args)?;
     let model_path = model_path.context("give a model (or a --preset that names one)")?;
     let model = Model::load(&model_path)?;
@@ -106,11 +105,16 @@ pub fn setup(args: &BenchArgs, ort_path: Option<PathBuf>) -> Result<Setup> {
     let shapes: Vec<Vec<usize>> = samples.inputs.iter().map(|t| t.shape.clone()).collect();
     let dims: Vec<(String, usize)> = settings.dims.clone().into_iter().collect();
     crate::engine::tract::fill_flops(&mut model, &dims, Some(&shapes));
+    let preset = Preset {
+        bench: settings,
+        ..preset
+    }
+    .with_files(Some(&model_path), data_path.as_deref(), None);
     Ok(Setup {
         model,
         plan,
         samples,
-        preset_variants,
+        preset,
     })
 }
 
@@ -131,6 +135,7 @@ pub fn document(s: &Setup, results: &[RunResult], failures: &[String]) -> BenchD
         plan: Some(s.plan.clone()),
         runs: results.to_vec(),
         failures: failures.to_vec(),
+        preset: Some(s.preset.clone()),
         ..BenchDoc::default()
     }
 }

@@ -29,16 +29,51 @@ fn details(c: &crate::compare::Comparison) -> String {
     out
 }
 
+/// The verdict and the monthly bill of each variant.
+fn verdicts(c: &crate::compare::Comparison, preset: &crate::preset::Preset) -> String {
+    let mut out = String::from("\nVerdicts\n");
+    for v in &c.variants {
+        let _ = writeln!(
+            out,
+            "  {}: {}",
+            v.name,
+            crate::compare::verdict::verdict(v, c.file_size_bytes).text
+        );
+    }
+    match crate::cost::variants::per_variant(&preset.cost, &preset.pricing, &c.runs) {
+        Ok(costs) if !costs.is_empty() => {
+            let i = &preset.cost;
+            let _ = writeln!(
+                out,
+                "\nMonthly cost at {} requests/month, {} target {:.0} ms (each variant's fastest batch-1 run)",
+                crate::format::count_short(i.monthly_requests),
+                i.percentile.label(),
+                i.latency_target_ms
+            );
+            let (header, lines) = crate::cost::variants::text(&costs);
+            let _ = writeln!(out, "  {header}");
+            for l in lines {
+                let _ = writeln!(out, "  {l}");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => {
+            let _ = writeln!(out, "\nMonthly cost not priced: {e}");
+        }
+    }
+    out
+}
+
 pub fn run(a: CompareArgs, ort_path: Option<PathBuf>) -> Result<()> {
     if !(0.0..1.0).contains(&a.importance_threshold) {
         bail!("--importance-threshold is a share between 0 and 1, e.g. 0.01");
     }
-    let s = setup(&a.bench, ort_path)?;
-    let spelled = if a.variants.is_empty() {
-        &s.preset_variants
-    } else {
-        &a.variants
-    };
+    let mut s = setup(&a.bench, ort_path)?;
+    if !a.variants.is_empty() {
+        s.preset.variants = a.variants.clone();
+    }
+    s.preset.cost = a.cost.overlay(s.preset.cost.clone());
+    let spelled = &s.preset.variants;
     let variants: Vec<crate::optimize::Variant> =
         spelled.iter().map(|v| v.parse()).collect::<Result<_>>()?;
     if variants.is_empty() {
@@ -71,6 +106,7 @@ pub fn run(a: CompareArgs, ort_path: Option<PathBuf>) -> Result<()> {
     let (header, lines) = table::text(&rows);
     say(&a.bench, &format!("{header}\n{}\n", lines.join("\n")));
     say(&a.bench, &details(&comparison));
+    say(&a.bench, &verdicts(&comparison, &s.preset));
     let mut doc = document(&s, &comparison.runs, &progress.failures);
     doc.variants = comparison.variants.clone();
     doc.importance = comparison.importance.clone();

@@ -9,10 +9,15 @@ use anyhow::{bail, Context, Result};
 use std::path::Path;
 
 /// The run of a results file the cost planner prices: `run`, or the default choice.
-fn run_from_results(doc: &BenchDoc, path: &Path, run: Option<usize>) -> Result<RunResult> {
+fn run_from_results(
+    doc: &BenchDoc,
+    path: &Path,
+    run: Option<usize>,
+    variant: Option<&str>,
+) -> Result<RunResult> {
     let runs = &doc.runs;
-    let chosen = match run {
-        Some(id) => runs.iter().find(|r| r.run_id == id).with_context(|| {
+    let chosen = match (run, variant) {
+        (Some(id), _) => runs.iter().find(|r| r.run_id == id).with_context(|| {
             format!(
                 "{} has no run {id} (runs: {})",
                 path.display(),
@@ -22,7 +27,19 @@ fn run_from_results(doc: &BenchDoc, path: &Path, run: Option<usize>) -> Result<R
                     .join(", ")
             )
         })?,
-        None => crate::cost::table::default_run(runs)
+        (None, Some(v)) => crate::cost::table::default_run(crate::cost::variants::runs_of(runs, v))
+            .with_context(|| {
+                let mut names: Vec<&str> = runs.iter().map(|r| r.variant.as_str()).collect();
+                names.dedup();
+                names.sort_unstable();
+                names.dedup();
+                format!(
+                    "{} has no runs of the variant {v} (variants: {})",
+                    path.display(),
+                    names.join(", ")
+                )
+            })?,
+        (None, None) => crate::cost::table::default_run(runs)
             .with_context(|| format!("{} holds no runs", path.display()))?,
     };
     Ok(chosen.clone())
@@ -78,11 +95,16 @@ pub fn run(a: &CostArgs) -> Result<()> {
         }
         None => (CostInputs::default(), Pricing::default()),
     };
-    let mut inputs = a.overlay(base);
+    let mut inputs = a.inputs.overlay(base);
     let results = a.results.as_ref().map(|p| BenchDoc::read(p)).transpose()?;
     let (service, source) = match (&results, &a.results) {
-        (Some(doc), Some(p)) => inputs.serve_run(&run_from_results(doc, p, a.run)?),
+        (Some(doc), Some(p)) => {
+            inputs.serve_run(&run_from_results(doc, p, a.run, a.variant.as_deref())?)
+        }
         _ => {
+            if a.variant.is_some() {
+                bail!("--variant picks a variant's runs from --results; give the results file");
+            }
             let ms = a.latency_ms.unwrap_or(100.0);
             if !(ms.is_finite() && ms >= 0.0) {
                 bail!("--latency-ms must be a number of at least 0 (got {ms})");

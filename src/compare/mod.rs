@@ -4,6 +4,7 @@
 pub mod fidelity;
 pub mod importance;
 pub mod table;
+pub mod verdict;
 
 use crate::bench::scheduler::{run_interleaved, RealClock, Workload};
 use crate::bench::stats::Interval;
@@ -80,6 +81,27 @@ pub struct Comparison {
     /// Why importance is missing, when the model is tabular but it failed.
     pub importance_note: Option<String>,
     pub notes: Vec<String>,
+}
+
+/// Points on the Pareto front of (latency, fidelity): none faster is at least as faithful.
+/// Indices in order of latency.
+pub fn pareto_front(points: &[(f64, f64)]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by(|&a, &b| {
+        points[a]
+            .0
+            .total_cmp(&points[b].0)
+            .then(points[b].1.total_cmp(&points[a].1))
+    });
+    let mut best = f64::NEG_INFINITY;
+    let mut front = Vec::new();
+    for i in order {
+        if points[i].1 > best {
+            best = points[i].1;
+            front.push(i);
+        }
+    }
+    front
 }
 
 /// Ratio of medians of two latency samples with a percentile-bootstrap interval.
@@ -334,6 +356,14 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pareto_front_keeps_only_undominated_points() {
+        let pts = [(1.0, 0.9), (2.0, 1.0), (1.5, 0.8), (0.5, 0.7), (3.0, 1.0)];
+        let mut f = pareto_front(&pts);
+        f.sort_unstable();
+        assert_eq!(f, vec![0, 1, 3]);
+    }
 
     #[test]
     fn speedup_interval_covers_the_true_ratio_and_detects_no_difference() {

@@ -64,6 +64,16 @@ pub fn rows<'a>(
         .collect()
 }
 
+/// The engine x batch the per-run comparison charts show by default: the first engine, at
+/// batch 1 when measured, else the first batch.
+pub fn default_view(runs: &[RunResult]) -> Option<(crate::engine::EngineKind, usize)> {
+    let mut keys: Vec<(crate::engine::EngineKind, usize)> =
+        runs.iter().map(|r| (r.engine, r.batch_size)).collect();
+    keys.sort();
+    keys.dedup();
+    keys.iter().find(|k| k.1 == 1).or(keys.first()).copied()
+}
+
 /// The table as monospaced text: a header and one line per row (the command line prints it,
 /// the report sets it).
 pub fn text(rows: &[Row]) -> (String, Vec<String>) {

@@ -7,6 +7,7 @@ pub mod curves;
 pub mod plan;
 pub mod queue;
 pub mod table;
+pub mod variants;
 
 use serde::{Deserialize, Serialize};
 

@@ -14,10 +14,14 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// Which engine runs a model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineKind {
     Ort,
+    /// Always built in.
+    #[default]
     Tract,
 }
 

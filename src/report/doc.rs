@@ -51,6 +51,11 @@ pub struct BenchDoc {
     pub importance_note: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The study as a preset (settings, model and data, variants, cost inputs, prices), so
+    /// whoever has the file can run it again; a comparison's monthly cost per variant is
+    /// priced from its cost inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<crate::preset::Preset>,
 }
 
 /// What `cost --json` writes: the inputs, the tiers, the recommendation and the prices.

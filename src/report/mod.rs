@@ -6,6 +6,7 @@
 //! say so instead of disappearing.
 
 mod charts;
+mod comparison;
 pub mod doc;
 mod layout;
 mod sections;
@@ -25,6 +26,20 @@ use std::path::Path;
 use std::sync::Arc;
 use svg::SANS;
 
+/// The names of the files a PDF report embeds.
+pub const ATTACHED_PRESET: &str = "inferscope-preset.ron";
+pub const ATTACHED_RESULTS: &str = "inferscope-results.json";
+pub const ATTACHED_COST: &str = "inferscope-cost.json";
+
+/// A file the PDF report embeds.
+pub struct Attachment {
+    pub name: &'static str,
+    pub mime: &'static str,
+    /// What it is and how to use it.
+    pub what: &'static str,
+    pub bytes: Vec<u8>,
+}
+
 /// Everything a report can show; each part is optional.
 #[derive(Clone, Debug, Default)]
 pub struct Study {
@@ -42,6 +57,11 @@ pub struct Study {
     pub importance: Option<crate::compare::importance::Importance>,
     /// The latency target the checklist judges p95 at batch 1 against, ms.
     pub latency_target_ms: f64,
+    /// The study as a preset; the PDF embeds it, and a comparison is priced from its cost
+    /// inputs when no cost plan is part of the study.
+    pub preset: Option<crate::preset::Preset>,
+    pub importance_note: Option<String>,
+    pub notes: Vec<String>,
 }
 
 impl Study {
@@ -74,6 +94,9 @@ impl Study {
                 }
                 self.plan = d.plan.or(self.plan.take());
                 self.importance = d.importance.or(self.importance.take());
+                self.importance_note = d.importance_note.or(self.importance_note.take());
+                self.notes.extend(d.notes);
+                self.preset = d.preset.or(self.preset.take());
                 self.failures.extend(d.failures);
             }
             Document::Cost(c) => {
@@ -81,6 +104,84 @@ impl Study {
                 self.cost = Some(*c);
             }
         }
+    }
+
+    /// The study's benchmark or comparison as the document `bench --json` / `compare --json`
+    /// writes (a comparison's runs when there are variants).
+    pub fn bench_doc(&self) -> BenchDoc {
+        BenchDoc {
+            version: doc::DOC_VERSION,
+            environment: self.environment.clone(),
+            model: self.model.clone(),
+            data: self.data.clone().unwrap_or_default(),
+            plan: self.plan.clone(),
+            runs: if self.variants.is_empty() {
+                self.runs.clone()
+            } else {
+                self.compare_runs.clone()
+            },
+            failures: self.failures.clone(),
+            variants: self.variants.clone(),
+            importance: self.importance.clone(),
+            importance_note: self.importance_note.clone(),
+            notes: self.notes.clone(),
+            preset: self.preset.clone(),
+        }
+    }
+
+    /// The cost inputs and prices the study prices with: its cost plan's, else its preset's.
+    pub fn cost_basis(&self) -> Option<(crate::cost::plan::CostInputs, crate::cost::Pricing)> {
+        match (&self.cost, &self.preset) {
+            (Some(c), _) => Some((c.inputs.clone(), c.pricing.clone())),
+            (None, Some(p)) => Some((p.cost.clone(), p.pricing.clone())),
+            _ => None,
+        }
+    }
+
+    /// The monthly bill of the original and each variant of a comparison (see
+    /// [`crate::cost::variants`]); `None` when the study is not a comparison or has no cost
+    /// inputs.
+    pub fn variant_costs(&self) -> Option<Result<Vec<crate::cost::variants::VariantCost>, String>> {
+        if self.variants.is_empty() {
+            return None;
+        }
+        let (inputs, pricing) = self.cost_basis()?;
+        Some(crate::cost::variants::per_variant(
+            &inputs,
+            &pricing,
+            &self.compare_runs,
+        ))
+    }
+
+    /// The files the PDF carries so its study can be rerun: the preset (RON) and the results
+    /// (JSON), and the cost plan when there is one.
+    pub fn attachments(&self) -> Result<Vec<Attachment>> {
+        let mut out = Vec::new();
+        if let Some(p) = &self.preset {
+            out.push(Attachment {
+                name: ATTACHED_PRESET,
+                mime: "text/plain",
+                what: "The study as an Inferscope preset: inferscope compare --preset FILE (or bench) runs it again",
+                bytes: p.to_ron()?.into_bytes(),
+            });
+        }
+        if !self.runs.is_empty() || !self.compare_runs.is_empty() {
+            out.push(Attachment {
+                name: ATTACHED_RESULTS,
+                mime: "application/json",
+                what: "The results, as inferscope bench/compare --json writes them",
+                bytes: self.bench_doc().to_json()?.into_bytes(),
+            });
+        }
+        if let Some(c) = &self.cost {
+            out.push(Attachment {
+                name: ATTACHED_COST,
+                mime: "application/json",
+                what: "The cost plan, as inferscope cost --json writes it",
+                bytes: c.to_json()?.into_bytes(),
+            });
+        }
+        Ok(out)
     }
 
     fn model_name(&self) -> String {
@@ -130,6 +231,22 @@ pub fn pdf(study: &Study) -> Result<Vec<u8>> {
             .title(format!("Inferscope report: {}", study.model_name()))
             .creator(format!("Inferscope {}", env!("CARGO_PKG_VERSION"))),
     );
+    for a in study.attachments()? {
+        let name = a.name;
+        let added = doc.embed_file(krilla::embed::EmbeddedFile {
+            path: name.to_string(),
+            mime_type: krilla::embed::MimeType::new(a.mime),
+            description: Some(a.what.to_string()),
+            association_kind: krilla::embed::AssociationKind::Supplement,
+            data: a.bytes.into(),
+            modification_date: None,
+            compress: None,
+            location: None,
+        });
+        if added.is_none() {
+            anyhow::bail!("internal error: the report embeds {name} twice");
+        }
+    }
     for page in pages(study) {
         let t = tree(&page, &opts)?;
         let size =

@@ -179,6 +179,9 @@ pub fn pages(study: &Study) -> Vec<String> {
         .map(|e| e.date.clone())
         .unwrap_or_default();
     p.para(&format!("{name}  {date}"), 10.0, "#444");
+    if !study.variants.is_empty() {
+        super::comparison::section(&mut p, study);
+    }
 
     p.heading("Model");
     match &study.model {
@@ -284,30 +287,15 @@ pub fn pages(study: &Study) -> Vec<String> {
         }
     }
 
-    p.heading("Variants");
+    p.heading(if study.variants.is_empty() {
+        "Variants"
+    } else {
+        "Variant details"
+    });
     if study.variants.is_empty() {
         p.para("Not part of this study: compare optimized variants (int8, pruning, fp16, fewer trees, another model) with `inferscope compare MODEL --variant ... --json FILE` and pass the file to the report.", 8.5, "#a05a00");
     } else {
-        p.para("Each variant was benchmarked with the original's settings, interleaved in rounds (A B A B ...) so that drift of the machine hits all alike. Speedup is the original's p50 over the variant's, with a 95% bootstrap interval; fidelity is the lowest top-1 agreement over class-score outputs (made by Softmax, read by ArgMax, or named like logits or probabilities), else the lowest cosine similarity of the outputs, on the sample data; an embedding or a regression is never judged by its argmax.", 8.0, "#333");
-        let original_size = study.model.as_ref().map(|m| m.file_size_bytes).unwrap_or(0);
-        let rows = crate::compare::table::rows(&study.compare_runs, &study.variants, original_size);
-        let (header, lines) = crate::compare::table::text(&rows);
-        let colored: Vec<(String, Option<String>)> = rows
-            .iter()
-            .zip(lines)
-            .map(|(r, line)| {
-                let color = r.speedup.filter(|s| s.significant).map(|s| {
-                    if s.p50_ratio > 1.0 {
-                        "#1a7a1a"
-                    } else {
-                        "#b02020"
-                    }
-                    .to_string()
-                });
-                (line, color)
-            })
-            .collect();
-        p.table(&header, &colored, 5.0);
+        p.para("Each variant was benchmarked with the original's settings, interleaved in rounds (A B A B ...) so that drift of the machine hits all alike; the comparison's table is on the first page. Speedup is the original's p50 over the variant's, with a 95% bootstrap interval; fidelity is the lowest top-1 agreement over class-score outputs (made by Softmax, read by ArgMax, or named like logits or probabilities), else the lowest cosine similarity of the outputs, on the sample data; an embedding or a regression is never judged by its argmax.", 8.0, "#333");
         for v in &study.variants {
             p.para(&format!("{}: {}", v.name, v.description), 8.0, "#111");
             for (kind, line) in v.details() {
@@ -331,13 +319,13 @@ pub fn pages(study: &Study) -> Vec<String> {
         Some(c) => {
             p.para(&format!("Service time from {}; {} requests a month, peak x{}, {} target {:.0} ms, budget ${:.0}.",
                 c.service_source, crate::format::count_short(c.inputs.monthly_requests), c.inputs.peak_factor, c.inputs.percentile.label(), c.inputs.latency_target_ms, c.inputs.budget_usd), 8.0, "#333");
-            let header = format!("{:<11} {:>5} {:>11} {:>9} {:>9} {:>11} {:>9} {:>9} {:>9}  {}", "tier", "inst", "compute $", "storage $", "network $", "total $/mo", "$/1k req", "p95 ms", "p99 ms", "status");
-            let ms = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "sat.".into());
-            let rows: Vec<(String, Option<String>)> = c.tiers.iter().map(|t| {
-                let status = match (t.feasible, t.within_budget) { (true, true) => "ok", (true, false) => "over budget", (false, _) => "misses target" };
-                (format!("{:<11} {:>5} {:>11.2} {:>9.2} {:>9.2} {:>11.2} {:>9.4} {:>9} {:>9}  {}", t.cost.tier.label(), t.cost.instances, t.cost.compute_cost, t.cost.storage_cost, t.cost.network_cost, t.cost.total_cost, t.cost.cost_per_1k_requests, ms(t.predicted_p95_ms), ms(t.predicted_p99_ms), status),
-                 (!t.feasible).then(|| "#b02020".to_string()))
-            }).collect();
+            let (header, lines) = crate::cost::table::text(&c.tiers);
+            let rows: Vec<(String, Option<String>)> = c
+                .tiers
+                .iter()
+                .zip(lines)
+                .map(|(t, line)| (line, (!t.feasible).then(|| "#b02020".to_string())))
+                .collect();
             p.table(&header, &rows, 6.2);
             for t in &c.tiers {
                 p.para(&format!("{}: {}", t.cost.tier.label(), t.reason), 7.0, "#444");
@@ -362,6 +350,30 @@ pub fn pages(study: &Study) -> Vec<String> {
     for m in METHODS {
         p.para(m, 8.0, "#333");
         p.y += 3.0;
+    }
+    p.heading("Files in this report");
+    match study.attachments() {
+        Ok(files) if !files.is_empty() => {
+            p.para("This PDF carries the files to rerun and re-read the study (extract them with your PDF viewer's attachments panel, or pdfdetach -saveall report.pdf):", 8.0, "#333");
+            for a in &files {
+                p.para(
+                    &format!(
+                        "{} ({}): {}.",
+                        a.name,
+                        crate::format::bytes(a.bytes.len() as u64),
+                        a.what
+                    ),
+                    8.0,
+                    "#111",
+                );
+            }
+        }
+        Ok(_) => p.para(
+            "None: this study has no preset or results to attach.",
+            8.0,
+            "#555",
+        ),
+        Err(e) => p.para(&format!("Not attached: {e:#}"), 8.0, "#b02020"),
     }
     p.finish()
 }

@@ -8,6 +8,9 @@ use crate::cost::plan::CostCurves;
 
 /// The one-page summary: title, key table, the main charts.
 pub fn summary(study: &Study) -> String {
+    if !study.variants.is_empty() {
+        return super::comparison::card(study);
+    }
     let mut s = Svg::new(PNG_W, PNG_H);
     let name = study.model_name();
     s.text_styled(

@@ -343,8 +343,10 @@ pub fn line_chart(
             .collect();
         svg.polyline(&pts, &s.color, 1.4);
         if s.markers {
+            // A series of one point is a labelled dot (a scatter): draw it larger.
+            let r = if pts.len() == 1 { 3.5 } else { 2.0 };
             for (a, b) in &pts {
-                svg.circle(*a, *b, 2.0, &s.color);
+                svg.circle(*a, *b, r, &s.color);
             }
         }
     }
@@ -400,6 +402,133 @@ pub fn line_chart(
             &s.name,
         );
         ly += 9.5;
+    }
+}
+
+/// One bar of a horizontal bar chart, with an optional interval drawn as a whisker.
+pub struct Bar {
+    pub label: String,
+    pub value: f64,
+    pub interval: Option<(f64, f64)>,
+    pub color: String,
+    /// Written after the bar (the value as the reader should read it).
+    pub note: String,
+}
+
+/// Horizontal bars with labels on the left and whiskers for intervals, from zero (or from the
+/// smallest value on a log axis); `reference` draws a dashed line, e.g. at a speedup of 1.
+#[allow(clippy::too_many_arguments)]
+pub fn bar_chart(
+    svg: &mut Svg,
+    (x, y, w, h): (f64, f64, f64, f64),
+    title: &str,
+    bars: &[Bar],
+    fmt: &dyn Fn(f64) -> String,
+    reference: Option<(f64, &str)>,
+) {
+    svg.text_styled(x, y + 11.0, 10.0, SANS, true, "#222", Anchor::Start, title);
+    let label_w = bars
+        .iter()
+        .map(|b| b.label.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(6, 30) as f64
+        * 4.1
+        + 6.0;
+    let note_w = bars
+        .iter()
+        .map(|b| b.note.chars().count())
+        .max()
+        .unwrap_or(0) as f64
+        * 3.9
+        + 6.0;
+    let (px, py, pw, ph) = (x + label_w, y + 18.0, w - label_w - note_w, h - 18.0 - 14.0);
+    if bars.is_empty() || pw <= 10.0 {
+        return;
+    }
+    let hi = bars
+        .iter()
+        .map(|b| b.interval.map(|i| i.1).unwrap_or(b.value).max(b.value))
+        .chain(reference.map(|r| r.0))
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let xa = Axis {
+        lo: 0.0,
+        hi: if hi > 0.0 { hi * 1.08 } else { 1.0 },
+        log: false,
+    };
+    let to_x = |v: f64| px + xa.frac(v).clamp(0.0, 1.0) * pw;
+    svg.rect(px, py, pw, ph, "#fbfbfb", Some("#999"));
+    for t in xa.ticks() {
+        let tx = to_x(t);
+        svg.line(tx, py, tx, py + ph, "#e4e4e4", 0.5, false);
+        svg.text_styled(
+            tx,
+            py + ph + 10.0,
+            7.0,
+            SANS,
+            false,
+            "#444",
+            Anchor::Middle,
+            &fmt(t),
+        );
+    }
+    let slot = ph / bars.len() as f64;
+    let bar_h = (slot * 0.62).min(14.0);
+    let size = (slot * 0.55).clamp(5.0, 7.5);
+    for (i, b) in bars.iter().enumerate() {
+        let cy = py + slot * (i as f64 + 0.5);
+        svg.text_styled(
+            px - 4.0,
+            cy + size * 0.35,
+            size,
+            SANS,
+            false,
+            "#222",
+            Anchor::End,
+            &b.label,
+        );
+        if b.value.is_finite() {
+            svg.rect(
+                px,
+                cy - bar_h / 2.0,
+                to_x(b.value) - px,
+                bar_h,
+                &b.color,
+                None,
+            );
+        }
+        if let Some((lo, hi)) = b.interval {
+            let (a, c) = (to_x(lo), to_x(hi));
+            svg.line(a, cy, c, cy, "#333", 0.9, false);
+            svg.line(a, cy - bar_h / 3.0, a, cy + bar_h / 3.0, "#333", 0.9, false);
+            svg.line(c, cy - bar_h / 3.0, c, cy + bar_h / 3.0, "#333", 0.9, false);
+        }
+        let end = b.interval.map(|i| i.1).unwrap_or(b.value).max(b.value);
+        svg.text_styled(
+            to_x(end) + 3.0,
+            cy + size * 0.35,
+            size,
+            SANS,
+            false,
+            "#333",
+            Anchor::Start,
+            &b.note,
+        );
+    }
+    if let Some((v, label)) = reference {
+        let rx = to_x(v);
+        svg.line(rx, py, rx, py + ph, "#d62728", 0.8, true);
+        svg.text_styled(
+            rx + 2.0,
+            py + ph - 3.0,
+            7.0,
+            SANS,
+            false,
+            "#d62728",
+            Anchor::Start,
+            label,
+        );
     }
 }
 

@@ -158,6 +158,18 @@ pub struct CompareSession {
     pub started: Instant,
     pub cancelled: bool,
     pub failures: Vec<String>,
+    /// The monthly bill per variant, and the cost inputs and prices it was priced with
+    /// (priced again when the Cost tab's inputs change).
+    pub costs: Option<VariantCosts>,
+    /// The plan the comparison runs (for its report's settings).
+    pub plan: crate::bench::Plan,
+}
+
+/// The comparison priced at some cost inputs.
+pub struct VariantCosts {
+    pub inputs: crate::cost::plan::CostInputs,
+    pub pricing: crate::cost::Pricing,
+    pub costs: Result<Vec<crate::cost::variants::VariantCost>, String>,
 }
 
 /// The original in gray, then the Profile tab's palette.
@@ -167,26 +179,6 @@ fn color(i: usize) -> Color32 {
     } else {
         super::profile::PALETTE[(i - 1) % super::profile::PALETTE.len()]
     }
-}
-
-/// Points on the Pareto front of (latency, fidelity): none faster is at least as faithful.
-pub fn pareto_front(points: &[(f64, f64)]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..points.len()).collect();
-    order.sort_by(|&a, &b| {
-        points[a]
-            .0
-            .total_cmp(&points[b].0)
-            .then(points[b].1.total_cmp(&points[a].1))
-    });
-    let mut best = f64::NEG_INFINITY;
-    let mut front = Vec::new();
-    for i in order {
-        if points[i].1 > best {
-            best = points[i].1;
-            front.push(i);
-        }
-    }
-    front
 }
 
 impl InferscopeApp {
@@ -245,7 +237,31 @@ impl InferscopeApp {
             started: Instant::now(),
             cancelled: false,
             failures: Vec::new(),
+            costs: None,
+            plan: study_plan,
         });
+    }
+
+    /// The comparison's monthly bill per variant at the Cost tab's inputs (priced once per
+    /// change of inputs).
+    pub fn variant_costs(
+        &mut self,
+    ) -> Option<&Result<Vec<crate::cost::variants::VariantCost>, String>> {
+        let (inputs, pricing) = (&self.saved.cost.inputs, &self.saved.cost.pricing);
+        let c = self.compare.as_mut()?;
+        let cmp = c.result.as_ref()?;
+        let stale = c
+            .costs
+            .as_ref()
+            .is_none_or(|k| &k.inputs != inputs || &k.pricing != pricing);
+        if stale {
+            c.costs = Some(VariantCosts {
+                inputs: inputs.clone(),
+                pricing: pricing.clone(),
+                costs: crate::cost::variants::per_variant(inputs, pricing, &cmp.runs),
+            });
+        }
+        c.costs.as_ref().map(|k| &k.costs)
     }
 
     /// Leaves `node` in float in the int8 variant and compares again.
@@ -361,6 +377,7 @@ impl InferscopeApp {
                                     .map(|v| v.name.clone());
                             }
                             c.result = Some(cmp);
+                            c.costs = None;
                         }
                         Err(e) => self.errors.push(e),
                     }
@@ -373,14 +390,6 @@ impl InferscopeApp {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pareto_front_keeps_only_undominated_points() {
-        let pts = [(1.0, 0.9), (2.0, 1.0), (1.5, 0.8), (0.5, 0.7), (3.0, 1.0)];
-        let mut f = pareto_front(&pts);
-        f.sort_unstable();
-        assert_eq!(f, vec![0, 1, 3]);
-    }
 
     #[test]
     fn settings_round_trip_through_variants() {

@@ -22,6 +22,8 @@ impl InferscopeApp {
                     return;
                 };
                 ui.add_space(6.0);
+                self.verdicts_ui(ui, &cmp);
+                ui.add_space(6.0);
                 self.compare_table_ui(ui, &cmp);
                 ui.add_space(6.0);
                 self.compare_charts_ui(ui, &cmp);
@@ -227,6 +229,64 @@ impl InferscopeApp {
         }
     }
 
+    /// One line per variant: the verdict, and what it costs a month at the Cost tab's inputs.
+    fn verdicts_ui(&mut self, ui: &mut egui::Ui, cmp: &Comparison) {
+        use crate::compare::verdict::{verdict, Kind};
+        let costs = self.variant_costs().cloned();
+        let costs = match costs {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                ui.label(
+                    RichText::new(format!("Monthly cost not priced: {e}"))
+                        .color(Color32::from_rgb(170, 90, 0)),
+                );
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        let original = costs.iter().find(|c| c.variant == "original");
+        let i = &self.saved.cost.inputs;
+        ui.label(RichText::new("Verdicts").strong()).on_hover_text(format!(
+            "Faster: the 95% interval of the speedup excludes 1 at every batch size. Faithful: fidelity of at least {} (top-1 agreement for class scores, else cosine) and no labelled accuracy lost beyond half a point. Monthly cost: each variant's fastest batch-1 run priced at the Cost tab's inputs ({} requests/month, {} target {:.0} ms) on the tier the planner recommends for it.",
+            crate::compare::verdict::FAITHFUL,
+            crate::format::count_short(i.monthly_requests),
+            i.percentile.label(),
+            i.latency_target_ms
+        ));
+        egui::Grid::new("verdicts")
+            .num_columns(3)
+            .spacing([12.0, 3.0])
+            .show(ui, |ui| {
+                if let Some(o) = original {
+                    ui.label("original");
+                    ui.label(o.label());
+                    ui.label("");
+                    ui.end_row();
+                }
+                for v in &cmp.variants {
+                    let verdict = verdict(v, cmp.file_size_bytes);
+                    let color = match verdict.kind {
+                        Kind::Use => Color32::from_rgb(30, 140, 30),
+                        Kind::Weigh => Color32::from_rgb(190, 110, 0),
+                        Kind::Keep => ui.visuals().text_color(),
+                        Kind::Broken => Color32::from_rgb(190, 40, 40),
+                    };
+                    ui.label(&v.name);
+                    let cost = costs.iter().find(|c| c.variant == v.name);
+                    ui.label(match (cost, original) {
+                        (Some(c), Some(o)) => match c.saving_over(o) {
+                            Some(s) => format!("{}, {s}", c.label()),
+                            None => c.label(),
+                        },
+                        (Some(c), None) => c.label(),
+                        _ => String::new(),
+                    });
+                    ui.label(RichText::new(verdict.text).color(color));
+                    ui.end_row();
+                }
+            });
+    }
+
     fn compare_table_ui(&mut self, ui: &mut egui::Ui, cmp: &Comparison) {
         let h = |ui: &mut egui::Ui, t: &str, tip: &str| {
             ui.label(RichText::new(t).strong()).on_hover_text(tip);
@@ -306,10 +366,9 @@ impl InferscopeApp {
         // Charts show one engine x batch; default: the first engine, batch 1 if measured.
         let mut keys: Vec<(EngineKind, usize)> =
             cmp.runs.iter().map(|r| (r.engine, r.batch_size)).collect();
-        keys.dedup();
         keys.sort();
         keys.dedup();
-        let Some(&first) = keys.iter().find(|k| k.1 == 1).or(keys.first()) else {
+        let Some(first) = crate::compare::table::default_view(&cmp.runs) else {
             return;
         };
         let mut key = self
@@ -384,7 +443,7 @@ impl InferscopeApp {
             ui.vertical(|ui| {
                 ui.label(RichText::new("Latency vs fidelity").strong()).on_hover_text("Up and to the left is better. The line joins the Pareto front: variants nothing else beats on both latency and fidelity.");
                 let pts: Vec<(String, f64, f64)> = runs.iter().filter_map(|r| fidelity_of(&r.variant).map(|f| (r.variant.clone(), r.latency_p50, f))).collect();
-                let front = pareto_front(&pts.iter().map(|p| (p.1, p.2)).collect::<Vec<_>>());
+                let front = crate::compare::pareto_front(&pts.iter().map(|p| (p.1, p.2)).collect::<Vec<_>>());
                 Plot::new("compare_pareto").height(220.0).width(w).legend(Legend::default().follow_insertion_order(true).position(egui_plot::Corner::RightBottom))
                     .x_axis_label("p50 ms").y_axis_label("fidelity")
                     .show(ui, |p| {
