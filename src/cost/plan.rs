@@ -249,12 +249,96 @@ pub(super) fn slots<'a>(inputs: &CostInputs, pricing: &'a Pricing) -> Vec<Slot<'
     out
 }
 
-/// A slot with its bill: instances from per-instance throughput at the target utilization.
+/// What set an always-on tier's instance count.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Sizing {
+    /// The utilization cap (or the minimum count), and the latency target holds there.
+    Utilization,
+    /// More instances than the utilization cap needs, for the latency target; the cap alone
+    /// needs `by_utilization`.
+    Latency { by_utilization: u64 },
+    /// The service time alone misses the target: no count helps.
+    ServiceAlone { ms: f64 },
+    /// Not even the maximum count meets the target.
+    NotWithinMax,
+}
+
+/// Milliseconds the request at quantile `q` of a batch waits for the batch to fill at the peak.
+fn fill_ms(inputs: &CostInputs, q: f64) -> f64 {
+    let (batch, peak) = (inputs.serving_batch.max(1), inputs.peak_rps());
+    if batch > 1 && peak > 0.0 {
+        q * (batch - 1) as f64 / peak * 1000.0
+    } else {
+        0.0
+    }
+}
+
+/// Whether `servers` parallel servers fed at the peak meet the latency target (queue model).
+fn meets_target(servers: u32, inputs: &CostInputs, svc: &Service) -> bool {
+    let q = inputs.percentile.q();
+    let budget_ms = inputs.latency_target_ms - fill_ms(inputs, q);
+    let arrival = inputs.peak_inferences_per_s();
+    if budget_ms < 0.0 {
+        return false;
+    }
+    if arrival <= 0.0 {
+        return svc.quantile_ms(q) <= budget_ms;
+    }
+    let queue = Queue::from_samples(servers, arrival, &svc.s);
+    match queue.wait_distribution(&svc.s) {
+        Some(d) => d.response_cdf(budget_ms / 1000.0, &svc.s) >= q,
+        None => false,
+    }
+}
+
+/// The fewest instances from `start` (what the utilization cap needs, within the bounds) up to
+/// the maximum that meet the latency target under the queue model, and what set the count.
+fn size_for_latency(
+    start: u64,
+    per_instance: f64,
+    inputs: &CostInputs,
+    svc: &Service,
+) -> (u64, Sizing) {
+    let servers = |c: u64| (c as f64 * per_instance).min(u32::MAX as f64) as u32;
+    if meets_target(servers(start), inputs, svc) {
+        return (start, Sizing::Utilization);
+    }
+    let q = inputs.percentile.q();
+    let alone = svc.quantile_ms(q) + fill_ms(inputs, q);
+    if alone > inputs.latency_target_ms {
+        return (start, Sizing::ServiceAlone { ms: alone });
+    }
+    let max = inputs.max_instances.max(1);
+    if start >= max || !meets_target(servers(max), inputs, svc) {
+        return (start, Sizing::NotWithinMax);
+    }
+    // More servers never make the queue longer: the first count that meets it, by bisection.
+    let (mut lo, mut hi) = (start, max);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if meets_target(servers(mid), inputs, svc) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    (
+        hi,
+        Sizing::Latency {
+            by_utilization: start,
+        },
+    )
+}
+
+/// A slot with its bill: instances from per-instance throughput at the target utilization,
+/// then more if the latency target needs them.
 pub(super) struct Priced<'a> {
     slot: Slot<'a>,
     pub(super) cost: TierCost,
-    /// Instances the peak needs, before the min/max clamp.
+    /// Instances the peak needs at the utilization cap, before the min/max clamp.
     needed: u64,
+    /// What set the count.
+    sizing: Sizing,
     /// Parallel inferences per instance (whole vCPUs, at least 1).
     per_instance: f64,
     memory_gb: f64,
@@ -277,7 +361,12 @@ pub(super) fn price<'a>(
     let needed = (busy / (per_instance * inputs.target_utilization))
         .ceil()
         .clamp(0.0, 1e15) as u64;
-    let count = needed.clamp(inputs.min_instances.max(1), inputs.max_instances.max(1));
+    let by_utilization = needed.clamp(inputs.min_instances.max(1), inputs.max_instances.max(1));
+    let (count, sizing) = match slot {
+        Slot::Serverless => (by_utilization, Sizing::Utilization),
+        _ if needed > inputs.max_instances => (by_utilization, Sizing::Utilization),
+        _ => size_for_latency(by_utilization, per_instance, inputs, svc),
+    };
     let cost = match slot {
         Slot::Serverless => serverless(pricing, requests, svc.mean_ms, inputs.function_memory_mb),
         Slot::Pooled(tier) => {
@@ -294,6 +383,7 @@ pub(super) fn price<'a>(
         slot,
         cost,
         needed,
+        sizing,
         per_instance,
         memory_gb,
     }
@@ -360,13 +450,7 @@ fn judge(p: Priced, inputs: &CostInputs, svc: &Service, detail: Detail) -> TierP
             let queue = Queue::from_samples(servers, arrival, &svc.s);
             // Filling a batch of b at the peak rate: the request at quantile q of its batch
             // waits for q (b - 1) more arrivals.
-            let fill_ms = |q: f64| {
-                if batch > 1 && peak > 0.0 {
-                    q * (batch - 1) as f64 / peak * 1000.0
-                } else {
-                    0.0
-                }
-            };
+            let fill_ms = |q: f64| fill_ms(inputs, q);
             let wait = if arrival > 0.0 {
                 queue.wait_distribution(&svc.s)
             } else {
@@ -421,6 +505,15 @@ fn judge(p: Priced, inputs: &CostInputs, svc: &Service, detail: Detail) -> TierP
                 )
             } else if p.needed > inputs.max_instances {
                 (false, format!("the peak of {peak:.1} req/s needs {} instances at {:.0}% utilization; the maximum is {}", p.needed, inputs.target_utilization * 100.0, inputs.max_instances))
+            } else if let Sizing::ServiceAlone { ms } = p.sizing {
+                (
+                    false,
+                    format!(
+                        "the model alone takes {} at {}{fill_note}, over the {target:.0} ms target: no number of instances meets it",
+                        crate::format::ms(ms),
+                        pct.label()
+                    ),
+                )
             } else if saturated {
                 (
                     false,
@@ -433,11 +526,23 @@ fn judge(p: Priced, inputs: &CostInputs, svc: &Service, detail: Detail) -> TierP
                 (meets, String::new())
             } else {
                 let v = predicted.unwrap_or(f64::INFINITY);
+                let sized = match p.sizing {
+                    Sizing::Latency { by_utilization } => format!(
+                        "; {} for the {target:.0} ms target (the {:.0}% utilization cap alone needs {by_utilization})",
+                        crate::format::plural(count, "instance"),
+                        inputs.target_utilization * 100.0
+                    ),
+                    Sizing::NotWithinMax => format!(
+                        "; no count up to the maximum of {} meets it",
+                        inputs.max_instances
+                    ),
+                    _ => String::new(),
+                };
                 if meets {
                     (
                         true,
                         format!(
-                            "{} {} with {} ({:.0}% busy at peak){fill_note}",
+                            "{} {} with {} ({:.0}% busy at peak){fill_note}{sized}",
                             pct.label(),
                             crate::format::ms(v),
                             crate::format::plural(count, "instance"),
@@ -448,7 +553,7 @@ fn judge(p: Priced, inputs: &CostInputs, svc: &Service, detail: Detail) -> TierP
                     (
                         false,
                         format!(
-                            "{} {} with {} at peak is over the {target:.0} ms target{fill_note}",
+                            "{} {} with {} at peak is over the {target:.0} ms target{fill_note}{sized}",
                             pct.label(),
                             crate::format::ms(v),
                             crate::format::plural(count, "instance")

@@ -246,3 +246,95 @@ fn serving_batches_need_fewer_instances_and_wait_to_fill() {
     let fill = 0.95 * 7.0 / peak * 1000.0;
     assert!(eight.predicted_p95_ms.unwrap() >= 30.0 + fill - 1e-9);
 }
+
+/// A BERT encoder's service times as measured on ONNX Runtime: lognormal, p50 36.5 ms,
+/// p95 52.4 ms.
+fn bert() -> Vec<f64> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let sigma = (52.4f64 / 36.5).ln() / 1.6449;
+    (0..4000)
+        .map(|_| {
+            let (u1, u2): (f64, f64) = (rng.random_range(1e-12..1.0), rng.random());
+            let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+            36.5 * (sigma * z).exp()
+        })
+        .collect()
+}
+
+fn container(p: &CostPlan) -> &TierPlan {
+    p.tiers
+        .iter()
+        .find(|t| t.cost.tier == Tier::Container)
+        .unwrap()
+}
+
+/// The case: at 5M requests a month and a 60 ms p95 target, one container instance
+/// (all the 60% utilization cap needs) queues past the target; the planner sizes the tier up
+/// to the fewest instances that meet it and prices that count.
+#[test]
+fn instances_are_sized_to_the_latency_target_not_only_to_utilization() {
+    let inputs = CostInputs {
+        monthly_requests: 5e6,
+        latency_target_ms: 60.0,
+        ..Default::default()
+    };
+    let pricing = Pricing::default();
+    let svc = bert();
+    let p = plan(&inputs, &pricing, &svc).unwrap();
+    let c = container(&p);
+    assert!(c.feasible, "{}", c.reason);
+    let n = c.cost.instances;
+    assert!(n >= 2, "more than the utilization cap's 1: {}", c.reason);
+    assert!(c.predicted_p95_ms.unwrap() <= 60.0);
+    assert!(
+        c.reason
+            .contains(&format!("{n} instances for the 60 ms target"))
+            && c.reason.contains("utilization cap alone needs 1"),
+        "{}",
+        c.reason
+    );
+    // Priced at that count: the same bill as asking for exactly n instances.
+    let exactly = |k: u64| {
+        let fixed = CostInputs {
+            min_instances: k,
+            max_instances: k,
+            ..inputs.clone()
+        };
+        container(&plan(&fixed, &pricing, &svc).unwrap()).clone()
+    };
+    assert_eq!(exactly(n).cost.total_cost, c.cost.total_cost);
+    // And it is the fewest: one fewer misses the target, and says no count within it helps.
+    let fewer = exactly(n - 1);
+    assert!(!fewer.feasible, "{}", fewer.reason);
+    assert!(
+        fewer
+            .reason
+            .contains(&format!("no count up to the maximum of {} meets it", n - 1)),
+        "{}",
+        fewer.reason
+    );
+}
+
+/// When the model alone is slower than the target, no count helps, and the plan says so.
+#[test]
+fn a_service_time_over_the_target_is_named_not_sized() {
+    let inputs = CostInputs {
+        monthly_requests: 5e6,
+        latency_target_ms: 50.0,
+        ..Default::default()
+    };
+    let p = plan(&inputs, &Pricing::default(), &bert()).unwrap();
+    let c = container(&p);
+    assert!(!c.feasible);
+    assert_eq!(c.cost.instances, 1, "not sized up for nothing");
+    let alone = crate::bench::stats::nearest_rank(&Service::new(&bert()).ms, 0.95);
+    assert!(
+        c.reason.starts_with(&format!(
+            "the model alone takes {} at p95, over the 50 ms target",
+            crate::format::ms(alone)
+        )),
+        "{}",
+        c.reason
+    );
+}
