@@ -14,6 +14,7 @@ pub mod environment;
 pub mod format;
 pub mod fsutil;
 pub mod guard;
+pub mod load;
 pub mod model;
 pub mod optimize;
 pub mod preset;

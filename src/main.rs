@@ -19,6 +19,10 @@ fn main() {
     });
     if let Err(e) = result {
         eprintln!("Error: {e:#}");
-        std::process::exit(1);
+        // 3: a significant slowdown against --baseline; 1: anything else (2 is a usage error).
+        let regressed = e
+            .downcast_ref::<inferscope::bench::baseline::Regressed>()
+            .is_some();
+        std::process::exit(if regressed { 3 } else { 1 });
     }
 }

@@ -1566,3 +1566,212 @@ fn a_comparison_report_leads_with_verdicts_costs_and_charts_and_carries_its_file
         std::fs::read(d("c.png")).unwrap()
     );
 }
+
+/// `load`: open-loop runs on a real engine, each rate beside the queue model, in the JSON and a
+/// report; flags that mean nothing under open-loop load are refused with what to use instead.
+#[test]
+fn load_offers_rates_open_loop_beside_the_queue_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let mlp = root("assets/mlp.onnx");
+    let mlp = mlp.to_str().unwrap();
+    let printed = succeeds(&run(&[
+        "load",
+        mlp,
+        "--engine",
+        "tract",
+        "--rate-range",
+        "200:400:200",
+        "--arrivals",
+        "constant",
+        "--duration",
+        "2",
+        "--target-p99",
+        "50",
+        "--json",
+        &d("l.json"),
+        "--pdf",
+        &d("l.pdf"),
+    ]));
+    assert!(
+        printed.contains("model p95") && printed.contains("late p99"),
+        "{printed}"
+    );
+    let j: Value = serde_json::from_slice(&std::fs::read(d("l.json")).unwrap()).unwrap();
+    let runs = j["load_runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    for (r, rate) in runs.iter().zip([200.0, 400.0]) {
+        assert_eq!(r["rate"], rate);
+        assert_eq!(
+            r["scheduled"].as_u64().unwrap(),
+            (rate * 2.0) as u64,
+            "constant arrivals"
+        );
+        assert_eq!(r["completed"], r["scheduled"]);
+        let lat = &r["latency"];
+        let svc = &r["service"];
+        assert!(lat["p50"].as_f64().unwrap() >= svc["p50"].as_f64().unwrap());
+        assert!(r["predicted"]["p95"].as_f64().is_some(), "{r}");
+        assert_eq!(r["bound_ms"], 50.0);
+        assert_eq!(r["min_queries_p99"], 662, "none over the 50 ms bound");
+        assert_eq!(r["enough_for_p99"], rate * 2.0 >= 662.0, "{r}");
+    }
+    assert_eq!(j["servers"], 1);
+    assert_eq!(j["arrivals"], "constant");
+    // The report carries the table.
+    let text = Command::new("pdftotext")
+        .args(["-layout", &d("l.pdf"), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) is installed");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Under load (open loop)"), "{text}");
+    assert!(
+        text.contains("model p95") && text.contains("400.0"),
+        "{text}"
+    );
+    succeeds(&run(&["report", &d("l.json"), "--png", &d("l.png")]));
+    assert_eq!(png_size(&std::fs::read(d("l.png")).unwrap()), (1600, 900));
+    // A trace replays its own arrivals.
+    std::fs::write(d("t.txt"), "0\n0.01\n0.02\n0.5\n").unwrap();
+    let t = succeeds(&run(&[
+        "load",
+        mlp,
+        "--engine",
+        "tract",
+        "--arrivals",
+        "trace",
+        "--trace",
+        &d("t.txt"),
+    ]));
+    assert!(t.contains("rate/s"), "{t}");
+    // What does not apply, or is missing, is said.
+    for (extra, says) in [
+        (
+            &["--rate", "10", "--batch", "8"][..],
+            "--batch does not apply to load",
+        ),
+        (
+            &["--rate", "10", "--concurrency", "4"][..],
+            "--servers sets the engine sessions",
+        ),
+        (
+            &["--rate", "10", "--iterations", "100"][..],
+            "each rate runs for --duration",
+        ),
+        (
+            &["--rate", "10", "--engine", "both"][..],
+            "load runs on one engine",
+        ),
+        (&[][..], "say what load to offer"),
+        (&["--find-max-rate"][..], "--target-p99 MS"),
+        (&["--rate-range", "50:10:5"][..], "0 < A <= B"),
+        (&["--rate", "0"][..], "--rate must be a number"),
+        (
+            &["--rate", "10", "--servers", "0"][..],
+            "--servers must be between 1 and 256",
+        ),
+        (
+            &["--arrivals", "trace"][..],
+            "--arrivals trace needs --trace FILE",
+        ),
+    ] {
+        let mut a = vec!["load", mlp];
+        a.extend_from_slice(extra);
+        fails_with(&run(&a), &[says]);
+    }
+    std::fs::write(d("bad.txt"), "0\nsoon\n").unwrap();
+    fails_with(
+        &run(&["load", mlp, "--arrivals", "trace", "--trace", &d("bad.txt")]),
+        &["line 2: `soon` is not a time in seconds"],
+    );
+}
+
+/// `--baseline`: each run against the same run of an earlier file; a significant slowdown past
+/// `--fail-if-slower` exits with code 3 (2 is a usage error), anything else reports and passes; a different machine
+/// is a warning.
+#[test]
+fn a_baseline_fails_a_significant_slowdown_with_exit_code_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let mlp = root("assets/mlp.onnx");
+    let mlp = mlp.to_str().unwrap();
+    let bench = |extra: &[&str]| {
+        let mut a = vec![
+            "bench",
+            mlp,
+            "--engine",
+            "tract",
+            "--batch",
+            "1",
+            "--iterations",
+            "2000",
+        ];
+        a.extend_from_slice(extra);
+        run(&a)
+    };
+    succeeds(&bench(&["--json", &d("now.json")]));
+    // Baselines doctored from this run: one where the model was 5x faster then (so it is slower
+    // now), one where it was 5x slower, on another machine. (Reruns of this 30 us model differ
+    // by up to 2x on a busy 2-core machine: the factors leave room for that.)
+    let now: Value = serde_json::from_slice(&std::fs::read(d("now.json")).unwrap()).unwrap();
+    let scaled = |k: f64, cpu: &str| {
+        let mut b = now.clone();
+        for r in b["runs"].as_array_mut().unwrap() {
+            r["latency_p50"] = (r["latency_p50"].as_f64().unwrap() * k).into();
+            for e in ["lo", "hi"] {
+                r["ci_p50"][e] = (r["ci_p50"][e].as_f64().unwrap() * k).into();
+            }
+        }
+        b["environment"]["cpu_model"] = cpu.into();
+        serde_json::to_string(&b).unwrap()
+    };
+    std::fs::write(d("faster-then.json"), scaled(0.2, "Same CPU")).unwrap();
+    std::fs::write(d("slower-then.json"), scaled(5.0, "Another CPU")).unwrap();
+    let o = bench(&[
+        "--baseline",
+        &d("faster-then.json"),
+        "--fail-if-slower",
+        "5%",
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{t}");
+    assert!(
+        t.contains("SLOWER: fails") && t.contains("slower than the baseline"),
+        "{t}"
+    );
+    assert!(!t.contains(inferscope::guard::INTERNAL_ERROR), "{t}");
+    // Without --fail-if-slower it reports and passes.
+    let t = succeeds(&bench(&["--baseline", &d("faster-then.json")]));
+    assert!(t.contains("Against the baseline"), "{t}");
+    // Faster now: passes, and the other machine is a warning.
+    let t = succeeds(&bench(&[
+        "--baseline",
+        &d("slower-then.json"),
+        "--fail-if-slower",
+        "5%",
+    ]));
+    assert!(t.contains("faster"), "{t}");
+    assert!(
+        t.contains("warning: the CPU differs: Another CPU in the baseline"),
+        "{t}"
+    );
+    // A baseline with no matching run, and a flag without a baseline, are errors.
+    fails_with(
+        &run(&[
+            "bench",
+            mlp,
+            "--engine",
+            "tract",
+            "--batch",
+            "4",
+            "--iterations",
+            "50",
+            "--baseline",
+            &d("now.json"),
+        ]),
+        &["no run matches the baseline"],
+    );
+    let o = run(&["bench", mlp, "--fail-if-slower", "5%"]);
+    assert_eq!(o.status.code(), Some(2), "clap's usage error: {}", text(&o));
+    assert!(text(&o).contains("--baseline"), "{}", text(&o));
+}

@@ -1,5 +1,6 @@
 //! Benchmark plans, the scheduler that runs them, and what runs report.
 
+pub mod baseline;
 pub mod checklist;
 pub mod measure;
 pub mod memory;

@@ -17,6 +17,13 @@ use std::time::{Duration, Instant};
 /// A monotonic time source in nanoseconds. Tests substitute a scripted one.
 pub trait Clock: Send + Sync {
     fn now_ns(&self) -> u64;
+
+    /// Returns at `t` (ns on this clock) or just after; at once when `t` has passed.
+    fn sleep_until_ns(&self, t: u64) {
+        while self.now_ns() < t {
+            std::hint::spin_loop();
+        }
+    }
 }
 
 /// The real monotonic clock.
@@ -38,6 +45,19 @@ impl Clock for RealClock {
     #[inline]
     fn now_ns(&self) -> u64 {
         self.0.elapsed().as_nanos() as u64
+    }
+
+    /// Sleeps to within 200 us of `t` (a sleep can overshoot by tens of microseconds), then
+    /// yields until `t`: on time without burning a core another server needs.
+    fn sleep_until_ns(&self, t: u64) {
+        const SPIN_NS: u64 = 200_000;
+        let now = self.now_ns();
+        if t > now + SPIN_NS {
+            std::thread::sleep(Duration::from_nanos(t - now - SPIN_NS));
+        }
+        while self.now_ns() < t {
+            std::thread::yield_now();
+        }
     }
 }
 

@@ -52,6 +52,9 @@ pub enum Command {
     Compare(Box<CompareArgs>),
     /// Monthly cost of serving a model on serverless, container, Kubernetes and dedicated tiers.
     Cost(Box<CostArgs>),
+    /// Open-loop load: requests arrive on a schedule; measure latency with the queueing in it,
+    /// beside the cost planner's prediction, or find the highest rate that meets a target.
+    Load(Box<LoadArgs>),
     /// Write a report (PDF, PNG summary) from the JSON of `bench` and/or `cost`.
     Report {
         /// Results files: `bench --json`, `cost --json`, or one of each.
@@ -162,6 +165,49 @@ pub struct CompareArgs {
     /// the defaults).
     #[command(flatten)]
     pub cost: CostFlags,
+}
+
+/// How requests arrive in `load`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArrivalsArg {
+    /// Exponential gaps (independent users).
+    Poisson,
+    /// Evenly spaced.
+    Constant,
+    /// Recorded arrival times from --trace.
+    Trace,
+}
+
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// The model, data, engine (one), threads, dims, warm-up (requests per server) and
+    /// --duration (per rate; default: 10 s, or long enough for 700 requests, at most 120 s).
+    #[command(flatten)]
+    pub bench: BenchArgs,
+    /// Offer this many requests a second.
+    #[arg(long, conflicts_with_all = ["rate_range", "find_max_rate"])]
+    pub rate: Option<f64>,
+    /// Offer each rate from A to B in steps of STEP requests a second, e.g. 10:50:10.
+    #[arg(long, value_name = "A:B:STEP", conflicts_with = "find_max_rate")]
+    pub rate_range: Option<String>,
+    /// Find the highest rate whose p99 (or p95) meets --target-p99 (or --target-p95).
+    #[arg(long)]
+    pub find_max_rate: bool,
+    /// The p99 latency target, ms (counts requests over it; --find-max-rate searches for it).
+    #[arg(long, value_name = "MS", conflicts_with = "target_p95")]
+    pub target_p99: Option<f64>,
+    /// The p95 latency target, ms.
+    #[arg(long, value_name = "MS")]
+    pub target_p95: Option<f64>,
+    /// Engine sessions serving the one queue.
+    #[arg(long, default_value_t = 1)]
+    pub servers: usize,
+    /// How requests arrive.
+    #[arg(long, value_enum, default_value = "poisson")]
+    pub arrivals: ArrivalsArg,
+    /// Arrival times to replay (seconds from the start, one per line), with --arrivals trace.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
 }
 
 /// The cost planner's inputs, as `cost` and `compare` take them; each flag overrides the
@@ -352,6 +398,14 @@ pub struct BenchArgs {
     /// Write one CSV row per run; an existing file is replaced.
     #[arg(long)]
     pub csv: Option<PathBuf>,
+    /// Compare each run with the same run in this earlier `bench --json` (or `compare --json`):
+    /// the change in p50 with its 95% interval, and what differs about the machine or settings.
+    #[arg(long, value_name = "OLD.json")]
+    pub baseline: Option<PathBuf>,
+    /// With --baseline: exit with code 3 when a run is significantly slower than this share,
+    /// e.g. 5%.
+    #[arg(long, value_name = "PERCENT", requires = "baseline", value_parser = crate::bench::baseline::parse_threshold)]
+    pub fail_if_slower: Option<f64>,
     #[command(flatten)]
     pub export: ExportArgs,
 }

@@ -178,6 +178,39 @@ pub fn run(args: BenchArgs, ort_path: Option<PathBuf>) -> Result<()> {
     });
     progress.bar.finish_and_clear();
     say(&args, &bench::table::with_warnings(&results));
-    write_outputs(&args, &document(&s, &results, &progress.failures))?;
-    progress.result()
+    let doc = document(&s, &results, &progress.failures);
+    write_outputs(&args, &doc)?;
+    progress.result()?;
+    check_baseline(&args, &doc)
+}
+
+/// With `--baseline`: prints each run's change against it, and fails with
+/// [`bench::baseline::Regressed`] (exit code 3) on a significant slowdown beyond
+/// `--fail-if-slower`.
+pub fn check_baseline(args: &BenchArgs, doc: &BenchDoc) -> Result<()> {
+    let Some(p) = &args.baseline else {
+        return Ok(());
+    };
+    let old = BenchDoc::read(p).with_context(|| format!("reading the baseline {}", p.display()))?;
+    let v = bench::baseline::against(&old, doc, args.fail_if_slower.unwrap_or(0.0));
+    say(args, &v.text());
+    if v.changes.is_empty() {
+        anyhow::bail!(
+            "no run matches the baseline {} (runs are matched by variant, engine, batch size and concurrency)",
+            p.display()
+        );
+    }
+    let slow = v.regressions();
+    if args.fail_if_slower.is_some() && !slow.is_empty() {
+        return Err(bench::baseline::Regressed(format!(
+            "slower than the baseline {}: {}",
+            p.display(),
+            slow.iter()
+                .map(|c| format!("{} {:+.1}%", c.run, (c.ratio - 1.0) * 100.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into());
+    }
+    Ok(())
 }

@@ -113,6 +113,7 @@ pub fn run(a: CompareArgs, ort_path: Option<PathBuf>) -> Result<()> {
     doc.importance_note = comparison.importance_note.clone();
     doc.notes = comparison.notes.clone();
     write_outputs(&a.bench, &doc)?;
+    super::bench::check_baseline(&a.bench, &doc)?;
     let broken: Vec<String> = comparison
         .variants
         .iter()

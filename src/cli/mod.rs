@@ -6,6 +6,7 @@ mod bench;
 mod compare;
 mod cost;
 mod inspect;
+mod load;
 mod optimize;
 mod preset;
 mod progress;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Optimize(args)) => optimize::run(&args),
         Some(Command::Compare(args)) => compare::run(*args, cli.ort_path),
         Some(Command::Cost(args)) => cost::run(&args),
+        Some(Command::Load(args)) => load::run(*args, cli.ort_path),
         Some(Command::Preset { action }) => preset::run(action),
         Some(Command::Report { results, export }) => {
             if export.pdf.is_none() && export.png.is_none() {

@@ -155,6 +155,19 @@ impl Queue {
     }
 }
 
+/// `n` service times standing for a sorted sample: the midpoint of each of `n` equally likely
+/// bins (the `(i + 0.5) / n` quantiles), so each carries the probability it stands for. (Taking
+/// evenly spaced order statistics instead would always keep the maximum, giving one outlier
+/// of a million samples a weight of 1/n in the queue.) A sample of `n` or fewer is kept whole.
+pub fn reduce_sorted(sorted: &[f64], n: usize) -> Vec<f64> {
+    if sorted.len() <= n {
+        return sorted.to_vec();
+    }
+    (0..n)
+        .map(|i| sorted[(((i as f64 + 0.5) / n as f64) * sorted.len() as f64) as usize])
+        .collect()
+}
+
 /// The waiting time of a queue: 0 with probability `1 - pw`, else spread as `cdf` on a grid.
 #[derive(Clone, Debug)]
 pub struct WaitDistribution {

@@ -23,6 +23,11 @@ impl Clock for FakeClock {
     fn now_ns(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
     }
+
+    /// Jumps to `t` (an idle server waiting for the next arrival takes no time).
+    fn sleep_until_ns(&self, t: u64) {
+        self.0.fetch_max(t, Ordering::SeqCst);
+    }
 }
 
 /// How a fake call spends its latency.

@@ -411,3 +411,56 @@ pub(super) fn drift_bars(study: &Study) -> usize {
     let per = (18 / with.len().max(1)).clamp(3, 8);
     with.iter().map(|n| (*n).min(per)).sum()
 }
+
+/// Measured p95 and p99 against the offered rate, with the queue model's beside them.
+pub(super) fn load_chart(svg: &mut Svg, rect: (f64, f64, f64, f64), runs: &[crate::load::LoadRun]) {
+    let series = vec![
+        Series {
+            name: "measured p95".into(),
+            color: PALETTE[0].into(),
+            points: runs.iter().map(|r| (r.rate, r.latency.p95)).collect(),
+            markers: true,
+        },
+        Series {
+            name: "measured p99".into(),
+            color: PALETTE[4].into(),
+            points: runs.iter().map(|r| (r.rate, r.latency.p99)).collect(),
+            markers: true,
+        },
+        Series {
+            name: "queue model p95".into(),
+            color: PALETTE[1].into(),
+            points: runs
+                .iter()
+                .filter_map(|r| Some((r.rate, r.predicted.as_ref()?.p95?)))
+                .collect(),
+            markers: false,
+        },
+        Series {
+            name: "queue model p99".into(),
+            color: PALETTE[3].into(),
+            points: runs
+                .iter()
+                .filter_map(|r| Some((r.rate, r.predicted.as_ref()?.p99?)))
+                .collect(),
+            markers: false,
+        },
+    ];
+    let xa = Axis::fit(runs.iter().map(|r| r.rate), false, true);
+    let ya = Axis::fit(
+        series.iter().flat_map(|s| s.points.iter().map(|p| p.1)),
+        true,
+        false,
+    );
+    line_chart(
+        svg,
+        rect,
+        "Latency under open-loop load: measured against the queue model",
+        &series,
+        xa,
+        ya,
+        &|v| format!("{v:.0}/s"),
+        &crate::format::ms_axis,
+        &[],
+    );
+}

@@ -73,11 +73,45 @@ pub struct CostDoc {
     pub curves: Option<CostCurves>,
 }
 
-/// A results file of either kind.
+/// What `load --json` writes: open-loop runs at one or more rates, each beside the queue
+/// model's prediction, and the capacity when it was searched for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadDoc {
+    #[serde(default = "v1")]
+    pub version: u32,
+    #[serde(default)]
+    pub environment: Option<Environment>,
+    #[serde(default)]
+    pub model: Option<ModelInfo>,
+    #[serde(default)]
+    pub data: String,
+    pub engine: crate::engine::EngineKind,
+    #[serde(default)]
+    pub engine_version: String,
+    /// Engine sessions serving the queue.
+    pub servers: usize,
+    pub arrivals: String,
+    /// Seconds each rate ran for.
+    pub duration_s: f64,
+    pub load_runs: Vec<crate::load::LoadRun>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::load::capacity::Capacity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<crate::preset::Preset>,
+}
+
+impl LoadDoc {
+    pub fn to_json(&self) -> Result<String> {
+        Ok(serde_json::to_string_pretty(self)? + "\n")
+    }
+}
+
+/// A results file of any kind.
 #[derive(Clone, Debug)]
 pub enum Document {
     Bench(Box<BenchDoc>),
     Cost(Box<CostDoc>),
+    Load(Box<LoadDoc>),
 }
 
 impl Document {
@@ -88,16 +122,21 @@ impl Document {
             version: Option<u32>,
             runs: Option<serde::de::IgnoredAny>,
             tiers: Option<serde::de::IgnoredAny>,
+            load_runs: Option<serde::de::IgnoredAny>,
         }
         let kind: Kind = serde_json::from_slice(bytes).context(
-            "it is not JSON written by `inferscope bench --json`, `compare --json` or `cost --json`",
+            "it is not JSON written by `inferscope bench --json`, `compare --json`, `cost --json` or `load --json`",
         )?;
         if let Some(v) = kind.version.filter(|&v| v > DOC_VERSION) {
             bail!(
                 "it is a version {v} document; this Inferscope reads up to version {DOC_VERSION}"
             );
         }
-        if kind.runs.is_some() {
+        if kind.load_runs.is_some() {
+            let d: LoadDoc = serde_json::from_slice(bytes)
+                .context("its load runs are not in the format `inferscope load --json` writes")?;
+            Ok(Document::Load(Box::new(d)))
+        } else if kind.runs.is_some() {
             let d: BenchDoc = serde_json::from_slice(bytes)
                 .context("its runs are not in the format `inferscope bench --json` writes")?;
             Ok(Document::Bench(Box::new(d)))
@@ -106,7 +145,7 @@ impl Document {
                 .context("its cost plan is not in the format `inferscope cost --json` writes")?;
             Ok(Document::Cost(Box::new(d)))
         } else {
-            bail!("it holds neither runs (`bench --json`) nor a cost plan (`cost --json`)")
+            bail!("it holds neither runs (`bench --json`), a cost plan (`cost --json`) nor load runs (`load --json`)")
         }
     }
 
@@ -125,6 +164,10 @@ impl BenchDoc {
             Document::Bench(d) => Ok(*d),
             Document::Cost(_) => bail!(
                 "{} is a cost plan; pass the JSON of `inferscope bench --json`",
+                path.display()
+            ),
+            Document::Load(_) => bail!(
+                "{} is an open-loop load test; pass the JSON of `inferscope bench --json`",
                 path.display()
             ),
         }
@@ -175,12 +218,30 @@ mod tests {
         };
         match Document::parse(d.to_json().unwrap().as_bytes()).unwrap() {
             Document::Bench(back) => assert_eq!(*back, d),
-            Document::Cost(_) => panic!("a bench document read as a cost plan"),
+            _ => panic!("a bench document read as another kind"),
         }
         // Written before documents had a version: still read, as version 1.
         match Document::parse(br#"{"runs": [], "data": "x"}"#).unwrap() {
             Document::Bench(back) => assert_eq!((back.version, back.data.as_str()), (1, "x")),
-            Document::Cost(_) => panic!(),
+            _ => panic!(),
+        }
+        let l = LoadDoc {
+            version: DOC_VERSION,
+            environment: None,
+            model: None,
+            data: "synthetic".into(),
+            engine: crate::engine::EngineKind::Tract,
+            engine_version: "tract".into(),
+            servers: 2,
+            arrivals: "poisson".into(),
+            duration_s: 10.0,
+            load_runs: Vec::new(),
+            capacity: None,
+            preset: None,
+        };
+        match Document::parse(l.to_json().unwrap().as_bytes()).unwrap() {
+            Document::Load(back) => assert_eq!(*back, l),
+            _ => panic!("a load document read as another kind"),
         }
         let e = format!(
             "{:#}",

@@ -21,7 +21,7 @@ use crate::bench::{Plan, RunResult};
 use crate::environment::Environment;
 use crate::model::ModelInfo;
 use anyhow::{Context, Result};
-pub use doc::{BenchDoc, CostDoc, Document};
+pub use doc::{BenchDoc, CostDoc, Document, LoadDoc};
 use std::path::Path;
 use std::sync::Arc;
 use svg::SANS;
@@ -30,6 +30,7 @@ use svg::SANS;
 pub const ATTACHED_PRESET: &str = "inferscope-preset.ron";
 pub const ATTACHED_RESULTS: &str = "inferscope-results.json";
 pub const ATTACHED_COST: &str = "inferscope-cost.json";
+pub const ATTACHED_LOAD: &str = "inferscope-load.json";
 
 /// A file the PDF report embeds.
 pub struct Attachment {
@@ -62,6 +63,8 @@ pub struct Study {
     pub preset: Option<crate::preset::Preset>,
     pub importance_note: Option<String>,
     pub notes: Vec<String>,
+    /// Open-loop runs (`load --json`): measured against the queue model.
+    pub load: Option<LoadDoc>,
 }
 
 impl Study {
@@ -102,6 +105,13 @@ impl Study {
             Document::Cost(c) => {
                 self.latency_target_ms = c.inputs.latency_target_ms;
                 self.cost = Some(*c);
+            }
+            Document::Load(l) => {
+                let l = *l;
+                self.model = self.model.take().or(l.model.clone());
+                self.environment = self.environment.take().or(l.environment.clone());
+                self.preset = self.preset.take().or(l.preset.clone());
+                self.load = Some(l);
             }
         }
     }
@@ -171,6 +181,14 @@ impl Study {
                 mime: "application/json",
                 what: "The results, as inferscope bench/compare --json writes them",
                 bytes: self.bench_doc().to_json()?.into_bytes(),
+            });
+        }
+        if let Some(l) = &self.load {
+            out.push(Attachment {
+                name: ATTACHED_LOAD,
+                mime: "application/json",
+                what: "The open-loop load runs, as inferscope load --json writes them",
+                bytes: l.to_json()?.into_bytes(),
             });
         }
         if let Some(c) = &self.cost {

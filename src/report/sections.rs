@@ -346,6 +346,52 @@ pub fn pages(study: &Study) -> Vec<String> {
         }
     }
 
+    if let Some(l) = &study.load {
+        p.heading("Under load (open loop)");
+        p.para(&format!(
+            "{} on {}: {} arrivals, {} rate(s), {} s each. Latency runs from each request's scheduled arrival to its answer, so time spent queued counts; the model columns are the cost planner's queue model (M/G/c over the service times measured in the same run) for the same servers and rate, and err is the model's error against the measurement. replay p95 replays the measured service times, in the order measured, through the same arrivals: measured above it means the servers paused while requests waited; the model below it means slow calls came in runs (r1, the lag-1 autocorrelation of the service times, well above 0), which a model of independent service times misses.",
+            crate::format::plural(l.servers as u64, "server"),
+            l.engine_version,
+            l.arrivals,
+            l.load_runs.len(),
+            l.duration_s
+        ), 8.0, "#333");
+        let (header, lines) = crate::load::table::text(&l.load_runs);
+        let rows: Vec<(String, Option<String>)> = l
+            .load_runs
+            .iter()
+            .zip(lines)
+            .map(|(r, line)| (line, r.not_issued.as_ref().map(|_| "#b02020".to_string())))
+            .collect();
+        p.table(&header, &rows, 5.0);
+        if l.load_runs.len() > 1 {
+            let runs = l.load_runs.clone();
+            p.chart(200.0, |svg, rect| {
+                super::charts::load_chart(svg, rect, &runs)
+            });
+        }
+        if let Some(c) = &l.capacity {
+            p.para(
+                &match c.max_rate {
+                    Some(r) => format!(
+                        "Capacity: {r:.1} req/s meets the target of {} ms{}.",
+                        c.target_ms,
+                        c.failed_at
+                            .map(|f| format!(" ({f:.1} req/s does not)"))
+                            .unwrap_or_default()
+                    ),
+                    None => format!(
+                        "Capacity: no rate measured meets the target of {} ms.",
+                        c.target_ms
+                    ),
+                },
+                8.5,
+                "#111",
+            );
+            p.para(&format!("Rule: {}.", c.rule), 7.5, "#444");
+        }
+    }
+
     p.heading("Methods");
     for m in METHODS {
         p.para(m, 8.0, "#333");

@@ -11,6 +11,11 @@ pub fn summary(study: &Study) -> String {
     if !study.variants.is_empty() {
         return super::comparison::card(study);
     }
+    if study.runs.is_empty() && study.cost.is_none() {
+        if let Some(l) = &study.load {
+            return load_card(study, l);
+        }
+    }
     let mut s = Svg::new(PNG_W, PNG_H);
     let name = study.model_name();
     s.text_styled(
@@ -151,4 +156,66 @@ fn empty_curves() -> CostCurves {
         tiers: Vec::new(),
         break_evens: Vec::new(),
     }
+}
+
+/// The PNG of an open-loop load test: the table of rates against the queue model, and the chart.
+fn load_card(study: &Study, l: &super::LoadDoc) -> String {
+    let mut s = Svg::new(PNG_W, PNG_H);
+    s.text_styled(
+        40.0,
+        58.0,
+        36.0,
+        SANS,
+        true,
+        "#111",
+        Anchor::Start,
+        &format!("Inferscope: {} under open-loop load", study.model_name()),
+    );
+    s.text_styled(
+        40.0,
+        88.0,
+        16.0,
+        SANS,
+        false,
+        "#555",
+        Anchor::Start,
+        &format!(
+            "{} on {}, {} arrivals, {:.0} s per rate; latency from each request's scheduled arrival",
+            crate::format::plural(l.servers as u64, "server"),
+            l.engine_version,
+            l.arrivals,
+            l.duration_s
+        ),
+    );
+    let (header, lines) = crate::load::table::text(&l.load_runs);
+    let mut y = 130.0;
+    s.text_styled(40.0, y, 12.0, MONO, true, "#111", Anchor::Start, &header);
+    for line in lines.iter().take(12) {
+        y += 18.0;
+        s.text_styled(40.0, y, 12.0, MONO, false, "#222", Anchor::Start, line);
+    }
+    if let Some(c) = &l.capacity {
+        y += 26.0;
+        let text = match c.max_rate {
+            Some(r) => format!(
+                "Capacity: {r:.1} req/s meets the target of {} ms",
+                c.target_ms
+            ),
+            None => format!(
+                "Capacity: no rate measured meets the target of {} ms",
+                c.target_ms
+            ),
+        };
+        s.text_styled(40.0, y, 16.0, SANS, true, "#111", Anchor::Start, &text);
+    }
+    let chart_y = y + 20.0;
+    let h = PNG_H - chart_y - 30.0;
+    if h > 100.0 && l.load_runs.len() > 1 {
+        let scale = 2.0;
+        let (w2, h2) = ((PNG_W - 80.0) / scale, h / scale);
+        let mut b = Svg::new(w2, h2);
+        super::charts::load_chart(&mut b, (0.0, 0.0, w2, h2), &l.load_runs);
+        s.embed(b, 40.0, chart_y, scale);
+    }
+    s.finish()
 }
