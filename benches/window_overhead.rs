@@ -54,7 +54,7 @@ fn headless() -> (f64, f64) {
 fn harness() -> Harness<'static, InferscopeApp> {
     Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
-        .build_eframe(|cc| InferscopeApp::new(cc))
+        .build_eframe(|cc| InferscopeApp::new_with_storage(cc, cc.storage))
 }
 
 fn in_window() -> (f64, f64) {

@@ -1,4 +1,4 @@
-//! Background threads for the window: benchmarks and comparisons.
+//! Background threads for the window: benchmarks, comparisons and open-loop load.
 
 use crate::bench::scheduler::run_model;
 use crate::bench::{Event, Plan};
@@ -25,6 +25,43 @@ pub struct CompareJob {
     pub plan: Plan,
     pub variants: Vec<Variant>,
     pub importance_threshold: f64,
+}
+
+/// What to measure under open-loop load: requests to one engine session, Poisson arrivals.
+pub struct LoadJob {
+    pub model: Model,
+    pub source: DataSource,
+    pub kind: crate::engine::EngineKind,
+    pub options: crate::engine::EngineOptions,
+    pub warmup: u64,
+    pub max_distinct: usize,
+    pub what: LoadWhat,
+    /// Seconds per rate.
+    pub seconds: f64,
+    /// The latency percentile (0.95 or 0.99) and target the requests are judged against, ms.
+    pub q: f64,
+    pub target_ms: f64,
+}
+
+pub enum LoadWhat {
+    /// Rates at these shares of what one server serves flat out (from the warm-up).
+    Shares(Vec<f64>),
+    /// The highest rate that meets the target.
+    Capacity,
+}
+
+/// What a load job reports while it runs.
+pub enum LoadMsg {
+    /// The step under way ("offering 120 req/s, 2 of 4").
+    Step(String),
+    /// The engine and the service time after warm-up, seconds.
+    Started {
+        version: String,
+        service_s: f64,
+    },
+    Run(Box<crate::load::LoadRun>),
+    /// The end: the capacity when it was searched for, or why the job stopped.
+    Done(Box<Result<Option<crate::load::capacity::Capacity>, String>>),
 }
 
 /// What a comparison reports while it runs.
@@ -164,6 +201,89 @@ impl Worker<CompareMsg> {
             },
             notify,
             |e| vec![CompareMsg::Done(Box::new(Err(e)))],
+        )
+    }
+}
+
+impl Worker<LoadMsg> {
+    /// Starts a load job: load and warm one session, then the rates or the capacity search.
+    pub fn load(job: LoadJob, notify: impl Fn() + Send + 'static) -> Worker<LoadMsg> {
+        Worker::spawn(
+            "inferscope-load",
+            move |flag, sink| {
+                let result = (|| -> anyhow::Result<Option<crate::load::capacity::Capacity>> {
+                    sink(LoadMsg::Step("loading and warming up".into()));
+                    let samples = data::load(&job.model, &job.source)?;
+                    let mut servers = crate::load::Servers::start(
+                        &job.model,
+                        &samples,
+                        job.kind,
+                        &job.options,
+                        1,
+                        job.warmup,
+                        job.max_distinct,
+                    )?;
+                    sink(LoadMsg::Started {
+                        version: servers.version.clone(),
+                        service_s: servers.service_s,
+                    });
+                    let estimate = servers.estimate_rps();
+                    let arrivals = crate::load::Arrivals::Poisson;
+                    match job.what {
+                        LoadWhat::Shares(shares) => {
+                            for (i, f) in shares.iter().enumerate() {
+                                let rate = estimate * f;
+                                sink(LoadMsg::Step(format!(
+                                    "offering {rate:.1} req/s ({:.0}% of one server), {} of {}",
+                                    f * 100.0,
+                                    i + 1,
+                                    shares.len()
+                                )));
+                                let r = servers.run(
+                                    &arrivals,
+                                    rate,
+                                    job.seconds,
+                                    1,
+                                    Some(job.target_ms),
+                                    flag,
+                                )?;
+                                sink(LoadMsg::Run(Box::new(r)));
+                            }
+                            Ok(None)
+                        }
+                        LoadWhat::Capacity => {
+                            let shared = std::cell::RefCell::new(&mut *sink);
+                            let c = crate::load::capacity::find(
+                                estimate * 0.7,
+                                job.q,
+                                job.target_ms,
+                                &mut |rate| {
+                                    (shared.borrow_mut())(LoadMsg::Step(format!(
+                                        "searching: offering {rate:.1} req/s"
+                                    )));
+                                    let r = servers.run(
+                                        &arrivals,
+                                        rate,
+                                        job.seconds,
+                                        1,
+                                        Some(job.target_ms),
+                                        flag,
+                                    )?;
+                                    (shared.borrow_mut())(LoadMsg::Run(Box::new(r.clone())));
+                                    Ok(r)
+                                },
+                                &mut |_| {},
+                            )?;
+                            Ok(Some(c))
+                        }
+                    }
+                })();
+                sink(LoadMsg::Done(Box::new(
+                    result.map_err(|e| format!("{e:#}")),
+                )));
+            },
+            notify,
+            |e| vec![LoadMsg::Done(Box::new(Err(e)))],
         )
     }
 }

@@ -17,10 +17,12 @@ fn root(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
 }
 
+/// The app as `InferscopeApp::new` builds it, except that finished runs are not kept in the
+/// user's history folder (a test that wants a history gives it a temporary one).
 fn harness() -> Harness<'static, InferscopeApp> {
     Harness::builder()
         .with_size(egui::vec2(1280.0, 860.0))
-        .build_eframe(|cc| InferscopeApp::new(cc))
+        .build_eframe(|cc| InferscopeApp::new_with_storage(cc, cc.storage))
 }
 
 /// A file dropped from the desktop, as the windowing layer hands it to egui.
@@ -873,4 +875,168 @@ fn a_real_paddle_model_runs_compares_and_is_priced_in_the_window() {
     h.run();
     h.get_by_label_contains("Service time from run");
     screenshot(&mut h, "real_model_cost");
+}
+
+/// The Cost tab measures the open model under open-loop load beside the queue model, finds the
+/// capacity at the target, and the planner sizes instances by it when asked.
+#[test]
+fn the_cost_tab_measures_under_load_and_sizes_by_the_capacity() {
+    let mut h = harness();
+    drop_file(&mut h, &root("assets/cnn.onnx"));
+    {
+        let s = &mut h.state_mut();
+        s.saved.settings.engine = EngineChoice::Tract;
+        s.saved.settings.threads = Some(1);
+        s.saved.cost.load_seconds = 1.0;
+        s.saved.cost.inputs.latency_target_ms = 20.0;
+    }
+    h.get_by_label("Cost").click();
+    h.run();
+    h.get_by_label("Measure under load").scroll_to_me();
+    h.run();
+    h.get_by_label("Measure under load").click();
+    h.step();
+    assert!(h.state().is_loading(), "errors: {:?}", h.state().errors);
+    let done = |a: &InferscopeApp| a.load.as_ref().is_some_and(|l| l.worker.is_none());
+    step_until(&mut h, Duration::from_secs(120), done);
+    let l = h.state().load.as_ref().unwrap();
+    assert!(l.error.is_none(), "{:?}", l.error);
+    assert_eq!(l.runs.len(), inferscope::app::load::SWEEP.len());
+    for r in &l.runs {
+        // The model predicts wherever the servers were not saturated.
+        if r.utilization < 0.9 {
+            assert!(
+                r.predicted.as_ref().is_some_and(|p| p.p95.is_some()),
+                "{r:?}"
+            );
+        }
+        assert!(r.latency.p95 >= r.service.p50);
+    }
+    assert!(
+        l.runs[0].utilization < 0.9,
+        "30% of flat out: {:?}",
+        l.runs[0]
+    );
+    h.run();
+    h.get_by_label_contains("Under load on this machine");
+    assert_eq!(
+        h.query_all_by_label_contains("model: ").count(),
+        2 * l_runs(&h),
+        "each rate shows p95 and p99, measured and modelled"
+    );
+    h.get_by_label("r1").scroll_to_me();
+    h.run();
+    screenshot(&mut h, "cost_load");
+    // The capacity at the 20 ms p95 target, then the planner sized by it.
+    h.get_by_label("Find capacity at the target").click();
+    h.step();
+    step_until(&mut h, Duration::from_secs(240), done);
+    let c = h
+        .state()
+        .load
+        .as_ref()
+        .unwrap()
+        .capacity
+        .clone()
+        .expect("searched");
+    let rate = c.max_rate.expect("a tiny CNN meets 20 ms");
+    h.run();
+    h.get_by_label_contains("Capacity: ");
+    h.get_by_label("Size instances by the measured capacity")
+        .scroll_to_me();
+    h.run();
+    h.get_by_label("Size instances by the measured capacity")
+        .click();
+    h.run();
+    assert_eq!(
+        h.state().saved.cost.inputs.measured_capacity_rps,
+        Some(rate)
+    );
+    // The tier table follows: always-on tiers are sized by it, and say so.
+    let view = h.state().cost_view().unwrap().plan.clone().unwrap();
+    let container = view
+        .tiers
+        .iter()
+        .find(|t| t.cost.tier == Tier::Container)
+        .unwrap();
+    let peak = h.state().saved.cost.inputs.peak_inferences_per_s();
+    assert!(container.cost.instances as f64 >= peak / rate);
+    h.get_by_label("Size instances by the measured capacity")
+        .click();
+    h.run();
+    assert_eq!(h.state().saved.cost.inputs.measured_capacity_rps, None);
+}
+
+fn l_runs(h: &Harness<'static, InferscopeApp>) -> usize {
+    h.state().load.as_ref().map(|l| l.runs.len()).unwrap_or(0)
+}
+
+/// Every finished benchmark is kept per model; one pinned as the baseline is compared with the
+/// current runs as `bench --baseline` does, and a significant slowdown is marked.
+#[test]
+fn history_keeps_runs_and_a_pinned_baseline_marks_what_changed() {
+    use egui::accesskit::Role;
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness();
+    h.state_mut().history_dir = Some(dir.path().to_path_buf());
+    drop_file(&mut h, &root("assets/mlp.onnx"));
+    {
+        let s = &mut h.state_mut().saved.settings;
+        s.engine = EngineChoice::Tract;
+        s.batch_sizes = vec![1];
+        s.stop = Stop::Iterations(2000);
+    }
+    h.step();
+    click_run(&mut h);
+    step_until(&mut h, Duration::from_secs(120), finished);
+    h.run();
+    let kept = h.state().history();
+    assert_eq!(kept.len(), 1, "the finished run is kept");
+    // A baseline from when the model ran 5x faster: pinned, the current run is slower.
+    let mut old: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&kept[0].path).unwrap()).unwrap();
+    for r in old["runs"].as_array_mut().unwrap() {
+        r["latency_p50"] = (r["latency_p50"].as_f64().unwrap() * 0.2).into();
+        for e in ["lo", "hi"] {
+            r["ci_p50"][e] = (r["ci_p50"][e].as_f64().unwrap() * 0.2).into();
+        }
+        for q in r["latency_quantiles_ms"].as_array_mut().unwrap() {
+            *q = (q.as_f64().unwrap() * 0.2).into();
+        }
+    }
+    old["environment"]["date"] = "2026-01-01T00:00:00Z".into();
+    let older = kept[0]
+        .path
+        .with_file_name("2026-01-01T000000Z-000000000.json");
+    std::fs::write(&older, serde_json::to_string(&old).unwrap()).unwrap();
+    h.run();
+    h.get_by_role_and_label(Role::ComboBox, "History")
+        .scroll_to_me();
+    h.run();
+    h.get_by_role_and_label(Role::ComboBox, "History").click();
+    h.run();
+    h.get_by_label_contains("2026-01-01 00:00:00").click();
+    h.run();
+    assert!(
+        h.state().baseline.is_some(),
+        "errors: {:?}",
+        h.state().errors
+    );
+    h.get_by_label("Against the baseline");
+    h.get_by_label_contains(": slower");
+    let v = h.state().against_baseline().unwrap();
+    assert!(
+        v.changes[0].significant && v.changes[0].ratio > 2.0,
+        "{v:?}"
+    );
+    h.get_by_label("Against the baseline").scroll_to_me();
+    h.run();
+    screenshot(&mut h, "profile_baseline");
+    // Unpinned: the comparison goes away.
+    h.get_by_label("Unpin baseline").scroll_to_me();
+    h.run();
+    h.get_by_label("Unpin baseline").click();
+    h.run();
+    assert!(h.state().baseline.is_none());
+    assert!(h.query_by_label("Against the baseline").is_none());
 }

@@ -27,6 +27,8 @@ pub struct CostSettings {
     pub pricing: Pricing,
     /// The service time used when no run is picked, ms.
     pub typed_latency_ms: f64,
+    /// Seconds each rate of a load measurement runs.
+    pub load_seconds: f64,
 }
 
 impl Default for CostSettings {
@@ -35,6 +37,7 @@ impl Default for CostSettings {
             inputs: CostInputs::default(),
             pricing: Pricing::default(),
             typed_latency_ms: 100.0,
+            load_seconds: 10.0,
         }
     }
 }
@@ -550,6 +553,9 @@ impl InferscopeApp {
                 .collect();
             ui.label(RichText::new(format!("Break-even volumes: {}", text.join("; "))).small());
         }
+        ui.add_space(8.0);
+        ui.separator();
+        self.load_ui(ui);
     }
 }
 

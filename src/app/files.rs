@@ -224,6 +224,22 @@ impl InferscopeApp {
             .current_preset("")
             .ok()
             .map(|p| p.with_files(paths.as_deref(), data.as_deref(), None));
+        if let Some(l) = self.load.as_ref().filter(|l| !l.runs.is_empty()) {
+            study.load = Some(crate::report::LoadDoc {
+                version: crate::report::doc::DOC_VERSION,
+                environment: study.environment.clone(),
+                model: study.model.clone(),
+                data: study.data.clone().unwrap_or_default(),
+                engine: l.kind,
+                engine_version: l.engine.as_ref().map(|e| e.0.clone()).unwrap_or_default(),
+                servers: 1,
+                arrivals: "poisson".into(),
+                duration_s: self.saved.cost.load_seconds,
+                load_runs: l.runs.clone(),
+                capacity: l.capacity.clone(),
+                preset: None,
+            });
+        }
         let pricing = self.saved.cost.pricing.clone();
         self.refresh_cost_view();
         if let Some((view, Ok(p))) = self.cost_view().map(|v| (v, &v.plan)) {

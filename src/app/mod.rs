@@ -4,6 +4,8 @@
 pub mod compare;
 pub mod cost;
 mod files;
+pub mod history;
+pub mod load;
 pub mod plots;
 mod profile;
 mod state;
@@ -60,6 +62,14 @@ pub struct InferscopeApp {
     pub saving_variant: Option<(String, String)>,
     /// The comparison under way or last finished (Compare tab).
     pub compare: Option<compare::CompareSession>,
+    /// Where finished benchmarks are kept per model (`None`: not kept).
+    pub history_dir: Option<PathBuf>,
+    /// The open model's history as last listed: (its sha256, entries).
+    history_cache: Option<(String, Vec<history::Entry>)>,
+    /// The saved benchmark the current runs are compared with.
+    pub baseline: Option<history::Baseline>,
+    /// The open-loop load job under way or last finished (Cost tab).
+    pub load: Option<load::LoadSession>,
     /// The variant whose per-layer drift is shown.
     pub compare_selected: Option<String>,
     /// The engine x batch the Compare charts show.
@@ -75,7 +85,10 @@ pub struct InferscopeApp {
 impl InferscopeApp {
     /// The app with saved state from eframe storage.
     pub fn new(cc: &eframe::CreationContext<'_>) -> InferscopeApp {
-        InferscopeApp::new_with_storage(cc, cc.storage)
+        let mut app = InferscopeApp::new_with_storage(cc, cc.storage);
+        // Finished benchmarks are kept beside the window's saved settings.
+        app.history_dir = eframe::storage_dir(APP_ID).map(|d| d.join("history"));
+        app
     }
 
     /// The app with saved state read from `storage`: what [`Self::new`] does with eframe's
@@ -92,6 +105,7 @@ impl InferscopeApp {
             .unwrap_or_default();
         let mut app = InferscopeApp::with_saved(saved);
         app.ctx = Some(cc.egui_ctx.clone());
+
         app.software_rendering = cc.wgpu_render_state.as_ref().is_some_and(|rs| {
             rs.adapter.get_info().device_type == eframe::egui_wgpu::wgpu::DeviceType::Cpu
         });
@@ -133,6 +147,10 @@ impl InferscopeApp {
             saving_variant: None,
             compare: None,
             compare_selected: None,
+            load: None,
+            history_dir: None,
+            history_cache: None,
+            baseline: None,
             compare_view: None,
             software_rendering: false,
             commands: Vec::new(),
@@ -315,8 +333,12 @@ impl InferscopeApp {
                     if let Some(w) = self.compare.as_ref().and_then(|c| c.worker.as_ref()) {
                         w.cancel();
                     }
+                    if let Some(w) = self.load.as_ref().and_then(|l| l.worker.as_ref()) {
+                        w.cancel();
+                    }
                 }
                 Command::Compare => self.start_compare(),
+                Command::Load(kind) => self.start_load(kind),
                 Command::ExcludeLayer(n) => self.exclude_layer(n),
                 Command::SaveVariant(n, p) => self.save_variant(&n, &p),
                 Command::InstallRuntime => self.start_install(),
@@ -340,6 +362,7 @@ impl InferscopeApp {
             }
         }
         self.compare_logic();
+        self.load_logic();
         if let Some(inst) = &mut self.install {
             let mut finished = None;
             for m in inst.messages.try_iter() {
@@ -363,6 +386,7 @@ impl InferscopeApp {
             .as_ref()
             .map(|w| w.drain())
             .unwrap_or_default();
+        let mut finished_now = false;
         for e in events {
             if let Some(p) = session.study.as_mut() {
                 p.event(&e);
@@ -411,8 +435,12 @@ impl InferscopeApp {
                 Event::Finished => {
                     session.finished = true;
                     session.worker = None;
+                    finished_now = !session.cancelled;
                 }
             }
+        }
+        if finished_now {
+            self.save_to_history();
         }
     }
 }
@@ -437,6 +465,9 @@ impl eframe::App for InferscopeApp {
     }
 }
 
+/// The window's name, and the folder its settings and history are kept in.
+pub const APP_ID: &str = "Inferscope";
+
 /// Opens the window (blocks until it is closed), with `files` opened as if dropped on it.
 pub fn run_window(files: Vec<PathBuf>) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
@@ -448,7 +479,7 @@ pub fn run_window(files: Vec<PathBuf>) -> anyhow::Result<()> {
         ..Default::default()
     };
     eframe::run_native(
-        "Inferscope",
+        APP_ID,
         options,
         Box::new(|cc| {
             let mut app = InferscopeApp::new(cc);

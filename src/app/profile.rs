@@ -39,6 +39,7 @@ impl InferscopeApp {
                     ui.add_space(6.0);
                     self.results_table_ui(ui);
                 }
+                self.history_ui(ui);
                 ui.add_space(6.0);
                 self.checklist_ui(ui);
             });
@@ -348,6 +349,31 @@ impl InferscopeApp {
         let Some(session) = &mut self.session else {
             return;
         };
+        // The pinned baseline's run of the same engine and batch, as (log10 ms, share) points.
+        let baseline_cdf: Option<Vec<[f64; 2]>> = selected
+            .and_then(|id| session.runs.get(&id))
+            .and_then(|view| {
+                let spec = view.spec.as_ref()?;
+                let batch = view
+                    .result
+                    .as_ref()
+                    .map(|r| r.batch_size)
+                    .or(spec.batch_size);
+                let b = self.baseline.as_ref()?;
+                let run = b.doc.runs.iter().find(|r| {
+                    r.engine == spec.engine
+                        && Some(r.batch_size) == batch
+                        && r.variant == spec.variant
+                })?;
+                let q = &run.latency_quantiles_ms;
+                (q.len() > 1).then(|| {
+                    q.iter()
+                        .enumerate()
+                        .filter(|(_, v)| **v > 0.0)
+                        .map(|(k, v)| [v.log10(), k as f64 / (q.len() - 1) as f64])
+                        .collect()
+                })
+            });
         let dist = selected.and_then(|id| session.runs.get_mut(&id)).map(|r| {
             let stale = r.dist.as_ref().is_none_or(|d| d.n != r.measure_ms.len());
             if stale {
@@ -393,6 +419,13 @@ impl InferscopeApp {
                     .include_y(0.0)
                     .include_y(1.0)
                     .show(ui, |p| {
+                        if let Some(b) = &baseline_cdf {
+                            p.add(
+                                Line::new("baseline", PlotPoints::from(b.clone()))
+                                    .color(Color32::GRAY)
+                                    .style(egui_plot::LineStyle::dashed_dense()),
+                            );
+                        }
                         p.add(Line::new("CDF", PlotPoints::from(d.cdf.clone())).color(PALETTE[0]));
                         percentile_lines(p, &d);
                     });

@@ -157,6 +157,8 @@ pub enum Command {
     Run,
     Cancel,
     Compare,
+    /// Measure the open model under open-loop load (Cost tab).
+    Load(super::load::LoadKind),
     /// Leave this layer in float in the int8 variant and compare again.
     ExcludeLayer(String),
     /// Write the variant (spelled as `compare --variant`) to a file.

@@ -259,6 +259,10 @@ pub struct CostFlags {
     /// Latency of a cold start, ms (default 500).
     #[arg(long)]
     pub cold_start_ms: Option<f64>,
+    /// Requests a second one server sustained within the target under open-loop load
+    /// (`inferscope load --find-max-rate`): always-on tiers get at least peak / this instances.
+    #[arg(long, value_name = "RPS")]
+    pub measured_capacity: Option<f64>,
 }
 
 #[derive(Args, Debug)]
@@ -458,6 +462,9 @@ impl CostFlags {
         if let Some(n) = self.instances {
             c.min_instances = n;
             c.max_instances = n;
+        }
+        if let Some(r) = self.measured_capacity {
+            c.measured_capacity_rps = Some(r);
         }
         c
     }

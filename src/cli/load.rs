@@ -2,8 +2,7 @@
 //! rate that meets a latency target; each measurement beside the queue model's prediction.
 
 use super::args::{ArrivalsArg, LoadArgs};
-use super::bench::{setup, Setup};
-use crate::engine::{self, Engine, Prepared};
+use super::bench::setup;
 use crate::load::{self, capacity, Arrivals, LoadRun};
 use crate::report::{Document, LoadDoc, Study};
 use anyhow::{bail, Context, Result};
@@ -60,7 +59,7 @@ fn parse_range(s: &str) -> Result<Vec<f64>> {
     Ok((0..n).map(|i| a + i as f64 * step).collect())
 }
 
-/// Seconds per rate: `--duration`, else 10 s or long enough for 700 requests, at most 120 s.
+/// Seconds per rate: `--duration`, else [`load::default_duration`].
 fn duration_for(a: &LoadArgs, rate: f64) -> Result<f64> {
     match &a.bench.duration {
         Some(d) => {
@@ -71,59 +70,8 @@ fn duration_for(a: &LoadArgs, rate: f64) -> Result<f64> {
             }
             Ok(s)
         }
-        None => Ok((700.0 / rate.max(1e-9)).clamp(10.0, 120.0)),
+        None => Ok(load::default_duration(rate)),
     }
-}
-
-struct Servers {
-    engines: Vec<Box<dyn Engine>>,
-    requests: Vec<Vec<Prepared>>,
-    version: String,
-    /// Mean service time of one request on one server, seconds, from the warm-up.
-    service_s: f64,
-}
-
-/// Loads the servers, prepares each one's requests and warms each up.
-fn servers(s: &Setup, n: usize, warmup: u64) -> Result<Servers> {
-    let kind = s.plan.engines[0];
-    let first = engine::load(kind, &s.model, &s.plan.engine_options)?;
-    let version = first.version();
-    let mut engines = vec![first];
-    for _ in 1..n {
-        let e = engines[0].fork()?;
-        engines.push(e);
-    }
-    let inputs =
-        crate::data::requests(&s.model, &s.samples, Some(1), s.plan.max_distinct_requests)?;
-    let mut requests = Vec::new();
-    for e in engines.iter_mut() {
-        requests.push(
-            inputs
-                .iter()
-                .map(|r| e.prepare(r))
-                .collect::<Result<Vec<_>>>()?,
-        );
-    }
-    let mut times = Vec::new();
-    for (e, reqs) in engines.iter_mut().zip(&requests) {
-        for i in 0..warmup.max(3) {
-            let t = std::time::Instant::now();
-            crate::guard::catch("the engine", || {
-                e.run_prepared(&reqs[i as usize % reqs.len()])
-            })
-            .context("the warm-up request failed")?;
-            times.push(t.elapsed().as_secs_f64());
-        }
-    }
-    // The second half of the warm-up: the first calls are slow.
-    let tail = &times[times.len() / 2..];
-    let service_s = tail.iter().sum::<f64>() / tail.len().max(1) as f64;
-    Ok(Servers {
-        engines,
-        requests,
-        version,
-        service_s,
-    })
 }
 
 pub fn run(a: LoadArgs, ort_path: Option<PathBuf>) -> Result<()> {
@@ -189,8 +137,16 @@ pub fn run(a: LoadArgs, ort_path: Option<PathBuf>) -> Result<()> {
         crate::bench::Warmup::Iterations(n) => n,
         crate::bench::Warmup::Duration(_) => 20,
     };
-    let mut sv = servers(&s, a.servers, warmup)?;
-    let estimate = a.servers as f64 / sv.service_s.max(1e-9);
+    let mut sv = load::Servers::start(
+        &s.model,
+        &s.samples,
+        s.plan.engines[0],
+        &s.plan.engine_options,
+        a.servers,
+        warmup,
+        s.plan.max_distinct_requests,
+    )?;
+    let estimate = sv.estimate_rps();
     eprintln!(
         "{} x {} {}: about {:.3} ms a request after warm-up, so {} can serve about {:.1} req/s",
         a.servers,
@@ -201,7 +157,6 @@ pub fn run(a: LoadArgs, ort_path: Option<PathBuf>) -> Result<()> {
         estimate
     );
     let cancel = AtomicBool::new(false);
-    let clock = load::real_clock();
     let seed = a.bench.seed.unwrap_or(1);
     let bound = target.map(|t| t.1);
     let mut durations = Vec::new();
@@ -212,17 +167,7 @@ pub fn run(a: LoadArgs, ort_path: Option<PathBuf>) -> Result<()> {
         };
         durations.push(d);
         eprintln!("offering {rate:.1} req/s for {d:.0} s ...");
-        load::run_rate(
-            &mut sv.engines,
-            &sv.requests,
-            &arrivals,
-            rate,
-            d,
-            seed,
-            bound,
-            clock.as_ref(),
-            &cancel,
-        )
+        sv.run(&arrivals, rate, d, seed, bound, &cancel)
     };
     let (runs, capacity) = match rates {
         Some(rates) => {

@@ -61,6 +61,11 @@ pub struct CostInputs {
     pub serving_batch: u64,
     /// The service times were measured on a GPU execution provider: dedicated GPU rows apply.
     pub measured_on_gpu: bool,
+    /// The highest rate one server sustained within the latency target under open-loop load
+    /// on this machine (`inferscope load --find-max-rate`, or the Cost tab's), requests a
+    /// second: always-on tiers then get at least peak / (this x servers per instance)
+    /// instances, whatever the queue model says.
+    pub measured_capacity_rps: Option<f64>,
 }
 
 impl Default for CostInputs {
@@ -83,6 +88,7 @@ impl Default for CostInputs {
             model_memory_mb: 0.0,
             serving_batch: 1,
             measured_on_gpu: false,
+            measured_capacity_rps: None,
         }
     }
 }
@@ -116,6 +122,13 @@ impl CostInputs {
                 "serving batch must be between 1 and 1000000 (got {})",
                 self.serving_batch
             )));
+        }
+        if let Some(c) = self.measured_capacity_rps {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(InvalidCostInput(format!(
+                    "measured capacity must be a number of requests a second above 0 (got {c})"
+                )));
+            }
         }
         if self.min_instances > self.max_instances || self.max_instances == 0 {
             return Err(InvalidCostInput(format!(
@@ -257,6 +270,11 @@ pub(super) enum Sizing {
     ServiceAlone { ms: f64 },
     /// Not even the maximum count meets the target.
     NotWithinMax,
+    /// The capacity measured on this machine asks for more than the utilization cap; the
+    /// cap alone needs `by_utilization`.
+    Measured { by_utilization: u64 },
+    /// The measured capacity needs `needed` instances, over the maximum.
+    MeasuredOverMax { needed: u64 },
 }
 
 /// Milliseconds the request at quantile `q` of a batch waits for the batch to fill at the peak.
@@ -358,9 +376,29 @@ pub(super) fn price<'a>(
         .ceil()
         .clamp(0.0, 1e15) as u64;
     let by_utilization = needed.clamp(inputs.min_instances.max(1), inputs.max_instances.max(1));
-    let (count, sizing) = match slot {
-        Slot::Serverless => (by_utilization, Sizing::Utilization),
+    // Instances the capacity measured under open-loop load asks for at the peak.
+    let by_capacity = inputs.measured_capacity_rps.filter(|c| *c > 0.0).map(|c| {
+        (inputs.peak_inferences_per_s() / (c * per_instance))
+            .ceil()
+            .clamp(0.0, 1e15) as u64
+    });
+    let (count, sizing) = match (slot, by_capacity) {
+        (Slot::Serverless, _) => (by_utilization, Sizing::Utilization),
         _ if needed > inputs.max_instances => (by_utilization, Sizing::Utilization),
+        (_, Some(n)) if n > inputs.max_instances => {
+            (by_utilization, Sizing::MeasuredOverMax { needed: n })
+        }
+        (_, Some(n)) if n > by_utilization => {
+            match size_for_latency(
+                n.max(inputs.min_instances.max(1)),
+                per_instance,
+                inputs,
+                svc,
+            ) {
+                (c, Sizing::Utilization) => (c, Sizing::Measured { by_utilization }),
+                other => other,
+            }
+        }
         _ => size_for_latency(by_utilization, per_instance, inputs, svc),
     };
     let cost = match slot {
@@ -497,6 +535,15 @@ fn judge(p: Priced, inputs: &CostInputs, svc: &Service, detail: Detail) -> TierP
                 )
             } else if p.needed > inputs.max_instances {
                 (false, format!("the peak of {peak:.1} req/s needs {} instances at {:.0}% utilization; the maximum is {}", p.needed, inputs.target_utilization * 100.0, inputs.max_instances))
+            } else if let Sizing::MeasuredOverMax { needed } = p.sizing {
+                (
+                    false,
+                    format!(
+                        "the capacity measured on this machine ({:.1} req/s a server) needs {needed} instances at the peak of {peak:.1} req/s; the maximum is {}",
+                        inputs.measured_capacity_rps.unwrap_or_default(),
+                        inputs.max_instances
+                    ),
+                )
             } else if let Sizing::ServiceAlone { ms } = p.sizing {
                 (
                     false,
@@ -522,6 +569,12 @@ fn judge(p: Priced, inputs: &CostInputs, svc: &Service, detail: Detail) -> TierP
                     Sizing::Latency { by_utilization } => format!(
                         "; {} for the {target:.0} ms target (the {:.0}% utilization cap alone needs {by_utilization})",
                         crate::format::plural(count, "instance"),
+                        inputs.target_utilization * 100.0
+                    ),
+                    Sizing::Measured { by_utilization } => format!(
+                        "; {} by the capacity measured on this machine ({:.1} req/s a server within the target; the {:.0}% utilization cap alone needs {by_utilization})",
+                        crate::format::plural(count, "instance"),
+                        inputs.measured_capacity_rps.unwrap_or_default(),
                         inputs.target_utilization * 100.0
                     ),
                     Sizing::NotWithinMax => format!(

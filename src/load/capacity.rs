@@ -1,7 +1,9 @@
 //! Capacity: the highest rate whose latency percentile meets a target, found by measuring.
 //!
 //! The rule a rate passes by (stated in every result): its percentile, measured from the
-//! scheduled arrival, is within the target; every request was sent on time; none failed. The
+//! scheduled arrival, is within the target; every request was sent on time; none failed; the
+//! queue did not grow through the run (a rate over what the servers serve can look fine in a
+//! run shorter than the target allows the backlog to build). The
 //! search brackets the capacity from an estimate (growing by 1.5x or halving), then bisects
 //! until the highest passing and the lowest failing rate are within 5% of each other.
 
@@ -51,6 +53,15 @@ pub fn judge(run: &LoadRun, q: f64, target_ms: f64) -> (bool, String) {
     if run.failed > 0 {
         return (false, format!("{} requests failed", run.failed));
     }
+    if run.queue_growing {
+        return (
+            false,
+            format!(
+                "the queue grew through the run ({:.0}% busy): not sustainable",
+                run.utilization * 100.0
+            ),
+        );
+    }
     if v > target_ms {
         return (
             false,
@@ -98,6 +109,8 @@ pub fn find(
         rate = match (pass, fail) {
             (Some(p), Some(f)) if f / p <= RESOLUTION => break,
             (Some(p), Some(f)) => (p * f).sqrt(),
+            // Growing past 8x the estimate means the estimate was wrong; stop there.
+            (Some(p), None) if p * 1.5 > estimate * 8.0 => break,
             (Some(p), None) => p * 1.5,
             (None, Some(f)) if f / 2.0 < lowest => break,
             (None, Some(f)) => f / 2.0,
@@ -118,7 +131,7 @@ pub fn find(
         failed_at: fail,
         steps,
         rule: format!(
-            "a rate passes when its {name}, measured from each request's scheduled arrival, is within {target_ms} ms, every request was sent on time and none failed; the search brackets the capacity (x1.5 up, /2 down) then bisects until the highest passing and lowest failing rates are within {:.0}% (at most {MAX_STEPS} measurements)",
+            "a rate passes when its {name}, measured from each request's scheduled arrival, is within {target_ms} ms, every request was sent on time, none failed and the queue did not grow through the run (saturated servers with the last quarter's median latency over twice the first's); the search brackets the capacity (x1.5 up, /2 down) then bisects until the highest passing and lowest failing rates are within {:.0}% (at most {MAX_STEPS} measurements)",
             (RESOLUTION - 1.0) * 100.0
         ),
     })

@@ -299,6 +299,10 @@ pub struct LoadRun {
     /// The rate could not be issued as asked (sends late): its numbers are not a measurement
     /// of the model under this load.
     pub not_issued: Option<String>,
+    /// The queue grew through the run: the servers were saturated and requests late in the run
+    /// waited far longer than early ones. The rate is not sustainable, however short the run.
+    #[serde(default)]
+    pub queue_growing: bool,
     /// Requests over the latency bound (the target, when one was given).
     pub bound_ms: Option<f64>,
     pub over_bound: u64,
@@ -355,6 +359,23 @@ pub fn summarize(
     let mut sketch = latency.clone();
     sketch.sort_unstable();
     let latency_quantiles_ms = crate::bench::stats::quantile_sketch_ms(&sketch, 100);
+    // Growth: the median latency of the last quarter of arrivals against the first.
+    let queue_growing = {
+        let n = latency.len();
+        let quarter = |a: usize| {
+            let mut v: Vec<u64> = latency[a * n / 4..(a + 1) * n / 4].to_vec();
+            v.sort_unstable();
+            v.get(v.len() / 2).copied().unwrap_or(0) as f64
+        };
+        let busy = busy_s / (servers as f64 * span_s);
+        let mut svc_sorted = service.clone();
+        svc_sorted.sort_unstable();
+        let svc_p50 = nearest_rank(&svc_sorted, 0.5) as f64;
+        n >= 40 && busy > 0.9 && {
+            let (first, last) = (quarter(0), quarter(3));
+            last > 2.0 * first && last - first > 2.0 * svc_p50
+        }
+    };
     let lat = Percentiles::of(&mut latency).expect("not empty");
     let svc = Percentiles::of(&mut service).expect("not empty");
     let wt = Percentiles::of(&mut wait).expect("not empty");
@@ -413,6 +434,7 @@ pub fn summarize(
         send_late_p99_ms: late_p99 as f64 / 1e6,
         send_late_max_ms: late_max as f64 / 1e6,
         not_issued,
+        queue_growing,
         bound_ms,
         over_bound,
         enough_for_p99: ok.len() as u64 >= min_q,
@@ -497,6 +519,109 @@ pub fn run_rate(
         bail!("cancelled");
     }
     summarize(&served, rate, arrivals, servers, due.len(), bound_ms)
+}
+
+/// Seconds per rate when none is given: 10 s, or long enough for 700 requests (what a p99 with
+/// none over its bound needs, with room), at most 120 s.
+pub fn default_duration(rate: f64) -> f64 {
+    (700.0 / rate.max(1e-9)).clamp(10.0, 120.0)
+}
+
+/// Engine sessions ready to serve: loaded, each with its requests prepared, warmed up.
+pub struct Servers {
+    pub engines: Vec<Box<dyn Engine>>,
+    pub requests: Vec<Vec<Prepared>>,
+    /// `onnxruntime 1.31.1`, `tract 0.23.9`.
+    pub version: String,
+    /// Mean time of one request on one server after warm-up, seconds.
+    pub service_s: f64,
+}
+
+impl Servers {
+    /// Loads `n` sessions of `model` on `kind` (the first loaded, the rest forked), prepares
+    /// single-sample requests from `samples` on each, and warms each up with `warmup` requests
+    /// (at least 3); the second half of the warm-up times the service.
+    pub fn start(
+        model: &crate::model::Model,
+        samples: &crate::data::SampleSet,
+        kind: crate::engine::EngineKind,
+        options: &crate::engine::EngineOptions,
+        n: usize,
+        warmup: u64,
+        max_distinct: usize,
+    ) -> Result<Servers> {
+        if n == 0 || n > 256 {
+            bail!("servers must be between 1 and 256 (got {n})");
+        }
+        let first = crate::engine::load(kind, model, options)?;
+        let version = first.version();
+        let mut engines = vec![first];
+        for _ in 1..n {
+            let e = engines[0].fork()?;
+            engines.push(e);
+        }
+        let inputs = crate::data::requests(model, samples, Some(1), max_distinct)?;
+        let mut requests = Vec::new();
+        for e in engines.iter_mut() {
+            requests.push(
+                inputs
+                    .iter()
+                    .map(|r| e.prepare(r))
+                    .collect::<Result<Vec<_>>>()?,
+            );
+        }
+        // Warm-up: the requests asked for, and on until a quarter second of calls (at most
+        // 5000), so the estimate of the flat-out rate rests on more than a few calls.
+        let mut times = Vec::new();
+        for (e, reqs) in engines.iter_mut().zip(&requests) {
+            let begin = std::time::Instant::now();
+            let mut i = 0usize;
+            while (i as u64) < warmup.max(3) || (begin.elapsed().as_secs_f64() < 0.25 && i < 5000) {
+                let t = std::time::Instant::now();
+                crate::guard::catch("the engine", || e.run_prepared(&reqs[i % reqs.len()]))
+                    .map_err(|e| anyhow::anyhow!("the warm-up request failed: {e:#}"))?;
+                times.push(t.elapsed().as_secs_f64());
+                i += 1;
+            }
+        }
+        let tail = &times[times.len() / 2..];
+        let service_s = tail.iter().sum::<f64>() / tail.len().max(1) as f64;
+        Ok(Servers {
+            engines,
+            requests,
+            version,
+            service_s,
+        })
+    }
+
+    /// About how many requests a second these servers serve flat out.
+    pub fn estimate_rps(&self) -> f64 {
+        self.engines.len() as f64 / self.service_s.max(1e-9)
+    }
+
+    /// One rate on the real clock.
+    pub fn run(
+        &mut self,
+        arrivals: &Arrivals,
+        rate: f64,
+        duration_s: f64,
+        seed: u64,
+        bound_ms: Option<f64>,
+        cancel: &AtomicBool,
+    ) -> Result<LoadRun> {
+        let clock = RealClock::new();
+        run_rate(
+            &mut self.engines,
+            &self.requests,
+            arrivals,
+            rate,
+            duration_s,
+            seed,
+            bound_ms,
+            &clock,
+            cancel,
+        )
+    }
 }
 
 /// The real clock, for callers outside the tests.

@@ -204,3 +204,46 @@ fn autocorrelation_tells_runs_of_slow_calls_from_independent_ones() {
     assert!(lag1_autocorrelation(&alternating) < -0.9);
     assert_eq!(lag1_autocorrelation(&[2.0; 10]), 0.0);
 }
+
+/// A rate just over what the server serves builds a backlog slowly: in a short run its p99 can
+/// sit under a loose target. The growth rule fails it anyway.
+#[test]
+fn a_saturated_rate_fails_however_loose_the_target() {
+    let clock = Arc::new(FakeClock::default());
+    let run = run_rate(
+        &mut one_server(vec![10_000_000], &clock),
+        &prepared(),
+        &Arrivals::Constant,
+        105.0,
+        2.0,
+        1,
+        Some(1000.0),
+        clock.as_ref(),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert!(
+        run.latency.p99 < 1000.0,
+        "within the target: {}",
+        run.latency.p99
+    );
+    assert!(run.queue_growing);
+    let (ok, why) = capacity::judge(&run, 0.99, 1000.0);
+    assert!(!ok && why.contains("the queue grew"), "{why}");
+    // Just under: stable, passes.
+    let clock = Arc::new(FakeClock::default());
+    let run = run_rate(
+        &mut one_server(vec![10_000_000], &clock),
+        &prepared(),
+        &Arrivals::Constant,
+        95.0,
+        2.0,
+        1,
+        Some(1000.0),
+        clock.as_ref(),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert!(!run.queue_growing);
+    assert!(capacity::judge(&run, 0.99, 1000.0).0);
+}

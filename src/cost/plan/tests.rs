@@ -338,3 +338,62 @@ fn a_service_time_over_the_target_is_named_not_sized() {
         c.reason
     );
 }
+
+/// A capacity measured under open-loop load sizes the always-on tiers when it asks for more
+/// instances than the queue model does, and says so; one that needs more than the maximum makes
+/// the tier infeasible.
+#[test]
+fn a_measured_capacity_sizes_instances() {
+    let base = CostInputs {
+        monthly_requests: 5e7,
+        latency_target_ms: 500.0,
+        ..Default::default()
+    };
+    let pricing = Pricing::default();
+    let svc: Vec<f64> = vec![10.0; 100];
+    let model_only = container(&plan(&base, &pricing, &svc).unwrap()).clone();
+    // Peak: 5e7 x 3 / 730 h = 57 req/s. Measured: 5 req/s a server -> 12 instances.
+    let measured = CostInputs {
+        measured_capacity_rps: Some(5.0),
+        ..base.clone()
+    };
+    let c = container(&plan(&measured, &pricing, &svc).unwrap()).clone();
+    let peak = measured.peak_inferences_per_s();
+    assert_eq!(c.cost.instances, (peak / 5.0).ceil() as u64);
+    assert!(c.cost.instances > model_only.cost.instances);
+    assert!(c.feasible, "{}", c.reason);
+    assert!(
+        c.reason
+            .contains("by the capacity measured on this machine (5.0 req/s a server"),
+        "{}",
+        c.reason
+    );
+    assert!(c.cost.total_cost > model_only.cost.total_cost);
+    // Over the maximum: infeasible, with the count it needs.
+    let tight = CostInputs {
+        max_instances: 5,
+        ..measured.clone()
+    };
+    let c = container(&plan(&tight, &pricing, &svc).unwrap()).clone();
+    assert!(!c.feasible);
+    assert!(c.reason.contains("needs 12 instances"), "{}", c.reason);
+    // A capacity above what the model needs changes nothing.
+    let generous = CostInputs {
+        measured_capacity_rps: Some(1000.0),
+        ..base.clone()
+    };
+    assert_eq!(
+        container(&plan(&generous, &pricing, &svc).unwrap())
+            .cost
+            .instances,
+        model_only.cost.instances
+    );
+    let bad = CostInputs {
+        measured_capacity_rps: Some(0.0),
+        ..base
+    };
+    assert!(plan(&bad, &pricing, &svc)
+        .unwrap_err()
+        .to_string()
+        .contains("measured capacity"));
+}
