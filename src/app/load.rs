@@ -200,7 +200,7 @@ impl InferscopeApp {
         let capacity = l.capacity.clone();
         let (q, target) = (l.q, l.target_ms);
         if !runs.is_empty() {
-            let name = if q >= 0.99 { "p99" } else { "p95" };
+            let name = crate::load::percentile_name(q);
             ui.vertical(|ui| {
                 Plot::new("load_vs_model")
                     .height(220.0)
@@ -269,7 +269,7 @@ impl InferscopeApp {
                     ui.label(
                         RichText::new(format!(
                             "Capacity: {rate:.1} req/s per session meets {} within {} ms{}",
-                            if c.q >= 0.99 { "p99" } else { "p95" },
+                            crate::load::percentile_name(c.q),
                             c.target_ms,
                             c.failed_at
                                 .map(|f| format!(" ({f:.1} req/s does not)"))

@@ -163,21 +163,12 @@ fn differences(old: &BenchDoc, new: &BenchDoc) -> Vec<String> {
         }
     }
     if let (Some(a), Some(b)) = (&old.plan, &new.plan) {
-        let o = |p: &crate::bench::Plan| {
-            format!(
-                "{} intra-op / {} inter-op threads, {:?}",
-                p.engine_options
-                    .intra_threads
-                    .map(|t| t.to_string())
-                    .unwrap_or_else(|| "default".into()),
-                p.engine_options
-                    .inter_threads
-                    .map(|t| t.to_string())
-                    .unwrap_or_else(|| "default".into()),
-                p.engine_options.opt_level
-            )
-        };
-        differs(&mut w, "the engine settings", o(a), o(b));
+        differs(
+            &mut w,
+            "the engine settings",
+            a.engine_options.describe(),
+            b.engine_options.describe(),
+        );
     }
     w
 }

@@ -72,6 +72,24 @@ pub struct EngineOptions {
     pub ort_path: Option<PathBuf>,
 }
 
+impl EngineOptions {
+    /// `intra-op 2, inter-op default; ONNX Runtime graph optimization All`, with the execution
+    /// provider when one is set: what the report's settings and a baseline's check print.
+    pub fn describe(&self) -> String {
+        let n = |t: Option<usize>| t.map(|t| t.to_string()).unwrap_or_else(|| "default".into());
+        format!(
+            "intra-op {}, inter-op {}; ONNX Runtime graph optimization {:?}{}",
+            n(self.intra_threads),
+            n(self.inter_threads),
+            self.opt_level,
+            self.execution_provider
+                .as_ref()
+                .map(|e| format!(", {e}"))
+                .unwrap_or_default()
+        )
+    }
+}
+
 /// Inputs already converted to an engine's own values, so timing covers only the run.
 pub struct Prepared(pub(crate) Box<dyn Any + Send + Sync>);
 

@@ -40,13 +40,7 @@ pub struct Capacity {
 /// Whether a run meets `target_ms` at percentile `q`, and why.
 pub fn judge(run: &LoadRun, q: f64, target_ms: f64) -> (bool, String) {
     let v = run.latency.at(q);
-    let name = if q >= 0.99 {
-        "p99"
-    } else if q >= 0.95 {
-        "p95"
-    } else {
-        "p50"
-    };
+    let name = super::percentile_name(q);
     if let Some(n) = &run.not_issued {
         return (false, format!("not issued on time: {n}"));
     }
@@ -117,13 +111,7 @@ pub fn find(
             (None, None) => unreachable!("a step was just judged"),
         };
     }
-    let name = if q >= 0.99 {
-        "p99"
-    } else if q >= 0.95 {
-        "p95"
-    } else {
-        "p50"
-    };
+    let name = super::percentile_name(q);
     Ok(Capacity {
         q,
         target_ms,

@@ -226,6 +226,17 @@ impl Percentiles {
     }
 }
 
+/// `p99`, `p95` or `p50` for a percentile given as a share.
+pub fn percentile_name(q: f64) -> &'static str {
+    if q >= 0.99 {
+        "p99"
+    } else if q >= 0.95 {
+        "p95"
+    } else {
+        "p50"
+    }
+}
+
 /// What the queue model predicts for the same servers, rate and measured service times.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Predicted {

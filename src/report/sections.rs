@@ -124,26 +124,7 @@ fn plan_facts(p: &Plan, data: Option<&str>) -> Vec<(String, String)> {
             },
         ),
         ("Measurement".into(), p.stop.to_string()),
-        (
-            "Threads".into(),
-            format!(
-                "intra-op {}, inter-op {}; ONNX Runtime graph optimization {:?}{}",
-                p.engine_options
-                    .intra_threads
-                    .map(|t| t.to_string())
-                    .unwrap_or_else(|| "default".into()),
-                p.engine_options
-                    .inter_threads
-                    .map(|t| t.to_string())
-                    .unwrap_or_else(|| "default".into()),
-                p.engine_options.opt_level,
-                p.engine_options
-                    .execution_provider
-                    .as_ref()
-                    .map(|e| format!(", {e}"))
-                    .unwrap_or_default()
-            ),
-        ),
+        ("Threads".into(), p.engine_options.describe()),
         ("Data".into(), data.unwrap_or("not recorded").to_string()),
     ]
 }
