@@ -18,6 +18,7 @@ pub mod load;
 pub mod model;
 pub mod optimize;
 pub mod preset;
+pub mod profile;
 pub mod report;
 pub mod settings;
 pub mod tensor;

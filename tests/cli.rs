@@ -1775,3 +1775,110 @@ fn a_baseline_fails_a_significant_slowdown_with_exit_code_3() {
     assert_eq!(o.status.code(), Some(2), "clap's usage error: {}", text(&o));
     assert!(text(&o).contains("--baseline"), "{}", text(&o));
 }
+
+/// `profile`: per-operator times from ONNX Runtime's profiler. Node times nest inside their
+/// request (the rest is the engine's own work, reported as such); the top op type agrees with
+/// ONNX Runtime's profiler run independently from Python; the trace is valid Chrome trace JSON.
+#[test]
+fn profile_says_where_the_time_goes_and_agrees_with_onnx_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let cnn = root("assets/cnn.onnx");
+    let printed = succeeds(&run(&[
+        "profile",
+        cnn.to_str().unwrap(),
+        "--engine",
+        "ort",
+        "--requests",
+        "60",
+        "--json",
+        &d("p.json"),
+        "--trace",
+        &d("t.json"),
+    ]));
+    assert!(
+        printed.contains("op type") && printed.contains("slowest nodes"),
+        "{printed}"
+    );
+    let p: Value = serde_json::from_slice(&std::fs::read(d("p.json")).unwrap()).unwrap();
+    let (request, operators) = (
+        p["request_us"].as_f64().unwrap(),
+        p["operators_us"].as_f64().unwrap(),
+    );
+    // Medians of parts need not add to the median of the whole exactly: allow a microsecond.
+    assert!(
+        operators <= request + 1.0,
+        "operators {operators} within the request {request}"
+    );
+    assert!(
+        operators >= 0.3 * request,
+        "operators {operators} of {request}"
+    );
+    let shares: f64 = p["by_op"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["share"].as_f64().unwrap())
+        .sum();
+    assert!((shares - 1.0).abs() < 1e-9);
+    let ours = p["by_op"][0]["op"].as_str().unwrap().to_string();
+    // ONNX Runtime's own profiler, from Python, read by this test alone.
+    let script = format!(
+        r#"
+import collections, json, os, numpy as np, onnxruntime as ort
+so = ort.SessionOptions(); so.enable_profiling = True; so.profile_file_prefix = {prefix:?}
+s = ort.InferenceSession({model:?}, so, providers=["CPUExecutionProvider"])
+x = np.random.rand(1, 1, 8, 8).astype(np.float32)
+for _ in range(70): s.run(None, {{s.get_inputs()[0].name: x}})
+path = s.end_profiling()
+ev = json.load(open(path))
+runs = sorted([e for e in ev if e.get("name") == "model_run"], key=lambda e: e["ts"])[10:]
+# Per request, each op type's kernel time; per op type, the median over requests (a sum
+# would let one preempted call on this busy machine decide).
+per = collections.defaultdict(list)
+for r in runs:
+    t = collections.Counter()
+    for e in ev:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time") and r["ts"] <= e["ts"] <= r["ts"] + r["dur"]:
+            t[e["args"]["op_name"]] += e["dur"]
+    for op, d in t.items():
+        per[op].append(d)
+med = {{op: sorted(v)[len(v) // 2] for op, v in per.items()}}
+print(max(med, key=med.get))
+"#,
+        prefix = d("py"),
+        model = cnn.to_str().unwrap()
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 with onnxruntime (installed by .ci/run)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(ours, theirs, "top op type");
+    // The trace: the Chrome trace event format's object form.
+    let t: Value = serde_json::from_slice(&std::fs::read(d("t.json")).unwrap()).unwrap();
+    let events = t["traceEvents"].as_array().expect("traceEvents");
+    assert!(events.len() >= 2);
+    for e in events {
+        assert_eq!(e["ph"], "X", "{e}");
+        assert!(e["name"].is_string() && e["cat"].is_string(), "{e}");
+        assert!(
+            e["ts"].as_f64().unwrap() >= 0.0 && e["dur"].as_f64().unwrap() >= 0.0,
+            "{e}"
+        );
+        assert!(e["pid"].is_u64() && e["tid"].is_u64(), "{e}");
+    }
+    fails_with(
+        &run(&["profile", cnn.to_str().unwrap(), "--engine", "tract"]),
+        &["tract's are not read yet: use --engine ort"],
+    );
+    fails_with(
+        &run(&["profile", cnn.to_str().unwrap(), "--requests", "0"]),
+        &["--requests must be between 1 and 100000"],
+    );
+}

@@ -52,6 +52,9 @@ pub enum Command {
     Compare(Box<CompareArgs>),
     /// Monthly cost of serving a model on serverless, container, Kubernetes and dedicated tiers.
     Cost(Box<CostArgs>),
+    /// Where the time goes: per-operator times from a profiling pass (kept apart from the
+    /// latency measurement), by op type and node, and one request as a Chrome trace.
+    Profile(Box<ProfileArgs>),
     /// Open-loop load: requests arrive on a schedule; measure latency with the queueing in it,
     /// beside the cost planner's prediction, or find the highest rate that meets a target.
     Load(Box<LoadArgs>),
@@ -165,6 +168,23 @@ pub struct CompareArgs {
     /// the defaults).
     #[command(flatten)]
     pub cost: CostFlags,
+}
+
+#[derive(Args, Debug)]
+pub struct ProfileArgs {
+    /// The model, data, engine, threads, dims and warm-up (requests) as `bench` takes them;
+    /// the first --batch size is profiled (default 1).
+    #[command(flatten)]
+    pub bench: BenchArgs,
+    /// Requests profiled after the warm-up; each node's time is its median over them.
+    #[arg(long, default_value_t = 50)]
+    pub requests: usize,
+    /// Write one request as a Chrome trace (opens in Perfetto or chrome://tracing).
+    #[arg(long, value_name = "OUT.json")]
+    pub trace: Option<PathBuf>,
+    /// Slowest nodes listed.
+    #[arg(long, default_value_t = 15)]
+    pub top: usize,
 }
 
 /// How requests arrive in `load`.

@@ -9,6 +9,7 @@ mod inspect;
 mod load;
 mod optimize;
 mod preset;
+mod profile;
 mod progress;
 mod runtime;
 
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Compare(args)) => compare::run(*args, cli.ort_path),
         Some(Command::Cost(args)) => cost::run(&args),
         Some(Command::Load(args)) => load::run(*args, cli.ort_path),
+        Some(Command::Profile(args)) => profile::run(*args, cli.ort_path),
         Some(Command::Preset { action }) => preset::run(action),
         Some(Command::Report { results, export }) => {
             if export.pdf.is_none() && export.png.is_none() {

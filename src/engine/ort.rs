@@ -30,7 +30,20 @@ fn build_session(
     options: &EngineOptions,
     rt: &runtime::OrtRuntime,
 ) -> Result<Session> {
+    build_session_with(bytes, options, rt, None)
+}
+
+/// A session, with ONNX Runtime's profiler writing to `profile_prefix` when given.
+fn build_session_with(
+    bytes: &[u8],
+    options: &EngineOptions,
+    rt: &runtime::OrtRuntime,
+    profile_prefix: Option<&std::path::Path>,
+) -> Result<Session> {
     let mut b = Session::builder(&rt.env).map_err(msg)?;
+    if let Some(p) = profile_prefix {
+        b = b.with_profiling(p).map_err(msg)?;
+    }
     if let Some(n) = options.intra_threads {
         b = b.with_intra_threads(n).map_err(msg)?;
     }
@@ -155,6 +168,15 @@ impl OrtEngine {
     pub fn load(model: &Model, options: &EngineOptions) -> Result<OrtEngine> {
         let rt = runtime::global(options.ort_path.as_deref())?;
         let session = build_session(&model.bytes, options, rt)?;
+        OrtEngine::from_session(session, model, options, rt)
+    }
+
+    fn from_session(
+        session: Session,
+        model: &Model,
+        options: &EngineOptions,
+        rt: &runtime::OrtRuntime,
+    ) -> Result<OrtEngine> {
         let input_names: Vec<String> = model.inputs().iter().map(|i| i.name.clone()).collect();
         let session_order = session
             .inputs()
@@ -180,6 +202,33 @@ impl OrtEngine {
             session_order,
         })
     }
+}
+
+/// Runs `inputs` through a profiled session of `model`: `warmup` requests, then `requests`
+/// more; returns ONNX Runtime's profile (Chrome-trace JSON) and the engine's name. The session
+/// is its own, so profiling never slows a measured run.
+pub fn profile(
+    model: &Model,
+    options: &EngineOptions,
+    inputs: &[Tensor],
+    warmup: usize,
+    requests: usize,
+) -> Result<(Vec<u8>, String)> {
+    let rt = runtime::global(options.ort_path.as_deref())?;
+    let dir = tempfile::tempdir().context("cannot make a folder for the profile")?;
+    let session = build_session_with(&model.bytes, options, rt, Some(&dir.path().join("ort")))?;
+    let mut engine = OrtEngine::from_session(session, model, options, rt)?;
+    let prepared = engine.prepare(inputs)?;
+    for _ in 0..warmup + requests {
+        engine.run_prepared(&prepared)?;
+    }
+    let file = engine
+        .session
+        .end_profiling()
+        .map_err(|e| anyhow!("ONNX Runtime could not end profiling: {e}"))?;
+    let bytes = std::fs::read(&file).with_context(|| format!("cannot read the profile {file}"))?;
+    let _ = std::fs::remove_file(&file);
+    Ok((bytes, format!("onnxruntime {}", rt.version)))
 }
 
 impl Engine for OrtEngine {

@@ -1,0 +1,52 @@
+//! `inferscope profile`: per-operator times from ONNX Runtime's profiler, in a pass of its own.
+
+use super::args::ProfileArgs;
+use super::bench::{say, setup};
+use crate::engine::EngineKind;
+use anyhow::{bail, Result};
+use std::path::PathBuf;
+
+pub fn run(a: ProfileArgs, ort_path: Option<PathBuf>) -> Result<()> {
+    if a.requests == 0 || a.requests > 100_000 {
+        bail!(
+            "--requests must be between 1 and 100000 (got {})",
+            a.requests
+        );
+    }
+    for p in a.bench.json.iter().chain(a.trace.iter()) {
+        super::check_output(p)?;
+    }
+    let s = setup(&a.bench, ort_path)?;
+    match s.plan.engines.as_slice() {
+        [EngineKind::Ort] => {}
+        [EngineKind::Tract] => bail!(
+            "per-operator times come from ONNX Runtime's profiler; tract's are not read yet: use --engine ort"
+        ),
+        _ => bail!("profile runs on one engine: pick --engine ort"),
+    }
+    let batch = s.plan.batch_sizes.first().copied().flatten().or(Some(1));
+    let requests = crate::data::requests(&s.model, &s.samples, batch, 1)?;
+    let inputs = requests
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no request could be made from the data"))?;
+    let warmup = match s.plan.warmup {
+        crate::bench::Warmup::Iterations(n) => n as usize,
+        crate::bench::Warmup::Duration(_) => 10,
+    };
+    eprintln!(
+        "profiling {} requests of batch {} after {warmup} warm-up (a session of its own: profiling slows it, so no latency statistics come from it) ...",
+        a.requests,
+        batch.unwrap_or(1)
+    );
+    let (trace, engine) =
+        crate::engine::ort::profile(&s.model, &s.plan.engine_options, inputs, warmup, a.requests)?;
+    let p = crate::profile::from_ort_trace(&trace, warmup, &engine)?;
+    say(&a.bench, &p.text(a.top));
+    if let Some(path) = &a.bench.json {
+        super::write_text(path, &(serde_json::to_string_pretty(&p)? + "\n"))?;
+    }
+    if let Some(path) = &a.trace {
+        super::write_text(path, &p.chrome_trace()?)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,330 @@
+//! Where the time goes: a profiling pass kept apart from the latency measurement (profiling
+//! slows a run, so none of its numbers enter the latency statistics). ONNX Runtime's session
+//! profiler writes a Chrome-trace JSON; this reads it into per-node and per-op-type times
+//! (the median over the profiled requests), one request's timeline, and a Chrome trace of that
+//! request for Perfetto or chrome://tracing.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One node of the graph as the engine ran it (after its own fusions).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeTime {
+    pub name: String,
+    pub op: String,
+    pub provider: String,
+    /// Median time per request, microseconds.
+    pub median_us: f64,
+    /// Where it starts in the median request, microseconds from the request's start.
+    pub start_us: f64,
+    pub thread: u64,
+    /// Input shapes as the profiler recorded them, e.g. `float[1,16,4,4] float[32,16,3,3]`.
+    pub inputs: String,
+}
+
+/// The nodes of one op type together.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpTypeTime {
+    pub op: String,
+    pub nodes: usize,
+    /// Sum of its nodes' medians, microseconds per request.
+    pub us: f64,
+    /// Share of the time spent in operators.
+    pub share: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpProfile {
+    /// `onnxruntime 1.31.1`.
+    pub engine: String,
+    /// Requests profiled (warm-up excluded).
+    pub requests: usize,
+    /// Median time of a whole request as the profiler saw it, microseconds.
+    pub request_us: f64,
+    /// Sum of the nodes' medians, microseconds: the rest of a request is the engine's own
+    /// work outside operators (binding inputs, allocating outputs, scheduling).
+    pub operators_us: f64,
+    /// Slowest first.
+    pub nodes: Vec<NodeTime>,
+    /// Slowest first.
+    pub by_op: Vec<OpTypeTime>,
+}
+
+#[derive(Deserialize)]
+struct RawEvent {
+    #[serde(default)]
+    cat: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    ts: f64,
+    #[serde(default)]
+    dur: f64,
+    #[serde(default)]
+    tid: u64,
+    #[serde(default)]
+    args: serde_json::Map<String, serde_json::Value>,
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn shapes(args: &serde_json::Map<String, serde_json::Value>) -> String {
+    let Some(list) = args.get("input_type_shape").and_then(|v| v.as_array()) else {
+        return String::new();
+    };
+    list.iter()
+        .filter_map(|o| o.as_object())
+        .flat_map(|o| {
+            o.iter().map(|(ty, dims)| {
+                let d = dims
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|x| x.to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    })
+                    .unwrap_or_default();
+                format!("{ty}[{d}]")
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Reads ONNX Runtime's profile (its Chrome-trace JSON): every `model_run` after the first
+/// `warmup` is a request; each node's time in a request is the sum of its `*_kernel_time`
+/// events inside that request; per node the median over the requests.
+pub fn from_ort_trace(json: &[u8], warmup: usize, engine: &str) -> Result<OpProfile> {
+    let events: Vec<RawEvent> = serde_json::from_slice(json)
+        .context("the profile is not the JSON array ONNX Runtime writes")?;
+    let mut runs: Vec<&RawEvent> = events
+        .iter()
+        .filter(|e| e.cat == "Session" && e.name == "model_run")
+        .collect();
+    runs.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+    let runs: Vec<&RawEvent> = runs.into_iter().skip(warmup).collect();
+    if runs.is_empty() {
+        bail!("the profile holds no request after the warm-up");
+    }
+    let kernels: Vec<&RawEvent> = events
+        .iter()
+        .filter(|e| e.cat == "Node" && e.name.ends_with("_kernel_time"))
+        .collect();
+    // Per request: node -> (time, start offset, thread, op, provider, shapes).
+    struct Seen {
+        times: Vec<f64>,
+        starts: Vec<f64>,
+        op: String,
+        provider: String,
+        thread: u64,
+        inputs: String,
+    }
+    let mut nodes: BTreeMap<String, Seen> = BTreeMap::new();
+    for r in &runs {
+        let mut in_run: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+        for k in kernels
+            .iter()
+            .filter(|k| k.ts >= r.ts && k.ts + k.dur <= r.ts + r.dur + 1.0)
+        {
+            let name = k.name.trim_end_matches("_kernel_time");
+            let e = in_run.entry(name).or_insert((0.0, k.ts - r.ts));
+            e.0 += k.dur;
+            let s = nodes.entry(name.to_string()).or_insert_with(|| Seen {
+                times: Vec::new(),
+                starts: Vec::new(),
+                op: k
+                    .args
+                    .get("op_name")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?")
+                    .to_string(),
+                provider: k
+                    .args
+                    .get("provider")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                thread: k.tid,
+                inputs: shapes(&k.args),
+            });
+            if s.provider.is_empty() {
+                if let Some(p) = k.args.get("provider").and_then(|v| v.as_str()) {
+                    s.provider = p.to_string();
+                }
+            }
+        }
+        for (name, (t, start)) in in_run {
+            if let Some(s) = nodes.get_mut(name) {
+                s.times.push(t);
+                s.starts.push(start);
+            }
+        }
+    }
+    let mut out: Vec<NodeTime> = nodes
+        .into_iter()
+        .map(|(name, mut s)| NodeTime {
+            name,
+            op: s.op,
+            provider: s.provider,
+            median_us: median(&mut s.times),
+            start_us: median(&mut s.starts),
+            thread: s.thread,
+            inputs: s.inputs,
+        })
+        .collect();
+    out.sort_by(|a, b| b.median_us.total_cmp(&a.median_us));
+    let operators_us: f64 = out.iter().map(|n| n.median_us).sum();
+    let mut by: BTreeMap<&str, (usize, f64)> = BTreeMap::new();
+    for n in &out {
+        let e = by.entry(&n.op).or_default();
+        e.0 += 1;
+        e.1 += n.median_us;
+    }
+    let mut by_op: Vec<OpTypeTime> = by
+        .into_iter()
+        .map(|(op, (nodes, us))| OpTypeTime {
+            op: op.to_string(),
+            nodes,
+            us,
+            share: if operators_us > 0.0 {
+                us / operators_us
+            } else {
+                0.0
+            },
+        })
+        .collect();
+    by_op.sort_by(|a, b| b.us.total_cmp(&a.us));
+    let mut run_times: Vec<f64> = runs.iter().map(|r| r.dur).collect();
+    Ok(OpProfile {
+        engine: engine.to_string(),
+        requests: runs.len(),
+        request_us: median(&mut run_times),
+        operators_us,
+        nodes: out,
+        by_op,
+    })
+}
+
+impl OpProfile {
+    /// One request as a Chrome trace (the JSON object format Perfetto and chrome://tracing
+    /// open): each node at its median start and duration, on its thread, named by node with
+    /// its op type as the category.
+    pub fn chrome_trace(&self) -> Result<String> {
+        let mut events = vec![serde_json::json!({
+            "name": "request", "cat": "request", "ph": "X", "ts": 0.0, "dur": self.request_us,
+            "pid": 1, "tid": 0, "args": {"engine": self.engine, "requests profiled": self.requests}
+        })];
+        let mut nodes: Vec<&NodeTime> = self.nodes.iter().collect();
+        nodes.sort_by(|a, b| a.start_us.total_cmp(&b.start_us));
+        for n in nodes {
+            events.push(serde_json::json!({
+                "name": n.name, "cat": n.op, "ph": "X", "ts": n.start_us, "dur": n.median_us,
+                "pid": 1, "tid": n.thread,
+                "args": {"op": n.op, "provider": n.provider, "inputs": n.inputs}
+            }));
+        }
+        Ok(serde_json::to_string_pretty(&serde_json::json!({
+            "traceEvents": events,
+            "displayTimeUnit": "ms",
+        }))? + "\n")
+    }
+
+    /// The op types and the slowest nodes as the terminal shows them.
+    pub fn text(&self, top: usize) -> String {
+        let mut out = format!(
+            "{}: {} requests profiled; a request takes {} of which operators {} ({:.0}%), the rest is the engine's own work (binding, allocation, scheduling)\n\n",
+            self.engine,
+            self.requests,
+            crate::format::ms(self.request_us / 1e3),
+            crate::format::ms(self.operators_us / 1e3),
+            if self.request_us > 0.0 { self.operators_us / self.request_us * 100.0 } else { 0.0 }
+        );
+        out += &format!(
+            "{:<28} {:>6} {:>12} {:>7}\n",
+            "op type", "nodes", "per request", "share"
+        );
+        for o in &self.by_op {
+            out += &format!(
+                "{:<28} {:>6} {:>12} {:>6.1}%\n",
+                o.op,
+                o.nodes,
+                crate::format::ms(o.us / 1e3),
+                o.share * 100.0
+            );
+        }
+        out += &format!(
+            "\n{:<36} {:<20} {:>12} {:>7}  {}\n",
+            "slowest nodes", "op", "per request", "share", "inputs"
+        );
+        for n in self.nodes.iter().take(top) {
+            out += &format!(
+                "{:<36} {:<20} {:>12} {:>6.1}%  {}\n",
+                n.name,
+                n.op,
+                crate::format::ms(n.median_us / 1e3),
+                if self.operators_us > 0.0 {
+                    n.median_us / self.operators_us * 100.0
+                } else {
+                    0.0
+                },
+                n.inputs
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two requests after one warm-up: per node the median over requests, op types summed.
+    #[test]
+    fn reads_an_onnx_runtime_profile() {
+        let ev = |cat: &str, name: &str, ts: f64, dur: f64, op: &str| {
+            serde_json::json!({"cat": cat, "name": name, "ts": ts, "dur": dur, "tid": 7, "ph": "X",
+                "args": {"op_name": op, "provider": "CPUExecutionProvider",
+                         "input_type_shape": [{"float": [1, 4]}]}})
+        };
+        let trace = serde_json::json!([
+            ev("Session", "model_run", 0.0, 100.0, ""),
+            ev("Node", "a_kernel_time", 1.0, 90.0, "MatMul"),
+            ev("Session", "model_run", 200.0, 50.0, ""),
+            ev("Node", "a_kernel_time", 201.0, 30.0, "MatMul"),
+            ev("Node", "b_kernel_time", 232.0, 10.0, "Relu"),
+            ev("Session", "model_run", 300.0, 70.0, ""),
+            ev("Node", "a_kernel_time", 301.0, 50.0, "MatMul"),
+            ev("Node", "b_kernel_time", 352.0, 14.0, "Relu"),
+        ]);
+        let p = from_ort_trace(trace.to_string().as_bytes(), 1, "onnxruntime test").unwrap();
+        assert_eq!(p.requests, 2);
+        assert_eq!(p.request_us, 60.0);
+        assert_eq!(p.nodes[0].name, "a");
+        assert_eq!(p.nodes[0].median_us, 40.0);
+        assert_eq!(p.nodes[1].median_us, 12.0);
+        assert_eq!(p.nodes[1].start_us, 42.0);
+        assert_eq!(p.nodes[0].inputs, "float[1,4]");
+        assert_eq!(p.operators_us, 52.0);
+        assert_eq!(p.by_op[0].op, "MatMul");
+        assert!((p.by_op[0].share - 40.0 / 52.0).abs() < 1e-12);
+        let t: serde_json::Value = serde_json::from_str(&p.chrome_trace().unwrap()).unwrap();
+        assert_eq!(t["traceEvents"].as_array().unwrap().len(), 3);
+        let e = format!("{:#}", from_ort_trace(b"{}", 0, "x").unwrap_err());
+        assert!(e.contains("not the JSON array"), "{e}");
+        let e = format!("{:#}", from_ort_trace(b"[]", 0, "x").unwrap_err());
+        assert!(e.contains("no request after the warm-up"), "{e}");
+    }
+}
