@@ -1776,9 +1776,10 @@ fn a_baseline_fails_a_significant_slowdown_with_exit_code_3() {
     assert!(text(&o).contains("--baseline"), "{}", text(&o));
 }
 
-/// `profile`: per-operator times from ONNX Runtime's profiler. Node times nest inside their
-/// request (the rest is the engine's own work, reported as such); the top op type agrees with
-/// ONNX Runtime's profiler run independently from Python; the trace is valid Chrome trace JSON.
+/// `profile`: per-operator times from ONNX Runtime's profiler, and from tract timed node by
+/// node. Node times nest inside their request (the rest is the engine's own work, reported as
+/// such); the top op type agrees with ONNX Runtime's profiler run independently from Python;
+/// the trace is valid Chrome trace JSON.
 #[test]
 fn profile_says_where_the_time_goes_and_agrees_with_onnx_runtime() {
     let dir = tempfile::tempdir().unwrap();
@@ -1873,9 +1874,37 @@ print(max(med, key=med.get))
         );
         assert!(e["pid"].is_u64() && e["tid"].is_u64(), "{e}");
     }
+    // tract, timed node by node: its own (rewritten) nodes, named after the ONNX ones, nested
+    // within the request.
+    succeeds(&run(&[
+        "profile",
+        cnn.to_str().unwrap(),
+        "--engine",
+        "tract",
+        "--json",
+        &d("tract.json"),
+    ]));
+    let p: Value = serde_json::from_slice(&std::fs::read(d("tract.json")).unwrap()).unwrap();
+    assert!(p["engine"].as_str().unwrap().starts_with("tract"));
+    let (request, operators) = (
+        p["request_us"].as_f64().unwrap(),
+        p["operators_us"].as_f64().unwrap(),
+    );
+    assert!(
+        operators <= request + 1.0 && operators > 0.0,
+        "{operators} of {request}"
+    );
+    assert!(
+        p["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["name"].as_str().unwrap().starts_with("conv1")),
+        "tract's nodes keep the ONNX names: {p}"
+    );
     fails_with(
-        &run(&["profile", cnn.to_str().unwrap(), "--engine", "tract"]),
-        &["tract's are not read yet: use --engine ort"],
+        &run(&["profile", cnn.to_str().unwrap(), "--engine", "both"]),
+        &["profile runs on one engine"],
     );
     fails_with(
         &run(&["profile", cnn.to_str().unwrap(), "--requests", "0"]),

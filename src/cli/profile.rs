@@ -1,4 +1,5 @@
-//! `inferscope profile`: per-operator times from ONNX Runtime's profiler, in a pass of its own.
+//! `inferscope profile`: per-operator times, in a pass of its own: ONNX Runtime's session
+//! profiler, or tract timed node by node.
 
 use super::args::ProfileArgs;
 use super::bench::{say, setup};
@@ -17,13 +18,10 @@ pub fn run(a: ProfileArgs, ort_path: Option<PathBuf>) -> Result<()> {
         super::check_output(p)?;
     }
     let s = setup(&a.bench, ort_path)?;
-    match s.plan.engines.as_slice() {
-        [EngineKind::Ort] => {}
-        [EngineKind::Tract] => bail!(
-            "per-operator times come from ONNX Runtime's profiler; tract's are not read yet: use --engine ort"
-        ),
-        _ => bail!("profile runs on one engine: pick --engine ort"),
-    }
+    let kind = match s.plan.engines.as_slice() {
+        [k] => *k,
+        _ => bail!("profile runs on one engine: pick --engine ort or --engine tract"),
+    };
     let batch = s.plan.batch_sizes.first().copied().flatten().or(Some(1));
     let requests = crate::data::requests(&s.model, &s.samples, batch, 1)?;
     let inputs = requests
@@ -38,9 +36,19 @@ pub fn run(a: ProfileArgs, ort_path: Option<PathBuf>) -> Result<()> {
         a.requests,
         batch.unwrap_or(1)
     );
-    let (trace, engine) =
-        crate::engine::ort::profile(&s.model, &s.plan.engine_options, inputs, warmup, a.requests)?;
-    let p = crate::profile::from_ort_trace(&trace, warmup, &engine)?;
+    let options = &s.plan.engine_options;
+    let p = match kind {
+        EngineKind::Ort => {
+            let (trace, engine) =
+                crate::engine::ort::profile(&s.model, options, inputs, warmup, a.requests)?;
+            crate::profile::from_ort_trace(&trace, warmup, &engine)?
+        }
+        EngineKind::Tract => {
+            let (runs, engine) =
+                crate::engine::tract::profile(&s.model, options, inputs, warmup, a.requests)?;
+            crate::profile::from_runs(&engine, &runs)?
+        }
+    };
     say(&a.bench, &p.text(a.top));
     if let Some(path) = &a.bench.json {
         super::write_text(path, &(serde_json::to_string_pretty(&p)? + "\n"))?;

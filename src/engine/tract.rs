@@ -371,6 +371,63 @@ impl TractEngine {
     }
 }
 
+/// Runs `inputs` `warmup` then `requests` times on a plan of `model`, timing every node of each
+/// request as tract evaluates it (the plan's own order; `threads` as the engine would use
+/// them). Returns the requests, node by node, and the engine's name.
+pub fn profile(
+    model: &Model,
+    options: &EngineOptions,
+    inputs: &[Tensor],
+    warmup: usize,
+    requests: usize,
+) -> Result<(Vec<crate::profile::ProfiledRun>, String)> {
+    let mut engine = TractEngine::load(model, options)?;
+    let prepared = engine.prepare(inputs)?;
+    let values = prepared
+        .0
+        .downcast_ref::<TractInputs>()
+        .context("inputs prepared for another engine")?;
+    let mut runs = Vec::new();
+    for i in 0..warmup + requests {
+        let mut nodes = Vec::new();
+        let start = std::time::Instant::now();
+        let mut run = || -> TractResult<()> {
+            let mut state = values.plan.spawn()?;
+            state.run_plan_with_eval(values.values.clone(), |ctx, st, node, input| {
+                let shapes = input
+                    .iter()
+                    .map(|t| format!("{:?}{:?}", t.datum_type(), t.shape()))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let t0 = std::time::Instant::now();
+                let r = tract_onnx::tract_core::plan::eval(ctx, st, node, input);
+                let dur = t0.elapsed();
+                nodes.push(crate::profile::NodeEvent {
+                    name: node.name.clone(),
+                    op: node.op().name().to_string(),
+                    provider: "tract".into(),
+                    start_us: t0.duration_since(start).as_secs_f64() * 1e6,
+                    dur_us: dur.as_secs_f64() * 1e6,
+                    thread: 0,
+                    inputs: shapes,
+                });
+                r
+            })?;
+            Ok(())
+        };
+        match &engine.executor {
+            Executor::SingleThread => run(),
+            ex => multithread_tract_scope(ex.clone(), run),
+        }
+        .map_err(|e| anyhow::anyhow!("tract failed to run the model: {e:#}"))?;
+        let total_us = start.elapsed().as_secs_f64() * 1e6;
+        if i >= warmup {
+            runs.push(crate::profile::ProfiledRun { total_us, nodes });
+        }
+    }
+    Ok((runs, engine.version()))
+}
+
 /// Floating-point operations per inference (2 x multiply-adds, from tract's cost model: MatMul,
 /// Gemm, Conv and their kin) at the given concrete input shapes.
 pub fn estimate_flops(model: &Model, shapes: &[Vec<usize>]) -> Result<u64> {

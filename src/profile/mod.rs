@@ -51,6 +51,101 @@ pub struct OpProfile {
     pub by_op: Vec<OpTypeTime>,
 }
 
+/// One node's execution in one profiled request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeEvent {
+    pub name: String,
+    pub op: String,
+    pub provider: String,
+    /// From the start of the request, microseconds.
+    pub start_us: f64,
+    pub dur_us: f64,
+    pub thread: u64,
+    pub inputs: String,
+}
+
+/// One profiled request: its total time and its nodes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfiledRun {
+    pub total_us: f64,
+    pub nodes: Vec<NodeEvent>,
+}
+
+/// The profile of several requests: per node the median of its time in each request (a node
+/// run twice in a request counts once, summed), op types summed over their nodes.
+pub fn from_runs(engine: &str, runs: &[ProfiledRun]) -> Result<OpProfile> {
+    if runs.is_empty() {
+        bail!("the profile holds no request after the warm-up");
+    }
+    struct Seen {
+        times: Vec<f64>,
+        starts: Vec<f64>,
+        first: NodeEvent,
+    }
+    let mut nodes: BTreeMap<String, Seen> = BTreeMap::new();
+    for r in runs {
+        let mut in_run: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+        for n in &r.nodes {
+            let e = in_run.entry(&n.name).or_insert((0.0, n.start_us));
+            e.0 += n.dur_us;
+            nodes.entry(n.name.clone()).or_insert_with(|| Seen {
+                times: Vec::new(),
+                starts: Vec::new(),
+                first: n.clone(),
+            });
+        }
+        for (name, (t, start)) in in_run {
+            if let Some(s) = nodes.get_mut(name) {
+                s.times.push(t);
+                s.starts.push(start);
+            }
+        }
+    }
+    let mut out: Vec<NodeTime> = nodes
+        .into_iter()
+        .map(|(name, mut s)| NodeTime {
+            name,
+            op: s.first.op,
+            provider: s.first.provider,
+            median_us: median(&mut s.times),
+            start_us: median(&mut s.starts),
+            thread: s.first.thread,
+            inputs: s.first.inputs,
+        })
+        .collect();
+    out.sort_by(|a, b| b.median_us.total_cmp(&a.median_us));
+    let operators_us: f64 = out.iter().map(|n| n.median_us).sum();
+    let mut by: BTreeMap<&str, (usize, f64)> = BTreeMap::new();
+    for n in &out {
+        let e = by.entry(&n.op).or_default();
+        e.0 += 1;
+        e.1 += n.median_us;
+    }
+    let mut by_op: Vec<OpTypeTime> = by
+        .into_iter()
+        .map(|(op, (nodes, us))| OpTypeTime {
+            op: op.to_string(),
+            nodes,
+            us,
+            share: if operators_us > 0.0 {
+                us / operators_us
+            } else {
+                0.0
+            },
+        })
+        .collect();
+    by_op.sort_by(|a, b| b.us.total_cmp(&a.us));
+    let mut totals: Vec<f64> = runs.iter().map(|r| r.total_us).collect();
+    Ok(OpProfile {
+        engine: engine.to_string(),
+        requests: runs.len(),
+        request_us: median(&mut totals),
+        operators_us,
+        nodes: out,
+        by_op,
+    })
+}
+
 #[derive(Deserialize)]
 struct RawEvent {
     #[serde(default)]
@@ -123,99 +218,36 @@ pub fn from_ort_trace(json: &[u8], warmup: usize, engine: &str) -> Result<OpProf
         .iter()
         .filter(|e| e.cat == "Node" && e.name.ends_with("_kernel_time"))
         .collect();
-    // Per request: node -> (time, start offset, thread, op, provider, shapes).
-    struct Seen {
-        times: Vec<f64>,
-        starts: Vec<f64>,
-        op: String,
-        provider: String,
-        thread: u64,
-        inputs: String,
-    }
-    let mut nodes: BTreeMap<String, Seen> = BTreeMap::new();
-    for r in &runs {
-        let mut in_run: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
-        for k in kernels
-            .iter()
-            .filter(|k| k.ts >= r.ts && k.ts + k.dur <= r.ts + r.dur + 1.0)
-        {
-            let name = k.name.trim_end_matches("_kernel_time");
-            let e = in_run.entry(name).or_insert((0.0, k.ts - r.ts));
-            e.0 += k.dur;
-            let s = nodes.entry(name.to_string()).or_insert_with(|| Seen {
-                times: Vec::new(),
-                starts: Vec::new(),
-                op: k
-                    .args
-                    .get("op_name")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("?")
-                    .to_string(),
-                provider: k
-                    .args
-                    .get("provider")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-                    .to_string(),
-                thread: k.tid,
-                inputs: shapes(&k.args),
-            });
-            if s.provider.is_empty() {
-                if let Some(p) = k.args.get("provider").and_then(|v| v.as_str()) {
-                    s.provider = p.to_string();
-                }
-            }
-        }
-        for (name, (t, start)) in in_run {
-            if let Some(s) = nodes.get_mut(name) {
-                s.times.push(t);
-                s.starts.push(start);
-            }
-        }
-    }
-    let mut out: Vec<NodeTime> = nodes
-        .into_iter()
-        .map(|(name, mut s)| NodeTime {
-            name,
-            op: s.op,
-            provider: s.provider,
-            median_us: median(&mut s.times),
-            start_us: median(&mut s.starts),
-            thread: s.thread,
-            inputs: s.inputs,
+    let profiled: Vec<ProfiledRun> = runs
+        .iter()
+        .map(|r| ProfiledRun {
+            total_us: r.dur,
+            nodes: kernels
+                .iter()
+                .filter(|k| k.ts >= r.ts && k.ts + k.dur <= r.ts + r.dur + 1.0)
+                .map(|k| NodeEvent {
+                    name: k.name.trim_end_matches("_kernel_time").to_string(),
+                    op: k
+                        .args
+                        .get("op_name")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("?")
+                        .to_string(),
+                    provider: k
+                        .args
+                        .get("provider")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("")
+                        .to_string(),
+                    start_us: k.ts - r.ts,
+                    dur_us: k.dur,
+                    thread: k.tid,
+                    inputs: shapes(&k.args),
+                })
+                .collect(),
         })
         .collect();
-    out.sort_by(|a, b| b.median_us.total_cmp(&a.median_us));
-    let operators_us: f64 = out.iter().map(|n| n.median_us).sum();
-    let mut by: BTreeMap<&str, (usize, f64)> = BTreeMap::new();
-    for n in &out {
-        let e = by.entry(&n.op).or_default();
-        e.0 += 1;
-        e.1 += n.median_us;
-    }
-    let mut by_op: Vec<OpTypeTime> = by
-        .into_iter()
-        .map(|(op, (nodes, us))| OpTypeTime {
-            op: op.to_string(),
-            nodes,
-            us,
-            share: if operators_us > 0.0 {
-                us / operators_us
-            } else {
-                0.0
-            },
-        })
-        .collect();
-    by_op.sort_by(|a, b| b.us.total_cmp(&a.us));
-    let mut run_times: Vec<f64> = runs.iter().map(|r| r.dur).collect();
-    Ok(OpProfile {
-        engine: engine.to_string(),
-        requests: runs.len(),
-        request_us: median(&mut run_times),
-        operators_us,
-        nodes: out,
-        by_op,
-    })
+    from_runs(engine, &profiled)
 }
 
 impl OpProfile {
