@@ -1823,6 +1823,28 @@ fn profile_says_where_the_time_goes_and_agrees_with_onnx_runtime() {
         .sum();
     assert!((shares - 1.0).abs() < 1e-9);
     let ours = p["by_op"][0]["op"].as_str().unwrap().to_string();
+    // The roofline: ceilings measured on this machine, and the convolutions placed on it from
+    // their shapes (FLOPs: 2 x Cin/group x kh x kw per output element).
+    let c = &p["ceilings"];
+    assert!(
+        c["gflops"].as_f64().unwrap() > 0.1 && c["gbytes_per_s"].as_f64().unwrap() > 0.1,
+        "{c}"
+    );
+    let conv = p["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "r2_nchwc")
+        .expect("ONNX Runtime's fused second convolution");
+    assert_eq!(
+        conv["work"]["flops"].as_f64().unwrap(),
+        2.0 * 16.0 * 9.0 * 32.0 * 16.0
+    );
+    let bound = conv["roofline"]["bound"].as_str().unwrap();
+    assert!(
+        bound.ends_with("-bound") || bound.starts_with("far from both"),
+        "{bound}"
+    );
     // ONNX Runtime's own profiler, from Python, read by this test alone.
     let script = format!(
         r#"

@@ -185,6 +185,9 @@ pub struct ProfileArgs {
     /// Slowest nodes listed.
     #[arg(long, default_value_t = 15)]
     pub top: usize,
+    /// Skip measuring this machine's compute and memory ceilings (no roofline).
+    #[arg(long)]
+    pub no_ceilings: bool,
 }
 
 /// How requests arrive in `load`.

@@ -37,7 +37,7 @@ pub fn run(a: ProfileArgs, ort_path: Option<PathBuf>) -> Result<()> {
         batch.unwrap_or(1)
     );
     let options = &s.plan.engine_options;
-    let p = match kind {
+    let mut p = match kind {
         EngineKind::Ort => {
             let (trace, engine) =
                 crate::engine::ort::profile(&s.model, options, inputs, warmup, a.requests)?;
@@ -49,6 +49,10 @@ pub fn run(a: ProfileArgs, ort_path: Option<PathBuf>) -> Result<()> {
             crate::profile::from_runs(&engine, &runs)?
         }
     };
+    if !a.no_ceilings {
+        eprintln!("measuring this machine's ceilings (a 512x512 MatMul, a 256 MiB copy) ...");
+        p.place(crate::profile::roofline::measure(kind, options)?);
+    }
     say(&a.bench, &p.text(a.top));
     if let Some(path) = &a.bench.json {
         super::write_text(path, &(serde_json::to_string_pretty(&p)? + "\n"))?;

@@ -399,9 +399,33 @@ pub fn profile(
                     .map(|t| format!("{:?}{:?}", t.datum_type(), t.shape()))
                     .collect::<Vec<_>>()
                     .join(" ");
+                let shape = |t: &TValue| crate::profile::roofline::Shape {
+                    elem_bytes: t.datum_type().size_of(),
+                    dims: t.shape().to_vec(),
+                };
+                let input_shapes = input.iter().map(shape).collect();
+                // tract's own count of multiply-adds for this node at these facts.
+                let flops = values
+                    .plan
+                    .model()
+                    .node_input_facts(node.id)
+                    .ok()
+                    .and_then(|facts| node.op.cost(&facts).ok())
+                    .map(|costs| {
+                        costs
+                            .iter()
+                            .filter(|(c, _)| matches!(c, tract_onnx::tract_core::ops::Cost::FMA(_)))
+                            .map(|(_, n)| n.to_i64().unwrap_or(0).max(0) as f64 * 2.0)
+                            .sum::<f64>()
+                    })
+                    .filter(|f| *f > 0.0);
                 let t0 = std::time::Instant::now();
                 let r = tract_onnx::tract_core::plan::eval(ctx, st, node, input);
                 let dur = t0.elapsed();
+                let output_shapes = r
+                    .as_ref()
+                    .map(|o| o.iter().map(shape).collect())
+                    .unwrap_or_default();
                 nodes.push(crate::profile::NodeEvent {
                     name: node.name.clone(),
                     op: node.op().name().to_string(),
@@ -410,6 +434,9 @@ pub fn profile(
                     dur_us: dur.as_secs_f64() * 1e6,
                     thread: 0,
                     inputs: shapes,
+                    input_shapes,
+                    output_shapes,
+                    flops,
                 });
                 r
             })?;

@@ -4,7 +4,10 @@
 //! (the median over the profiled requests), one request's timeline, and a Chrome trace of that
 //! request for Perfetto or chrome://tracing.
 
+pub mod roofline;
+
 use anyhow::{bail, Context, Result};
+use roofline::{Ceilings, Placement, Shape, Work};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -21,6 +24,12 @@ pub struct NodeTime {
     pub thread: u64,
     /// Input shapes as the profiler recorded them, e.g. `float[1,16,4,4] float[32,16,3,3]`.
     pub inputs: String,
+    /// FLOPs and bytes moved, from the shapes.
+    pub work: Work,
+    /// Where it sits on this machine's roofline (when the ceilings were measured and its
+    /// FLOPs are counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roofline: Option<Placement>,
 }
 
 /// The nodes of one op type together.
@@ -49,6 +58,9 @@ pub struct OpProfile {
     pub nodes: Vec<NodeTime>,
     /// Slowest first.
     pub by_op: Vec<OpTypeTime>,
+    /// This machine's ceilings, when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceilings: Option<Ceilings>,
 }
 
 /// One node's execution in one profiled request.
@@ -62,6 +74,11 @@ pub struct NodeEvent {
     pub dur_us: f64,
     pub thread: u64,
     pub inputs: String,
+    pub input_shapes: Vec<Shape>,
+    pub output_shapes: Vec<Shape>,
+    /// FLOPs as the engine counts them, when it does (tract's cost model: its rewritten
+    /// matmuls take packed operands whose shapes no longer say M, K and N).
+    pub flops: Option<f64>,
 }
 
 /// One profiled request: its total time and its nodes.
@@ -105,12 +122,21 @@ pub fn from_runs(engine: &str, runs: &[ProfiledRun]) -> Result<OpProfile> {
         .into_iter()
         .map(|(name, mut s)| NodeTime {
             name,
+            work: {
+                let mut w =
+                    roofline::work(&s.first.op, &s.first.input_shapes, &s.first.output_shapes);
+                if s.first.flops.is_some() {
+                    w.flops = s.first.flops;
+                }
+                w
+            },
             op: s.first.op,
             provider: s.first.provider,
             median_us: median(&mut s.times),
             start_us: median(&mut s.starts),
             thread: s.first.thread,
             inputs: s.first.inputs,
+            roofline: None,
         })
         .collect();
     out.sort_by(|a, b| b.median_us.total_cmp(&a.median_us));
@@ -143,6 +169,7 @@ pub fn from_runs(engine: &str, runs: &[ProfiledRun]) -> Result<OpProfile> {
         operators_us,
         nodes: out,
         by_op,
+        ceilings: None,
     })
 }
 
@@ -173,6 +200,25 @@ fn median(v: &mut [f64]) -> f64 {
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
+}
+
+/// Shapes of `key` (`input_type_shape` or `output_type_shape`) as the profiler records them.
+fn typed_shapes(args: &serde_json::Map<String, serde_json::Value>, key: &str) -> Vec<Shape> {
+    let Some(list) = args.get(key).and_then(|v| v.as_array()) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|o| o.as_object())
+        .flat_map(|o| {
+            o.iter().map(|(ty, dims)| Shape {
+                elem_bytes: roofline::elem_bytes(ty),
+                dims: dims
+                    .as_array()
+                    .map(|a| a.iter().map(|x| x.as_u64().unwrap_or(0) as usize).collect())
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
 }
 
 fn shapes(args: &serde_json::Map<String, serde_json::Value>) -> String {
@@ -243,6 +289,9 @@ pub fn from_ort_trace(json: &[u8], warmup: usize, engine: &str) -> Result<OpProf
                     dur_us: k.dur,
                     thread: k.tid,
                     inputs: shapes(&k.args),
+                    input_shapes: typed_shapes(&k.args, "input_type_shape"),
+                    output_shapes: typed_shapes(&k.args, "output_type_shape"),
+                    flops: None,
                 })
                 .collect(),
         })
@@ -251,6 +300,14 @@ pub fn from_ort_trace(json: &[u8], warmup: usize, engine: &str) -> Result<OpProf
 }
 
 impl OpProfile {
+    /// Places every node with counted FLOPs on the roofline of `c`.
+    pub fn place(&mut self, c: Ceilings) {
+        for n in &mut self.nodes {
+            n.roofline = c.place(&n.work, n.median_us);
+        }
+        self.ceilings = Some(c);
+    }
+
     /// One request as a Chrome trace (the JSON object format Perfetto and chrome://tracing
     /// open): each node at its median start and duration, on its thread, named by node with
     /// its op type as the category.
@@ -297,21 +354,52 @@ impl OpProfile {
                 o.share * 100.0
             );
         }
+        if let Some(c) = &self.ceilings {
+            out += &format!(
+                "\nThis machine: {:.1} GFLOP/s, {:.1} GB/s (ridge at {:.1} FLOP/byte); {}\n",
+                c.gflops,
+                c.gbytes_per_s,
+                c.ridge(),
+                c.how
+            );
+        }
         out += &format!(
-            "\n{:<36} {:<20} {:>12} {:>7}  {}\n",
-            "slowest nodes", "op", "per request", "share", "inputs"
+            "\n{:<36} {:<18} {:>11} {:>6} {:>9} {:>8} {:>7}  {:<28} {}\n",
+            "slowest nodes",
+            "op",
+            "per request",
+            "share",
+            "GFLOP/s",
+            "FLOP/B",
+            "of roof",
+            "roofline",
+            "inputs"
         );
         for n in self.nodes.iter().take(top) {
+            let (g, ai, eff, bound) = match &n.roofline {
+                Some(p) => (
+                    format!("{:.2}", p.gflops),
+                    format!("{:.1}", p.intensity),
+                    format!("{:.0}%", p.efficiency * 100.0),
+                    p.bound.clone(),
+                ),
+                None => ("-".into(), "-".into(), "-".into(), String::new()),
+            };
+            let share = if self.operators_us > 0.0 {
+                n.median_us / self.operators_us * 100.0
+            } else {
+                0.0
+            };
             out += &format!(
-                "{:<36} {:<20} {:>12} {:>6.1}%  {}\n",
+                "{:<36} {:<18} {:>11} {:>5.1}% {:>9} {:>8} {:>7}  {:<28} {}\n",
                 n.name,
                 n.op,
                 crate::format::ms(n.median_us / 1e3),
-                if self.operators_us > 0.0 {
-                    n.median_us / self.operators_us * 100.0
-                } else {
-                    0.0
-                },
+                share,
+                g,
+                ai,
+                eff,
+                bound,
                 n.inputs
             );
         }
