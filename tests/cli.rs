@@ -1801,7 +1801,10 @@ fn profile_says_where_the_time_goes_and_agrees_with_onnx_runtime() {
         printed.contains("op type") && printed.contains("slowest nodes"),
         "{printed}"
     );
-    let p: Value = serde_json::from_slice(&std::fs::read(d("p.json")).unwrap()).unwrap();
+    let doc: Value = serde_json::from_slice(&std::fs::read(d("p.json")).unwrap()).unwrap();
+    assert_eq!(doc["version"], 1);
+    assert!(doc["model"]["sha256"].is_string(), "the document names its model");
+    let p = &doc["profile"];
     let (request, operators) = (
         p["request_us"].as_f64().unwrap(),
         p["operators_us"].as_f64().unwrap(),
@@ -1896,6 +1899,22 @@ print(max(med, key=med.get))
         );
         assert!(e["pid"].is_u64() && e["tid"].is_u64(), "{e}");
     }
+    // The report reads it: the op types and the hotspots, with the profile attached.
+    succeeds(&run(&["report", &d("p.json"), "--pdf", &d("p.pdf")]));
+    let text = String::from_utf8_lossy(
+        &Command::new("pdftotext")
+            .args(["-layout", &d("p.pdf"), "-"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .to_string();
+    assert!(
+        text.contains("Where the time goes")
+            && text.contains("r2_nchwc")
+            && text.contains("inferscope-profile.json"),
+        "{text}"
+    );
     // tract, timed node by node: its own (rewritten) nodes, named after the ONNX ones, nested
     // within the request.
     succeeds(&run(&[
@@ -1906,7 +1925,8 @@ print(max(med, key=med.get))
         "--json",
         &d("tract.json"),
     ]));
-    let p: Value = serde_json::from_slice(&std::fs::read(d("tract.json")).unwrap()).unwrap();
+    let doc: Value = serde_json::from_slice(&std::fs::read(d("tract.json")).unwrap()).unwrap();
+    let p = &doc["profile"];
     assert!(p["engine"].as_str().unwrap().starts_with("tract"));
     let (request, operators) = (
         p["request_us"].as_f64().unwrap(),

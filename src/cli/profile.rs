@@ -55,7 +55,13 @@ pub fn run(a: ProfileArgs, ort_path: Option<PathBuf>) -> Result<()> {
     }
     say(&a.bench, &p.text(a.top));
     if let Some(path) = &a.bench.json {
-        super::write_text(path, &(serde_json::to_string_pretty(&p)? + "\n"))?;
+        let doc = crate::report::ProfileDoc {
+            version: crate::report::doc::DOC_VERSION,
+            environment: super::bench::document(&s, &[], &[]).environment,
+            model: Some(s.model.info.clone()),
+            profile: p.clone(),
+        };
+        super::write_text(path, &doc.to_json()?)?;
     }
     if let Some(path) = &a.trace {
         super::write_text(path, &p.chrome_trace()?)?;

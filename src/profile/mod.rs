@@ -331,6 +331,72 @@ impl OpProfile {
         }))? + "\n")
     }
 
+    /// The slowest nodes as monospaced text: a header and a line each (the terminal and the
+    /// report lay them out).
+    pub fn hotspots(&self, top: usize) -> (String, Vec<String>) {
+        let header = format!(
+            "{:<36} {:<18} {:>11} {:>6} {:>9} {:>8} {:>7}  {:<28} {}",
+            "slowest nodes",
+            "op",
+            "per request",
+            "share",
+            "GFLOP/s",
+            "FLOP/B",
+            "of roof",
+            "roofline",
+            "inputs"
+        );
+        let rows = self
+            .nodes
+            .iter()
+            .take(top)
+            .map(|n| {
+                let (g, ai, eff, bound) = match &n.roofline {
+                    Some(p) => (
+                        format!("{:.2}", p.gflops),
+                        format!("{:.1}", p.intensity),
+                        format!("{:.0}%", p.efficiency * 100.0),
+                        p.bound.clone(),
+                    ),
+                    None => ("-".into(), "-".into(), "-".into(), String::new()),
+                };
+                let share = if self.operators_us > 0.0 {
+                    n.median_us / self.operators_us * 100.0
+                } else {
+                    0.0
+                };
+                let name = if n.name.chars().count() > 36 {
+                    format!(
+                        "…{}",
+                        n.name
+                            .chars()
+                            .rev()
+                            .take(35)
+                            .collect::<Vec<_>>()
+                            .into_iter()
+                            .rev()
+                            .collect::<String>()
+                    )
+                } else {
+                    n.name.clone()
+                };
+                format!(
+                    "{:<36} {:<18} {:>11} {:>5.1}% {:>9} {:>8} {:>7}  {:<28} {}",
+                    name,
+                    n.op,
+                    crate::format::ms(n.median_us / 1e3),
+                    share,
+                    g,
+                    ai,
+                    eff,
+                    bound,
+                    n.inputs
+                )
+            })
+            .collect();
+        (header, rows)
+    }
+
     /// The op types and the slowest nodes as the terminal shows them.
     pub fn text(&self, top: usize) -> String {
         let mut out = format!(
@@ -363,45 +429,10 @@ impl OpProfile {
                 c.how
             );
         }
-        out += &format!(
-            "\n{:<36} {:<18} {:>11} {:>6} {:>9} {:>8} {:>7}  {:<28} {}\n",
-            "slowest nodes",
-            "op",
-            "per request",
-            "share",
-            "GFLOP/s",
-            "FLOP/B",
-            "of roof",
-            "roofline",
-            "inputs"
-        );
-        for n in self.nodes.iter().take(top) {
-            let (g, ai, eff, bound) = match &n.roofline {
-                Some(p) => (
-                    format!("{:.2}", p.gflops),
-                    format!("{:.1}", p.intensity),
-                    format!("{:.0}%", p.efficiency * 100.0),
-                    p.bound.clone(),
-                ),
-                None => ("-".into(), "-".into(), "-".into(), String::new()),
-            };
-            let share = if self.operators_us > 0.0 {
-                n.median_us / self.operators_us * 100.0
-            } else {
-                0.0
-            };
-            out += &format!(
-                "{:<36} {:<18} {:>11} {:>5.1}% {:>9} {:>8} {:>7}  {:<28} {}\n",
-                n.name,
-                n.op,
-                crate::format::ms(n.median_us / 1e3),
-                share,
-                g,
-                ai,
-                eff,
-                bound,
-                n.inputs
-            );
+        let (header, rows) = self.hotspots(top);
+        out += &format!("\n{header}\n");
+        for r in rows {
+            out += &format!("{r}\n");
         }
         out
     }

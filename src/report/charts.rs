@@ -464,3 +464,34 @@ pub(super) fn load_chart(svg: &mut Svg, rect: (f64, f64, f64, f64), runs: &[crat
         &[],
     );
 }
+
+/// Time per op type, as a share of the time in operators.
+pub(super) fn op_chart(
+    svg: &mut Svg,
+    rect: (f64, f64, f64, f64),
+    ops: &[crate::profile::OpTypeTime],
+) {
+    let bars: Vec<Bar> = ops
+        .iter()
+        .enumerate()
+        .map(|(i, o)| Bar {
+            label: format!("{} (x{})", o.op, o.nodes),
+            value: o.us / 1e3,
+            interval: None,
+            color: PALETTE[i % PALETTE.len()].into(),
+            note: format!(
+                "{} ({:.1}%)",
+                crate::format::ms(o.us / 1e3),
+                o.share * 100.0
+            ),
+        })
+        .collect();
+    bar_chart(
+        svg,
+        rect,
+        "Time per op type in one request (median over the profiled requests)",
+        &bars,
+        &crate::format::ms_axis,
+        None,
+    );
+}

@@ -106,12 +106,31 @@ impl LoadDoc {
     }
 }
 
+/// What `profile --json` writes: where a request's time goes, node by node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProfileDoc {
+    #[serde(default = "v1")]
+    pub version: u32,
+    #[serde(default)]
+    pub environment: Option<Environment>,
+    #[serde(default)]
+    pub model: Option<ModelInfo>,
+    pub profile: crate::profile::OpProfile,
+}
+
+impl ProfileDoc {
+    pub fn to_json(&self) -> Result<String> {
+        Ok(serde_json::to_string_pretty(self)? + "\n")
+    }
+}
+
 /// A results file of any kind.
 #[derive(Clone, Debug)]
 pub enum Document {
     Bench(Box<BenchDoc>),
     Cost(Box<CostDoc>),
     Load(Box<LoadDoc>),
+    Profile(Box<ProfileDoc>),
 }
 
 impl Document {
@@ -123,16 +142,21 @@ impl Document {
             runs: Option<serde::de::IgnoredAny>,
             tiers: Option<serde::de::IgnoredAny>,
             load_runs: Option<serde::de::IgnoredAny>,
+            profile: Option<serde::de::IgnoredAny>,
         }
         let kind: Kind = serde_json::from_slice(bytes).context(
-            "it is not JSON written by `inferscope bench --json`, `compare --json`, `cost --json` or `load --json`",
+            "it is not JSON written by `inferscope bench --json`, `compare --json`, `cost --json`, `load --json` or `profile --json`",
         )?;
         if let Some(v) = kind.version.filter(|&v| v > DOC_VERSION) {
             bail!(
                 "it is a version {v} document; this Inferscope reads up to version {DOC_VERSION}"
             );
         }
-        if kind.load_runs.is_some() {
+        if kind.profile.is_some() {
+            let d: ProfileDoc = serde_json::from_slice(bytes)
+                .context("its profile is not in the format `inferscope profile --json` writes")?;
+            Ok(Document::Profile(Box::new(d)))
+        } else if kind.load_runs.is_some() {
             let d: LoadDoc = serde_json::from_slice(bytes)
                 .context("its load runs are not in the format `inferscope load --json` writes")?;
             Ok(Document::Load(Box::new(d)))
@@ -168,6 +192,10 @@ impl BenchDoc {
             ),
             Document::Load(_) => bail!(
                 "{} is an open-loop load test; pass the JSON of `inferscope bench --json`",
+                path.display()
+            ),
+            Document::Profile(_) => bail!(
+                "{} is an operator profile; pass the JSON of `inferscope bench --json`",
                 path.display()
             ),
         }

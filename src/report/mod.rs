@@ -21,7 +21,7 @@ use crate::bench::{Plan, RunResult};
 use crate::environment::Environment;
 use crate::model::ModelInfo;
 use anyhow::{Context, Result};
-pub use doc::{BenchDoc, CostDoc, Document, LoadDoc};
+pub use doc::{BenchDoc, CostDoc, Document, LoadDoc, ProfileDoc};
 use std::path::Path;
 use std::sync::Arc;
 use svg::SANS;
@@ -31,6 +31,7 @@ pub const ATTACHED_PRESET: &str = "inferscope-preset.ron";
 pub const ATTACHED_RESULTS: &str = "inferscope-results.json";
 pub const ATTACHED_COST: &str = "inferscope-cost.json";
 pub const ATTACHED_LOAD: &str = "inferscope-load.json";
+pub const ATTACHED_PROFILE: &str = "inferscope-profile.json";
 
 /// A file the PDF report embeds.
 pub struct Attachment {
@@ -65,6 +66,8 @@ pub struct Study {
     pub notes: Vec<String>,
     /// Open-loop runs (`load --json`): measured against the queue model.
     pub load: Option<LoadDoc>,
+    /// Where the time goes (`profile --json`).
+    pub profile: Option<crate::profile::OpProfile>,
 }
 
 impl Study {
@@ -105,6 +108,12 @@ impl Study {
             Document::Cost(c) => {
                 self.latency_target_ms = c.inputs.latency_target_ms;
                 self.cost = Some(*c);
+            }
+            Document::Profile(p) => {
+                let p = *p;
+                self.model = self.model.take().or(p.model);
+                self.environment = self.environment.take().or(p.environment);
+                self.profile = Some(p.profile);
             }
             Document::Load(l) => {
                 let l = *l;
@@ -181,6 +190,21 @@ impl Study {
                 mime: "application/json",
                 what: "The results, as inferscope bench/compare --json writes them",
                 bytes: self.bench_doc().to_json()?.into_bytes(),
+            });
+        }
+        if let Some(p) = &self.profile {
+            out.push(Attachment {
+                name: ATTACHED_PROFILE,
+                mime: "application/json",
+                what: "The operator profile, as inferscope profile --json writes it",
+                bytes: ProfileDoc {
+                    version: doc::DOC_VERSION,
+                    environment: self.environment.clone(),
+                    model: self.model.clone(),
+                    profile: p.clone(),
+                }
+                .to_json()?
+                .into_bytes(),
             });
         }
         if let Some(l) = &self.load {

@@ -373,6 +373,27 @@ pub fn pages(study: &Study) -> Vec<String> {
         }
     }
 
+    if let Some(pr) = &study.profile {
+        p.heading("Where the time goes");
+        p.para(&format!(
+            "{}: {} requests profiled in a pass of their own (profiling slows a run; none of these numbers enter the latency statistics). A request takes {}, of which operators {} ({:.0}%); the rest is the engine's own work.{}",
+            pr.engine,
+            pr.requests,
+            crate::format::ms(pr.request_us / 1e3),
+            crate::format::ms(pr.operators_us / 1e3),
+            if pr.request_us > 0.0 { pr.operators_us / pr.request_us * 100.0 } else { 0.0 },
+            pr.ceilings.as_ref().map(|c| format!(" This machine: {:.1} GFLOP/s and {:.1} GB/s ({}).", c.gflops, c.gbytes_per_s, c.how)).unwrap_or_default()
+        ), 8.0, "#333");
+        let ops = pr.by_op.clone();
+        let n = ops.len().min(16);
+        p.chart((n as f64 * 13.0 + 40.0).clamp(80.0, 260.0), |svg, rect| {
+            super::charts::op_chart(svg, rect, &ops[..n])
+        });
+        let (header, rows) = pr.hotspots(20);
+        let rows: Vec<(String, Option<String>)> = rows.into_iter().map(|r| (r, None)).collect();
+        p.table(&header, &rows, 4.4);
+    }
+
     p.heading("Methods");
     for m in METHODS {
         p.para(m, 8.0, "#333");
