@@ -1803,7 +1803,10 @@ fn profile_says_where_the_time_goes_and_agrees_with_onnx_runtime() {
     );
     let doc: Value = serde_json::from_slice(&std::fs::read(d("p.json")).unwrap()).unwrap();
     assert_eq!(doc["version"], 1);
-    assert!(doc["model"]["sha256"].is_string(), "the document names its model");
+    assert!(
+        doc["model"]["sha256"].is_string(),
+        "the document names its model"
+    );
     let p = &doc["profile"];
     let (request, operators) = (
         p["request_us"].as_f64().unwrap(),
@@ -1944,6 +1947,53 @@ print(max(med, key=med.get))
             .any(|n| n["name"].as_str().unwrap().starts_with("conv1")),
         "tract's nodes keep the ONNX names: {p}"
     );
+    // A variant against the original, op type by op type: int8 replaces the float matmuls
+    // with quantized ones, and the changes add up to the change in operator time.
+    let mlp = root("assets/mlp.onnx");
+    let t = succeeds(&run(&[
+        "profile",
+        mlp.to_str().unwrap(),
+        "--engine",
+        "ort",
+        "--no-ceilings",
+        "--variant",
+        "int8",
+        "--json",
+        &d("diff.json"),
+    ]));
+    assert!(t.contains("int8 against the original"), "{t}");
+    let doc: Value = serde_json::from_slice(&std::fs::read(d("diff.json")).unwrap()).unwrap();
+    let diff = &doc["diff"];
+    let ops = diff["ops"].as_array().unwrap();
+    let added: Vec<&str> = ops
+        .iter()
+        .filter(|o| o["nodes_before"] == 0 && o["nodes_after"].as_u64().unwrap() > 0)
+        .map(|o| o["op"].as_str().unwrap())
+        .collect();
+    let removed: Vec<&str> = ops
+        .iter()
+        .filter(|o| o["nodes_after"] == 0 && o["nodes_before"].as_u64().unwrap() > 0)
+        .map(|o| o["op"].as_str().unwrap())
+        .collect();
+    assert!(
+        added
+            .iter()
+            .any(|o| o.contains("Quantize") || o.contains("Integer")),
+        "an int8 kernel added: {added:?}"
+    );
+    assert!(
+        removed
+            .iter()
+            .any(|o| o.contains("Gemm") || o.contains("MatMul")),
+        "a float matmul removed: {removed:?}"
+    );
+    let sum: f64 = ops
+        .iter()
+        .map(|o| o["us_after"].as_f64().unwrap() - o["us_before"].as_f64().unwrap())
+        .sum();
+    let change = diff["operators_after_us"].as_f64().unwrap()
+        - diff["operators_before_us"].as_f64().unwrap();
+    assert!((sum - change).abs() < 1e-6, "{sum} vs {change}");
     fails_with(
         &run(&["profile", cnn.to_str().unwrap(), "--engine", "both"]),
         &["profile runs on one engine"],

@@ -188,6 +188,10 @@ pub struct ProfileArgs {
     /// Skip measuring this machine's compute and memory ceilings (no roofline).
     #[arg(long)]
     pub no_ceilings: bool,
+    /// Also profile this variant (spelled as `compare --variant`) and show, op type by op
+    /// type, what it adds, removes and changes in time per request.
+    #[arg(long, value_name = "SPEC")]
+    pub variant: Option<String>,
 }
 
 /// How requests arrive in `load`.

@@ -37,29 +37,48 @@ pub fn run(a: ProfileArgs, ort_path: Option<PathBuf>) -> Result<()> {
         batch.unwrap_or(1)
     );
     let options = &s.plan.engine_options;
-    let mut p = match kind {
+    let run = |model: &crate::model::Model, options: &crate::engine::EngineOptions| match kind {
         EngineKind::Ort => {
             let (trace, engine) =
-                crate::engine::ort::profile(&s.model, options, inputs, warmup, a.requests)?;
-            crate::profile::from_ort_trace(&trace, warmup, &engine)?
+                crate::engine::ort::profile(model, options, inputs, warmup, a.requests)?;
+            crate::profile::from_ort_trace(&trace, warmup, &engine)
         }
         EngineKind::Tract => {
             let (runs, engine) =
-                crate::engine::tract::profile(&s.model, options, inputs, warmup, a.requests)?;
-            crate::profile::from_runs(&engine, &runs)?
+                crate::engine::tract::profile(model, options, inputs, warmup, a.requests)?;
+            crate::profile::from_runs(&engine, &runs)
         }
+    };
+    let mut p = run(&s.model, options)?;
+    let diff = match &a.variant {
+        Some(spec) => {
+            let v: crate::optimize::Variant = spec.parse()?;
+            let built = crate::optimize::build(&s.model, &v)?;
+            let mut o = options.clone();
+            if let Some(l) = built.opt_level {
+                o.opt_level = l;
+            }
+            eprintln!("profiling the variant {} the same way ...", built.name);
+            let q = run(&built.model, &o)?;
+            Some(crate::profile::diff(&p, &q, &built.name))
+        }
+        None => None,
     };
     if !a.no_ceilings {
         eprintln!("measuring this machine's ceilings (a 512x512 MatMul, a 256 MiB copy) ...");
         p.place(crate::profile::roofline::measure(kind, options)?);
     }
     say(&a.bench, &p.text(a.top));
+    if let Some(d) = &diff {
+        say(&a.bench, &d.text());
+    }
     if let Some(path) = &a.bench.json {
         let doc = crate::report::ProfileDoc {
             version: crate::report::doc::DOC_VERSION,
             environment: super::bench::document(&s, &[], &[]).environment,
             model: Some(s.model.info.clone()),
             profile: p.clone(),
+            diff: diff.clone(),
         };
         super::write_text(path, &doc.to_json()?)?;
     }

@@ -116,6 +116,9 @@ pub struct ProfileDoc {
     #[serde(default)]
     pub model: Option<ModelInfo>,
     pub profile: crate::profile::OpProfile,
+    /// A variant's profile against this one (`profile --variant`), op type by op type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<crate::profile::ProfileDiff>,
 }
 
 impl ProfileDoc {

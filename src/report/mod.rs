@@ -202,6 +202,7 @@ impl Study {
                     environment: self.environment.clone(),
                     model: self.model.clone(),
                     profile: p.clone(),
+                    diff: None,
                 }
                 .to_json()?
                 .into_bytes(),
