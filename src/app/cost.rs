@@ -469,6 +469,8 @@ impl InferscopeApp {
                 ui.label(RichText::new("Monthly cost against monthly requests").strong())
                     .on_hover_text("Each tier's total at each volume, instances sized by the capacity rule; crossings are the break-even volumes");
                 Plot::new("cost_vs_volume")
+                    // The wheel scrolls the tab, not the chart (drag pans, ctrl+wheel zooms).
+                    .allow_scroll(false)
                     .height(260.0)
                     .width(line_w)
                     .legend(Legend::default().position(egui_plot::Corner::RightBottom))

@@ -203,6 +203,7 @@ impl InferscopeApp {
             let name = crate::load::percentile_name(q);
             ui.vertical(|ui| {
                 Plot::new("load_vs_model")
+                    .allow_scroll(false)
                     .height(220.0)
                     .width(ui.available_width())
                     .legend(Legend::default().position(egui_plot::Corner::LeftTop))

@@ -290,7 +290,7 @@ impl InferscopeApp {
             ui.vertical(|ui| {
                 ui.set_width(width);
                 header(ui, "Latency over time", "Each request's latency in order, per run; the shaded band is warm-up (not in the statistics)");
-                Plot::new("latency_time").height(PLOT_HEIGHT).legend(Legend::default().follow_insertion_order(true)).x_axis_label("request").y_axis_label("ms").show(ui, |p| {
+                Plot::new("latency_time").allow_scroll(false).height(PLOT_HEIGHT).legend(Legend::default().follow_insertion_order(true)).x_axis_label("request").y_axis_label("ms").show(ui, |p| {
                     if warmup > 0.0 {
                         p.add(Span::new("warm-up", 0.0..=warmup).fill(Color32::from_gray(128).gamma_multiply(0.25)));
                     }
@@ -306,7 +306,7 @@ impl InferscopeApp {
             ui.vertical(|ui| {
                 ui.set_width(width);
                 header(ui, "Resident memory", "Resident set size of the process over the session, sampled every 10 ms; lines mark after-load and peak");
-                Plot::new("memory").height(PLOT_HEIGHT).x_axis_label("s").y_axis_label("MB").show(ui, |p| {
+                Plot::new("memory").allow_scroll(false).height(PLOT_HEIGHT).x_axis_label("s").y_axis_label("MB").show(ui, |p| {
                     // A line, not a filled band (the axis does not start at zero), with room
                     // around it so the axis has several labels.
                     p.add(Line::new("RSS", PlotPoints::from(decimate_xy(&session.memory, MAX_POINTS))).color(PALETTE[0]));
@@ -391,6 +391,7 @@ impl InferscopeApp {
                     "Measured latencies in log-spaced bins; lines at p50, p95, p99",
                 );
                 Plot::new("histogram")
+                    .allow_scroll(false)
                     .height(PLOT_HEIGHT)
                     .legend(Legend::default().follow_insertion_order(true))
                     .x_axis_formatter(|m, _| log_ms_label(m.value))
@@ -413,6 +414,7 @@ impl InferscopeApp {
                     "Fraction of requests at or under a latency; lines at p50, p95, p99",
                 );
                 Plot::new("cdf")
+                    .allow_scroll(false)
                     .height(PLOT_HEIGHT)
                     .legend(Legend::default().follow_insertion_order(true))
                     .x_axis_formatter(|m, _| log_ms_label(m.value))
@@ -436,6 +438,7 @@ impl InferscopeApp {
         if !results.is_empty() {
             header(ui, "Throughput against batch size", "Samples per second per engine; where the curve flattens, bigger batches only add latency");
             Plot::new("throughput")
+                .allow_scroll(false)
                 .height(PLOT_HEIGHT)
                 .width(width * 2.0)
                 .legend(Legend::default().follow_insertion_order(true))

@@ -6,6 +6,7 @@
 pub mod curves;
 pub mod plan;
 pub mod queue;
+mod sizing;
 pub mod table;
 pub mod variants;
 

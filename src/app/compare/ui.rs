@@ -39,6 +39,7 @@ impl InferscopeApp {
         ui.label(RichText::new("Latency per variant, live").strong())
             .on_hover_text("Each measured request's latency in order, per run; the rounds alternate between the variants");
         Plot::new("compare_live")
+            .allow_scroll(false)
             .height(170.0)
             .legend(Legend::default().follow_insertion_order(true))
             .x_axis_label("request")
@@ -444,7 +445,7 @@ impl InferscopeApp {
                 ui.label(RichText::new("Latency vs fidelity").strong()).on_hover_text("Up and to the left is better. The line joins the Pareto front: variants nothing else beats on both latency and fidelity.");
                 let pts: Vec<(String, f64, f64)> = runs.iter().filter_map(|r| fidelity_of(&r.variant).map(|f| (r.variant.clone(), r.latency_p50, f))).collect();
                 let front = crate::compare::pareto_front(&pts.iter().map(|p| (p.1, p.2)).collect::<Vec<_>>());
-                Plot::new("compare_pareto").height(220.0).width(w).legend(Legend::default().follow_insertion_order(true).position(egui_plot::Corner::RightBottom))
+                Plot::new("compare_pareto").allow_scroll(false).height(220.0).width(w).legend(Legend::default().follow_insertion_order(true).position(egui_plot::Corner::RightBottom))
                     .x_axis_label("p50 ms").y_axis_label("fidelity")
                     .show(ui, |p| {
                         for (i, (n, x, y)) in pts.iter().enumerate() {
