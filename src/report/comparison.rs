@@ -151,21 +151,11 @@ pub(super) fn section(p: &mut Pages, study: &Study) {
 /// The PNG card of a comparison: the variants against the original, speedups with intervals,
 /// fidelity, size, monthly cost and the verdicts.
 pub(super) fn card(study: &Study) -> String {
-    let mut s = Svg::new(PNG_W, PNG_H);
     let name = study.model_name();
-    s.text_styled(
-        40.0,
-        56.0,
-        34.0,
-        SANS,
-        true,
-        "#111",
-        Anchor::Start,
-        &format!(
-            "{name}: {} against the original",
-            crate::format::plural(study.variants.len() as u64, "variant")
-        ),
-    );
+    let mut s = super::summary::card(&format!(
+        "{name}: {} against the original",
+        crate::format::plural(study.variants.len() as u64, "variant")
+    ));
     let env = study
         .environment
         .as_ref()

@@ -6,6 +6,13 @@ use super::svg::{self, Anchor, Svg, MONO, SANS};
 use super::Study;
 use crate::cost::plan::CostCurves;
 
+/// A PNG card with its title set.
+pub(super) fn card(title: &str) -> Svg {
+    let mut s = Svg::new(PNG_W, PNG_H);
+    s.text_styled(40.0, 58.0, 36.0, SANS, true, "#111", Anchor::Start, title);
+    s
+}
+
 /// The one-page summary: title, key table, the main charts.
 pub fn summary(study: &Study) -> String {
     if !study.variants.is_empty() {
@@ -16,18 +23,8 @@ pub fn summary(study: &Study) -> String {
             return load_card(study, l);
         }
     }
-    let mut s = Svg::new(PNG_W, PNG_H);
     let name = study.model_name();
-    s.text_styled(
-        40.0,
-        58.0,
-        36.0,
-        SANS,
-        true,
-        "#111",
-        Anchor::Start,
-        &format!("Inferscope: {name}"),
-    );
+    let mut s = card(&format!("Inferscope: {name}"));
     let env = study
         .environment
         .as_ref()
@@ -160,17 +157,10 @@ fn empty_curves() -> CostCurves {
 
 /// The PNG of an open-loop load test: the table of rates against the queue model, and the chart.
 fn load_card(study: &Study, l: &super::LoadDoc) -> String {
-    let mut s = Svg::new(PNG_W, PNG_H);
-    s.text_styled(
-        40.0,
-        58.0,
-        36.0,
-        SANS,
-        true,
-        "#111",
-        Anchor::Start,
-        &format!("Inferscope: {} under open-loop load", study.model_name()),
-    );
+    let mut s = card(&format!(
+        "Inferscope: {} under open-loop load",
+        study.model_name()
+    ));
     s.text_styled(
         40.0,
         88.0,
