@@ -95,14 +95,8 @@ fn mlp(sizes: &[usize], constants: bool) -> Vec<u8> {
         }
     }
     pb::ModelProto {
-        ir_version: 8,
         producer_name: "inferscope-bench".into(),
-        opset_import: vec![pb::OperatorSetIdProto {
-            domain: String::new(),
-            version: 17,
-        }],
-        graph: Some(g),
-        ..Default::default()
+        ..inferscope::optimize::graph::model_of(g, 17)
     }
     .encode_to_vec()
 }

@@ -296,3 +296,68 @@ impl<M> Drop for Worker<M> {
         }
     }
 }
+
+/// What to profile operator by operator (the Operators tab).
+pub struct ProfileJob {
+    pub model: Model,
+    pub source: DataSource,
+    pub kind: crate::engine::EngineKind,
+    pub options: crate::engine::EngineOptions,
+    pub batch: Option<usize>,
+    pub warmup: usize,
+    pub requests: usize,
+    pub variant: Option<Variant>,
+}
+
+/// What a profiling job reports while it runs.
+pub enum ProfileMsg {
+    /// The step under way ("profiling the variant int8 the same way").
+    Step(String),
+    /// The end: the profile, or why there is none.
+    Done(Box<Result<crate::report::ProfileDoc, String>>),
+}
+
+impl Worker<ProfileMsg> {
+    /// Starts a profiling pass: the model's operators, the variant's when one is asked for,
+    /// and this machine's ceilings.
+    pub fn profile(job: ProfileJob, notify: impl Fn() + Send + 'static) -> Worker<ProfileMsg> {
+        Worker::spawn(
+            "inferscope-profile",
+            move |flag, sink| {
+                let result = (|| -> anyhow::Result<crate::report::ProfileDoc> {
+                    sink(ProfileMsg::Step("loading the data".into()));
+                    let samples = data::load(&job.model, &job.source)?;
+                    let requests = data::requests(&job.model, &samples, job.batch, 1)?;
+                    let inputs = requests
+                        .first()
+                        .ok_or_else(|| anyhow::anyhow!("no request could be made from the data"))?;
+                    let pass = crate::profile::pass::run(
+                        &crate::profile::pass::Request {
+                            model: &job.model,
+                            inputs,
+                            kind: job.kind,
+                            options: &job.options,
+                            warmup: job.warmup,
+                            requests: job.requests,
+                            variant: job.variant.as_ref(),
+                            samples: Some(&samples),
+                            ceilings: true,
+                        },
+                        flag,
+                        &mut |s| sink(ProfileMsg::Step(s)),
+                    )?;
+                    Ok(crate::report::ProfileDoc::of(
+                        pass,
+                        None,
+                        Some(job.model.info.clone()),
+                    ))
+                })();
+                sink(ProfileMsg::Done(Box::new(
+                    result.map_err(|e| format!("{e:#}")),
+                )));
+            },
+            notify,
+            |e| vec![ProfileMsg::Done(Box::new(Err(e)))],
+        )
+    }
+}

@@ -1,5 +1,7 @@
 //! The real binary, as a user runs it: every asset on both engines, and every kind of bad input.
 
+mod common;
+
 use inferscope::data::npy::to_npy;
 use inferscope::tensor::{Tensor, TensorData};
 use serde_json::Value;
@@ -1852,42 +1854,7 @@ fn profile_says_where_the_time_goes_and_agrees_with_onnx_runtime() {
         "{bound}"
     );
     // ONNX Runtime's own profiler, from Python, read by this test alone.
-    let script = format!(
-        r#"
-import collections, json, os, numpy as np, onnxruntime as ort
-so = ort.SessionOptions(); so.enable_profiling = True; so.profile_file_prefix = {prefix:?}
-s = ort.InferenceSession({model:?}, so, providers=["CPUExecutionProvider"])
-x = np.random.rand(1, 1, 8, 8).astype(np.float32)
-for _ in range(70): s.run(None, {{s.get_inputs()[0].name: x}})
-path = s.end_profiling()
-ev = json.load(open(path))
-runs = sorted([e for e in ev if e.get("name") == "model_run"], key=lambda e: e["ts"])[10:]
-# Per request, each op type's kernel time; per op type, the median over requests (a sum
-# would let one preempted call on this busy machine decide).
-per = collections.defaultdict(list)
-for r in runs:
-    t = collections.Counter()
-    for e in ev:
-        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time") and r["ts"] <= e["ts"] <= r["ts"] + r["dur"]:
-            t[e["args"]["op_name"]] += e["dur"]
-    for op, d in t.items():
-        per[op].append(d)
-med = {{op: sorted(v)[len(v) // 2] for op, v in per.items()}}
-print(max(med, key=med.get))
-"#,
-        prefix = d("py"),
-        model = cnn.to_str().unwrap()
-    );
-    let out = Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("python3 with onnxruntime (installed by .ci/run)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let theirs = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let theirs = common::onnxruntime_top_op(cnn.to_str().unwrap(), None, dir.path());
     assert_eq!(ours, theirs, "top op type");
     // The trace: the Chrome trace event format's object form.
     let t: Value = serde_json::from_slice(&std::fs::read(d("t.json")).unwrap()).unwrap();
@@ -2001,5 +1968,288 @@ print(max(med, key=med.get))
     fails_with(
         &run(&["profile", cnn.to_str().unwrap(), "--requests", "0"]),
         &["--requests must be between 1 and 100000"],
+    );
+}
+
+/// A float tensor of `dims` whose values vary smoothly (a deterministic stand-in for trained
+/// weights; `scale` sets each output unit's norm so that structured pruning has a choice).
+fn weights(name: &str, dims: &[i64], seed: f32) -> tract_onnx::pb::TensorProto {
+    let n: i64 = dims.iter().product();
+    let data: Vec<f32> = (0..n)
+        .map(|i| ((i as f32 * 0.618 + seed).sin()) * 0.05 * (1.0 + (i % 7) as f32 / 7.0))
+        .collect();
+    inferscope::optimize::graph::f32_tensor(name, dims, &data)
+}
+
+/// The variant diff, node by node, on two models built here: int8 through ConvInteger makes a
+/// convolution model slower, and the diff says which nodes added the time and why; structured
+/// pruning makes an MLP faster, and the diff shows the pruned layers' smaller arithmetic. In
+/// both the layers' changes add up to the change in operator time.
+#[test]
+fn a_profile_diff_explains_an_int8_slowdown_and_a_pruning_speedup_node_by_node() {
+    use inferscope::optimize::graph::node;
+    use tract_onnx::pb;
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let layers_add_up = |diff: &Value| {
+        let sum: f64 = diff["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|l| {
+                let side = |k: &str| -> f64 {
+                    l[k].as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|n| n["us"].as_f64().unwrap())
+                        .sum()
+                };
+                [side("after") - side("before")]
+            })
+            .sum();
+        let change = diff["operators_after_us"].as_f64().unwrap()
+            - diff["operators_before_us"].as_f64().unwrap();
+        assert!((sum - change).abs() < 1e-6, "layers {sum} vs {change}");
+    };
+    let layer = |diff: &Value, name: &str| -> Value {
+        diff["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["layer"] == name)
+            .unwrap_or_else(|| panic!("no layer {name}: {diff}"))
+            .clone()
+    };
+    let ops = |l: &Value, side: &str| -> Vec<String> {
+        l[side]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["op"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // Two 3x3 convolutions with ReLU: fused and fast in float; int8:conv runs them through
+    // ConvInteger.
+    let mut g = pb::GraphProto::default();
+    g.input.push(common::value_info("x", &[1, 16, 34, 34]));
+    g.output.push(common::value_info("y", &[1, 32, 30, 30]));
+    g.initializer.push(weights("w1", &[32, 16, 3, 3], 0.1));
+    g.initializer.push(weights("w2", &[32, 32, 3, 3], 0.7));
+    g.node
+        .push(node("Conv", "conv1", &["x", "w1"], &["c1"], vec![]));
+    g.node.push(node("Relu", "relu1", &["c1"], &["r1"], vec![]));
+    g.node
+        .push(node("Conv", "conv2", &["r1", "w2"], &["c2"], vec![]));
+    g.node.push(node("Relu", "relu2", &["c2"], &["y"], vec![]));
+    // The model `g` written as NAME.onnx, profiled against `variant`: what it printed and
+    // the document.
+    let profile = |g: pb::GraphProto, name: &str, variant: &str| -> (String, Value) {
+        let (model, json) = (d(&format!("{name}.onnx")), d(&format!("{name}.json")));
+        std::fs::write(&model, common::model_bytes(g)).unwrap();
+        let printed = succeeds(&run(&[
+            "profile",
+            &model,
+            "--engine",
+            "ort",
+            "--requests",
+            "40",
+            "--no-ceilings",
+            "--variant",
+            variant,
+            "--json",
+            &json,
+        ]));
+        (
+            printed,
+            serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap(),
+        )
+    };
+    let (printed, doc) = profile(g, "conv", "int8:conv");
+    let diff = &doc["diff"];
+    assert!(
+        diff["request_after_us"].as_f64().unwrap() > diff["request_before_us"].as_f64().unwrap(),
+        "int8 through ConvInteger is slower here: {printed}"
+    );
+    layers_add_up(diff);
+    for conv in ["conv1", "conv2"] {
+        let l = layer(diff, conv);
+        assert_eq!(l["ops"], "Conv+Relu");
+        assert!(ops(&l, "before").iter().any(|o| o.contains("Conv")), "{l}");
+        let after = ops(&l, "after");
+        assert!(
+            after.contains(&"ConvInteger".to_string())
+                && after.contains(&"DynamicQuantizeLinear".to_string()),
+            "the quantized convolution's nodes are matched to it: {after:?}"
+        );
+    }
+    assert!(
+        printed.contains("by layer of the original graph")
+            && printed.contains("conv1 (Conv+Relu)")
+            && printed.contains("why it is slower")
+            && printed.contains("Conv through ConvInteger: the 2 convolution layer(s)"),
+        "{printed}"
+    );
+    assert!(
+        doc["variant"]["nodes"].as_array().unwrap().len()
+            > doc["profile"]["nodes"].as_array().unwrap().len(),
+        "the variant's own profile is kept"
+    );
+
+    // An MLP whose hidden layers structured pruning halves: a quarter of the arithmetic in
+    // the middle layer, half in the first.
+    let mut g = pb::GraphProto::default();
+    g.input.push(common::value_info("x", &[16, 512]));
+    g.output.push(common::value_info("y", &[16, 10]));
+    for (w, dims, seed) in [
+        ("w1", [512, 1024], 0.3),
+        ("w2", [1024, 1024], 0.9),
+        ("w3", [1024, 10], 1.7),
+    ] {
+        g.initializer.push(weights(w, &dims, seed));
+    }
+    g.node
+        .push(node("MatMul", "fc1", &["x", "w1"], &["h1"], vec![]));
+    g.node.push(node("Relu", "act1", &["h1"], &["a1"], vec![]));
+    g.node
+        .push(node("MatMul", "fc2", &["a1", "w2"], &["h2"], vec![]));
+    g.node.push(node("Relu", "act2", &["h2"], &["a2"], vec![]));
+    g.node
+        .push(node("MatMul", "fc3", &["a2", "w3"], &["y"], vec![]));
+    let (printed, doc) = profile(g, "mlp", "prune:0.5:structured");
+    let diff = &doc["diff"];
+    layers_add_up(diff);
+    let fc2 = layer(diff, "fc2");
+    let side = |l: &Value, k: &str, f: &str| -> f64 {
+        l[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n[f].as_f64().unwrap())
+            .sum()
+    };
+    let matmul_flops = |l: &Value, k: &str| -> f64 {
+        l[k].as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["op"] == "MatMul")
+            .map(|n| n["flops"].as_f64().unwrap())
+            .sum()
+    };
+    assert_eq!(matmul_flops(&fc2, "before"), 2.0 * 16.0 * 1024.0 * 1024.0);
+    assert_eq!(
+        matmul_flops(&fc2, "after"),
+        2.0 * 16.0 * 512.0 * 512.0,
+        "a quarter of the arithmetic: {fc2}"
+    );
+    assert!(
+        side(&fc2, "after", "us") < side(&fc2, "before", "us"),
+        "the pruned layer is faster: {fc2}"
+    );
+    assert!(
+        diff["request_after_us"].as_f64().unwrap() < diff["request_before_us"].as_f64().unwrap(),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("why it is faster") && printed.contains("its arithmetic"),
+        "{printed}"
+    );
+}
+
+/// `optimize --int8 --static` as a user runs it: calibrated on the data, every Conv in int8,
+/// the fidelity target met; ONNX Runtime runs it as QLinearConv (its integer convolution,
+/// seen in the profile); constant or NaN calibration data is refused with the reason.
+#[test]
+fn static_int8_from_the_command_line_calibrates_and_runs_as_integer_convolutions() {
+    let dir = tempfile::tempdir().unwrap();
+    let cnn = root("assets/cnn.onnx");
+    let data = root("assets/digits_images.npz");
+    let out = dir.path().join("cnn.s8.onnx");
+    let printed = succeeds(&run(&[
+        "optimize",
+        cnn.to_str().unwrap(),
+        "--int8",
+        "--static",
+        "percentile",
+        "--data",
+        data.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]));
+    // The Gemm's weights hold outliers (up to 285) that int8 cannot keep: the target
+    // returns it to float.
+    assert!(
+        printed
+            .contains("changed  conv1 (Conv): static int8: per-channel int8 weight [16, 1, 3, 3]")
+            && printed.contains("changed  conv2 (Conv): static int8")
+            && printed.contains("left     fc (Gemm): returned to float")
+            && printed.contains("activations calibrated by percentile on 32 samples")
+            && printed.contains("meets the target 0.99 with 1 of 3 layers returned to float"),
+        "{printed}"
+    );
+    // The same model profiled against it: ONNX Runtime fused the QDQ into QLinearConv.
+    let printed = succeeds(&run(&[
+        "profile",
+        cnn.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--engine",
+        "ort",
+        "--requests",
+        "20",
+        "--no-ceilings",
+        "--variant",
+        "int8:static",
+    ]));
+    assert!(
+        printed.contains("QLinearConv") && printed.contains("conv2 (Conv+Relu)"),
+        "{printed}"
+    );
+    // Data a range cannot be learned from.
+    let zeros = write_npy(
+        dir.path(),
+        "zeros.npy",
+        Tensor::new(vec![4, 1, 8, 8], TensorData::F32(vec![0.0; 256])).unwrap(),
+    );
+    let mut nan = vec![0.5f32; 256];
+    nan[17] = f32::NAN;
+    let nan = write_npy(
+        dir.path(),
+        "nan.npy",
+        Tensor::new(vec![4, 1, 8, 8], TensorData::F32(nan)).unwrap(),
+    );
+    for (data, needle) in [
+        (
+            &zeros,
+            "the calibration data is constant (every input value is 0)",
+        ),
+        (&nan, "contains NaN or infinity"),
+    ] {
+        fails_with(
+            &run(&[
+                "optimize",
+                cnn.to_str().unwrap(),
+                "--int8",
+                "--static",
+                "--data",
+                data.to_str().unwrap(),
+                "-o",
+                dir.path().join("bad.onnx").to_str().unwrap(),
+            ]),
+            &[needle],
+        );
+    }
+    assert!(!dir.path().join("bad.onnx").exists());
+    fails_with(
+        &run(&[
+            "optimize",
+            cnn.to_str().unwrap(),
+            "--int8",
+            "--static",
+            "--min-cosine",
+            "1.5",
+            "-o",
+            dir.path().join("bad.onnx").to_str().unwrap(),
+        ]),
+        &["--min-cosine is between 0 (no target) and 1 (got 1.5)"],
     );
 }

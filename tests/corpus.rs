@@ -20,6 +20,61 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// `inferscope profile` on a corpus model: the nodes' own times add up within the request
+/// (each node's median against the median of whole requests, over 5 requests on a busy
+/// machine, so up to 5% or a microsecond over; within one request they nest exactly), and
+/// cover a real part of it; on ONNX Runtime, where one op type clearly leads (1.5x the next),
+/// it is the one ONNX Runtime's own profiler, run from Python and read by this test, puts
+/// first.
+fn profile_checks(id: &str, model: &str, data: &str, engine: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("p.json");
+    let o = bin()
+        .args(["profile", model, "--data", data, "--engine", engine])
+        .args([
+            "--warmup",
+            "2",
+            "--requests",
+            "5",
+            "--no-ceilings",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{id}: profile on {engine} failed:\n{}",
+        text(&o)
+    );
+    let doc: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let p = &doc["profile"];
+    let (request, operators) = (
+        p["request_us"].as_f64().unwrap(),
+        p["operators_us"].as_f64().unwrap(),
+    );
+    assert!(
+        operators <= request + (0.05 * request).max(1.0),
+        "{id} on {engine}: operators {operators} us over the request's {request} us"
+    );
+    assert!(
+        operators >= 0.15 * request,
+        "{id} on {engine}: operators {operators} us of {request} us"
+    );
+    let by_op = p["by_op"].as_array().unwrap();
+    let share = |i: usize| by_op.get(i).map_or(0.0, |o| o["share"].as_f64().unwrap());
+    if engine != "ort" || share(0) < 1.5 * share(1) {
+        return;
+    }
+    let theirs = common::onnxruntime_top_op(model, Some(data), dir.path());
+    eprintln!("{id}: top op type {theirs} in both profiles");
+    assert_eq!(
+        p["by_op"][0]["op"].as_str().unwrap(),
+        theirs,
+        "{id}: the top op type"
+    );
+}
+
 #[test]
 fn every_corpus_model_inspects_benches_on_onnx_runtime_and_tract_runs_or_says_why() {
     let models = common::corpus_manifest();
@@ -52,9 +107,11 @@ fn every_corpus_model_inspects_benches_on_onnx_runtime_and_tract_runs_or_says_wh
         let j: Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(j["runs"][0]["engine"], "ort", "{id}");
         assert!(j["runs"][0]["latency_p50"].as_f64().unwrap() > 0.0, "{id}");
+        profile_checks(id, model, data, "ort");
         let o = bench("tract");
         let t = text(&o);
         if o.status.success() {
+            profile_checks(id, model, data, "tract");
             tract_ok.push(id.to_string());
         } else {
             assert!(

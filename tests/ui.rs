@@ -85,6 +85,24 @@ fn finished(app: &InferscopeApp) -> bool {
     app.session.as_ref().is_some_and(|s| s.finished)
 }
 
+/// File > Export as PDF to `pdf`, as the menu does; the report's text, words joined by one space.
+fn export_pdf_text(h: &mut Harness<'static, InferscopeApp>, pdf: &Path) -> String {
+    h.state_mut().command(inferscope::app::Command::Export(
+        inferscope::app::ExportKind::Pdf,
+        pdf.to_path_buf(),
+    ));
+    h.run();
+    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
+    let text = std::process::Command::new("pdftotext")
+        .args(["-layout", pdf.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) is installed");
+    String::from_utf8_lossy(&text.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn screenshot(h: &mut Harness<'static, InferscopeApp>, name: &str) {
     if std::env::var_os("INFERSCOPE_SCREENSHOTS").is_some() {
         let img = h.render().expect("render");
@@ -656,20 +674,7 @@ fn compare_tab_runs_variants_and_excludes_a_layer() {
     // File > Export on the Compare tab writes the comparison report, with its files attached.
     let dir = tempfile::tempdir().unwrap();
     let pdf = dir.path().join("cmp.pdf");
-    h.state_mut().command(inferscope::app::Command::Export(
-        inferscope::app::ExportKind::Pdf,
-        pdf.clone(),
-    ));
-    h.run();
-    assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
-    let text = std::process::Command::new("pdftotext")
-        .args(["-layout", pdf.to_str().unwrap(), "-"])
-        .output()
-        .expect("pdftotext (poppler-utils) is installed");
-    let text = String::from_utf8_lossy(&text.stdout)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let text = export_pdf_text(&mut h, &pdf);
     assert!(
         text.contains("Comparison: 2 variants against the original"),
         "{text}"
@@ -1039,4 +1044,193 @@ fn history_keeps_runs_and_a_pinned_baseline_marks_what_changed() {
     h.run();
     assert!(h.state().baseline.is_none());
     assert!(h.query_by_label("Against the baseline").is_none());
+}
+
+/// The Operators tab: a profiling pass of the open model on ONNX Runtime, its op types, nodes,
+/// timeline and roofline; a click on a node selects it; a Compare row's Operators button
+/// profiles that variant against the original and shows the diff layer by layer, with the
+/// selected layer's nodes highlighted in the variant.
+#[test]
+fn the_operators_tab_profiles_nodes_and_diffs_a_compared_variant() {
+    let mut h = harness();
+    drop_file(&mut h, &root("assets/cnn.onnx"));
+    {
+        let s = &mut h.state_mut().saved;
+        s.settings.engine = EngineChoice::Ort;
+        s.settings.batch_sizes = vec![1];
+        s.settings.stop = Stop::Iterations(200);
+        s.ops.requests = 30;
+    }
+    // The tab (the model panel has an Operators list too).
+    {
+        use egui_kittest::kittest::NodeT;
+        h.get_all_by_label("Operators")
+            .find(|n| n.accesskit_node().toggled().is_some())
+            .unwrap()
+            .click();
+    }
+    h.run();
+    h.get_by_label_contains("press Profile operators");
+    h.get_by_label("Profile operators").click();
+    h.step();
+    assert!(h.state().is_profiling_ops(), "{:?}", h.state().errors);
+    let done = |a: &InferscopeApp| a.ops.as_ref().is_some_and(|o| o.worker.is_none());
+    step_until(&mut h, Duration::from_secs(120), done);
+    let o = h.state().ops.as_ref().unwrap();
+    assert!(o.error.is_none(), "{:?}", o.error);
+    let doc = o.doc.clone().unwrap();
+    assert!(doc.profile.engine.starts_with("onnxruntime"));
+    assert!(
+        doc.profile.ceilings.is_some(),
+        "the roofline's ceilings were measured"
+    );
+    h.run();
+    for l in [
+        "Time per op type",
+        "Nodes",
+        "Timeline of one request",
+        "Roofline",
+    ] {
+        h.get_by_label(l);
+    }
+    h.get_by_label_contains("requests profiled; a request takes");
+    h.get_by_label_contains("This machine: ");
+    // The slowest node starts selected; a click selects another.
+    assert_eq!(
+        h.state().ops_view.selected.as_deref(),
+        Some(doc.profile.nodes[0].name.as_str())
+    );
+    h.get_by_label("fc").click();
+    h.run();
+    assert_eq!(h.state().ops_view.selected.as_deref(), Some("fc"));
+    // Sorting by name puts the nodes in name order.
+    h.get_by_label("node").click();
+    h.run();
+    assert_eq!(
+        h.state().ops_view.sort,
+        inferscope::app::operators::NodeSort::Name
+    );
+    screenshot(&mut h, "operators");
+
+    // A comparison with int8 through ConvInteger; its row's Operators button profiles it.
+    {
+        let c = &mut h.state_mut().saved.compare;
+        c.int8 = true;
+        c.int8_options.conv = true;
+    }
+    h.get_by_label("Compare").click();
+    h.run();
+    h.get_by_label("Run comparison").click();
+    h.step();
+    let compared = |a: &InferscopeApp| {
+        a.compare
+            .as_ref()
+            .is_some_and(|c| c.worker.is_none() && c.result.is_some())
+    };
+    step_until(&mut h, Duration::from_secs(240), compared);
+    h.run();
+    h.get_by_label("Where the time goes").click();
+    h.step();
+    assert_eq!(h.state().saved.tab, Some(inferscope::app::Tab::Operators));
+    assert_eq!(h.state().saved.ops.variant.as_deref(), Some("int8:conv"));
+    assert!(h.state().is_profiling_ops(), "{:?}", h.state().errors);
+    step_until(&mut h, Duration::from_secs(120), done);
+    let o = h.state().ops.as_ref().unwrap();
+    assert!(o.error.is_none(), "{:?}", o.error);
+    let doc = o.doc.clone().unwrap();
+    let d = doc.diff.clone().expect("the variant's diff");
+    assert!(
+        d.request_after_us > d.request_before_us,
+        "ConvInteger is slower: {d:?}"
+    );
+    h.run();
+    h.get_by_label("int8:conv against the original");
+    h.get_by_label("why it is slower:");
+    h.get_by_label_contains("Conv through ConvInteger");
+    // A click on a layer selects it: its nodes in the original and in the variant light up.
+    h.get_by_label("conv2 (Conv+Relu)").scroll_to_me();
+    h.run();
+    h.state_mut().ops_view.selected = Some("fc".into());
+    h.get_by_label("conv2 (Conv+Relu)").click_accesskit();
+    h.run();
+    // The views above folded away to show the diff whole, then unfolded.
+    let fold = |h: &mut Harness<'static, InferscopeApp>| {
+        for l in [
+            "Time per op type",
+            "Nodes",
+            "Timeline of one request",
+            "Roofline",
+        ] {
+            h.get_by_label(l).click_accesskit();
+            h.run();
+        }
+    };
+    fold(&mut h);
+    screenshot(&mut h, "operators_diff");
+    fold(&mut h);
+    let lit = h.state().ops_highlighted(&doc);
+    assert!(
+        lit.contains("conv2_ConvInteger") && lit.iter().any(|n| n.ends_with("_nchwc")),
+        "{lit:?}"
+    );
+    // The variant's own nodes, with the selected layer's quantized kernel among them.
+    h.get_by_label("int8:conv").click();
+    h.run();
+    assert!(h.state().ops_view.show_variant);
+    h.get_by_label("conv2_ConvInteger");
+    // The report of the study carries the profile and its diff.
+    let dir = tempfile::tempdir().unwrap();
+    let text = export_pdf_text(&mut h, &dir.path().join("ops.pdf"));
+    assert!(
+        text.contains("Where the time goes")
+            && text.contains("int8:conv: what changed, operator by operator")
+            && text.contains("Conv through ConvInteger"),
+        "{text}"
+    );
+}
+
+/// The Compare tab offers static int8 with its calibration and fidelity target; the
+/// comparison builds it on the data and shows each layer's form, the layers returned to float
+/// and whether the target held.
+#[test]
+fn the_compare_tab_offers_static_int8_and_shows_each_layers_form() {
+    let mut h = harness();
+    drop_file(&mut h, &root("assets/cnn.onnx"));
+    drop_file(&mut h, &root("assets/digits_images.npz"));
+    {
+        let s = &mut h.state_mut().saved.settings;
+        s.engine = EngineChoice::Ort;
+        s.batch_sizes = vec![1];
+        s.stop = Stop::Iterations(100);
+        s.warmup_iterations = 5;
+    }
+    h.get_by_label("Compare").click();
+    h.run();
+    h.get_by_label("int8 (dynamic)").click();
+    h.get_by_label("int8 (static)").click();
+    h.run();
+    {
+        let c = &h.state().saved.compare;
+        assert!(!c.int8 && c.static_int8);
+        assert_eq!(c.min_cosine, 0.99, "the default target");
+    }
+    h.get_by_label("Run comparison").click();
+    h.step();
+    let done = |a: &InferscopeApp| {
+        a.compare
+            .as_ref()
+            .is_some_and(|c| c.worker.is_none() && c.result.is_some())
+    };
+    step_until(&mut h, Duration::from_secs(240), done);
+    let cmp = h.state().compare.as_ref().unwrap().result.clone().unwrap();
+    let v = &cmp.variants[0];
+    assert_eq!(v.name, "int8:static", "{:?}", v.error);
+    h.run();
+    h.get_by_label_contains("int8:static: ").scroll_to_me();
+    h.run();
+    h.get_by_label_contains("int8:static: ").click_accesskit();
+    h.run();
+    h.get_by_label_contains("changed conv1 (Conv): static int8: per-channel int8 weight");
+    h.get_by_label_contains("left fc (Gemm): returned to float");
+    h.get_by_label_contains("meets the target 0.99");
 }

@@ -240,6 +240,12 @@ impl InferscopeApp {
                 preset: None,
             });
         }
+        if let Some(doc) = self.ops.as_ref().and_then(|o| o.doc.clone()) {
+            study.profile = Some(crate::report::ProfileDoc {
+                environment: study.environment.clone(),
+                ..doc
+            });
+        }
         let pricing = self.saved.cost.pricing.clone();
         self.refresh_cost_view();
         if let Some((view, Ok(p))) = self.cost_view().map(|v| (v, &v.plan)) {

@@ -45,9 +45,8 @@ impl InferscopeApp {
     }
 
     pub(super) fn start_load(&mut self, kind: LoadKind) {
-        if self.is_loading() || self.is_running() || self.is_comparing() {
-            self.errors
-                .push("wait for the running job to finish (or cancel it) first".into());
+        if self.busy() {
+            self.errors.push(super::BUSY.into());
             return;
         }
         let Some((model, plan, source, _)) = self.bench_inputs() else {

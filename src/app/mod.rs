@@ -6,6 +6,7 @@ pub mod cost;
 mod files;
 pub mod history;
 pub mod load;
+pub mod operators;
 pub mod plots;
 mod profile;
 mod state;
@@ -25,6 +26,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
+/// What a start button says while another job runs.
+pub const BUSY: &str = "wait for the running job to finish (or cancel it) first";
+
 /// How often the window repaints while a benchmark streams events.
 pub const REPAINT_EVERY: Duration = Duration::from_millis(250);
 /// The same with software rendering (no GPU): drawing a frame of plots then takes tens of
@@ -37,6 +41,7 @@ pub enum Tab {
     Profile,
     Compare,
     Cost,
+    Operators,
 }
 
 pub struct InferscopeApp {
@@ -70,6 +75,9 @@ pub struct InferscopeApp {
     pub baseline: Option<history::Baseline>,
     /// The open-loop load job under way or last finished (Cost tab).
     pub load: Option<load::LoadSession>,
+    /// The operator profile under way or last finished (Operators tab).
+    pub ops: Option<operators::OpsSession>,
+    pub ops_view: operators::OpsView,
     /// The variant whose per-layer drift is shown.
     pub compare_selected: Option<String>,
     /// The engine x batch the Compare charts show.
@@ -148,6 +156,8 @@ impl InferscopeApp {
             compare: None,
             compare_selected: None,
             load: None,
+            ops: None,
+            ops_view: Default::default(),
             history_dir: None,
             history_cache: None,
             baseline: None,
@@ -180,6 +190,11 @@ impl InferscopeApp {
 
     pub fn is_running(&self) -> bool {
         self.session.as_ref().is_some_and(|s| s.worker.is_some())
+    }
+
+    /// Whether a job is measuring: one at a time, or they would measure each other.
+    pub fn busy(&self) -> bool {
+        self.is_running() || self.is_comparing() || self.is_loading() || self.is_profiling_ops()
     }
 
     /// The model, plan and data source the settings describe, or `None` with an error shown.
@@ -233,6 +248,10 @@ impl InferscopeApp {
 
     fn start_run(&mut self) {
         if self.is_running() {
+            return;
+        }
+        if self.busy() {
+            self.errors.push(BUSY.into());
             return;
         }
         let Some((model, plan, source, notice)) = self.bench_inputs() else {
@@ -336,8 +355,13 @@ impl InferscopeApp {
                     if let Some(w) = self.load.as_ref().and_then(|l| l.worker.as_ref()) {
                         w.cancel();
                     }
+                    if let Some(w) = self.ops.as_ref().and_then(|o| o.worker.as_ref()) {
+                        w.cancel();
+                    }
                 }
                 Command::Compare => self.start_compare(),
+                Command::ProfileOps => self.start_ops(),
+                Command::OpsForVariant(v) => self.ops_for_variant(v),
                 Command::Load(kind) => self.start_load(kind),
                 Command::ExcludeLayer(n) => self.exclude_layer(n),
                 Command::SaveVariant(n, p) => self.save_variant(&n, &p),
@@ -363,6 +387,7 @@ impl InferscopeApp {
         }
         self.compare_logic();
         self.load_logic();
+        self.ops_logic();
         if let Some(inst) = &mut self.install {
             let mut finished = None;
             for m in inst.messages.try_iter() {

@@ -90,6 +90,7 @@ pub struct Saved {
     /// The preset last loaded or saved: File > Save preset writes it.
     pub preset_path: Option<PathBuf>,
     pub compare: compare::CompareSettings,
+    pub ops: super::operators::OpsSettings,
 }
 
 /// A run as the window sees it: live samples, then the result.
@@ -157,6 +158,10 @@ pub enum Command {
     Run,
     Cancel,
     Compare,
+    /// Profile the open model operator by operator (Operators tab).
+    ProfileOps,
+    /// Profile this variant (spelled as `--variant`) against the original (Operators tab).
+    OpsForVariant(String),
     /// Measure the open model under open-loop load (Cost tab).
     Load(super::load::LoadKind),
     /// Leave this layer in float in the int8 variant and compare again.

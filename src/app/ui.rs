@@ -66,6 +66,7 @@ impl InferscopeApp {
                     (Tab::Profile, "Profile"),
                     (Tab::Compare, "Compare"),
                     (Tab::Cost, "Cost"),
+                    (Tab::Operators, "Operators"),
                 ] {
                     if ui
                         .selectable_label(tab == t, RichText::new(label).size(16.0))
@@ -80,6 +81,7 @@ impl InferscopeApp {
                 Tab::Profile => self.profile_ui(ui),
                 Tab::Compare => self.compare_ui(ui),
                 Tab::Cost => self.cost_ui(ui),
+                Tab::Operators => self.operators_ui(ui),
             }
         });
     }

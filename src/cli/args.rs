@@ -93,6 +93,13 @@ pub enum RuntimeAction {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum CalibrationArg {
+    Minmax,
+    Percentile,
+    Entropy,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq)]
 pub enum FormatArg {
     Qoperator,
     Qdq,
@@ -120,6 +127,19 @@ pub struct OptimizeArgs {
     /// Leave these nodes (name, or first output name) in float.
     #[arg(long, value_name = "NODE", num_args = 1..)]
     pub exclude: Vec<String>,
+    /// Static int8 (with --int8): QDQ that ONNX Runtime fuses into QLinearConv/QLinearMatMul,
+    /// activation ranges calibrated on --data by this method (Conv included, per-channel int8
+    /// weights, uint8 activations).
+    #[arg(long = "static", value_enum, value_name = "METHOD", num_args = 0..=1, default_missing_value = "minmax", requires = "int8")]
+    pub calibration: Option<CalibrationArg>,
+    /// Static int8's fidelity target: layers are returned to float, most harmful first, until
+    /// every output's cosine similarity with the float model's reaches this (default 0.99).
+    #[arg(long, value_name = "C", requires = "calibration")]
+    pub min_cosine: Option<f64>,
+    /// Sample data to calibrate static int8 on (.npy/.npz/.csv); without it, data synthesized
+    /// from the model's shapes (the ranges are then guesses).
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
     /// int8 weights dequantized at load: a smaller file, the same math.
     #[arg(long)]
     pub weight_int8: bool,

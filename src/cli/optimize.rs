@@ -1,6 +1,6 @@
 //! `inferscope optimize`: write a variant of a model and say what changed.
 
-use super::args::{FormatArg, OptimizeArgs};
+use super::args::{CalibrationArg, FormatArg, OptimizeArgs};
 use crate::fsutil::write_atomic;
 use crate::model::Model;
 use anyhow::{bail, Result};
@@ -19,6 +19,12 @@ impl OptimizeArgs {
                 signed: !self.unsigned,
                 conv: self.conv,
                 exclude: self.exclude.clone(),
+                calibration: self.calibration.map(|c| match c {
+                    CalibrationArg::Minmax => crate::optimize::Calibration::MinMax,
+                    CalibrationArg::Percentile => crate::optimize::Calibration::Percentile,
+                    CalibrationArg::Entropy => crate::optimize::Calibration::Entropy,
+                }),
+                min_cosine: self.min_cosine,
             })
         } else if self.weight_int8 {
             Variant::WeightInt8 {
@@ -50,7 +56,20 @@ pub fn run(a: &OptimizeArgs) -> Result<()> {
     if let Some(j) = &a.json {
         super::check_output(j)?;
     }
-    let rewrite = crate::optimize::rewrite(&model, &variant)?;
+    if let Some(t) = a.min_cosine.filter(|t| !(0.0..=1.0).contains(t)) {
+        bail!("--min-cosine is between 0 (no target) and 1 (got {t})");
+    }
+    let data = match &a.data {
+        Some(p) => Some(crate::data::load(
+            &model,
+            &crate::data::DataSource::File {
+                path: p.clone(),
+                label_column: None,
+            },
+        )?),
+        None => None,
+    };
+    let rewrite = crate::optimize::rewrite_with(&model, &variant, data.as_ref())?;
     crate::optimize::save(&model, &rewrite, &a.output)?;
     let cov = &rewrite.coverage;
     println!("{variant}: {}", variant.describe());

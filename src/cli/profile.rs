@@ -3,7 +3,6 @@
 
 use super::args::ProfileArgs;
 use super::bench::{say, setup};
-use crate::engine::EngineKind;
 use anyhow::{bail, Result};
 use std::path::PathBuf;
 
@@ -31,59 +30,41 @@ pub fn run(a: ProfileArgs, ort_path: Option<PathBuf>) -> Result<()> {
         crate::bench::Warmup::Iterations(n) => n as usize,
         crate::bench::Warmup::Duration(_) => 10,
     };
-    eprintln!(
-        "profiling {} requests of batch {} after {warmup} warm-up (a session of its own: profiling slows it, so no latency statistics come from it) ...",
-        a.requests,
-        batch.unwrap_or(1)
-    );
     let options = &s.plan.engine_options;
-    let run = |model: &crate::model::Model, options: &crate::engine::EngineOptions| match kind {
-        EngineKind::Ort => {
-            let (trace, engine) =
-                crate::engine::ort::profile(model, options, inputs, warmup, a.requests)?;
-            crate::profile::from_ort_trace(&trace, warmup, &engine)
-        }
-        EngineKind::Tract => {
-            let (runs, engine) =
-                crate::engine::tract::profile(model, options, inputs, warmup, a.requests)?;
-            crate::profile::from_runs(&engine, &runs)
-        }
-    };
-    let mut p = run(&s.model, options)?;
-    let diff = match &a.variant {
-        Some(spec) => {
-            let v: crate::optimize::Variant = spec.parse()?;
-            let built = crate::optimize::build(&s.model, &v)?;
-            let mut o = options.clone();
-            if let Some(l) = built.opt_level {
-                o.opt_level = l;
-            }
-            eprintln!("profiling the variant {} the same way ...", built.name);
-            let q = run(&built.model, &o)?;
-            Some(crate::profile::diff(&p, &q, &built.name))
-        }
-        None => None,
-    };
-    if !a.no_ceilings {
-        eprintln!("measuring this machine's ceilings (a 512x512 MatMul, a 256 MiB copy) ...");
-        p.place(crate::profile::roofline::measure(kind, options)?);
-    }
-    say(&a.bench, &p.text(a.top));
-    if let Some(d) = &diff {
+    let variant = a
+        .variant
+        .as_deref()
+        .map(str::parse::<crate::optimize::Variant>)
+        .transpose()?;
+    let pass = crate::profile::pass::run(
+        &crate::profile::pass::Request {
+            model: &s.model,
+            inputs,
+            kind,
+            options,
+            warmup,
+            requests: a.requests,
+            variant: variant.as_ref(),
+            samples: Some(&s.samples),
+            ceilings: !a.no_ceilings,
+        },
+        &std::sync::atomic::AtomicBool::new(false),
+        &mut |step| eprintln!("{step} ..."),
+    )?;
+    let doc = crate::report::ProfileDoc::of(
+        pass,
+        super::bench::document(&s, &[], &[]).environment,
+        Some(s.model.info.clone()),
+    );
+    say(&a.bench, &doc.profile.text(a.top));
+    if let Some(d) = &doc.diff {
         say(&a.bench, &d.text());
     }
     if let Some(path) = &a.bench.json {
-        let doc = crate::report::ProfileDoc {
-            version: crate::report::doc::DOC_VERSION,
-            environment: super::bench::document(&s, &[], &[]).environment,
-            model: Some(s.model.info.clone()),
-            profile: p.clone(),
-            diff: diff.clone(),
-        };
         super::write_text(path, &doc.to_json()?)?;
     }
     if let Some(path) = &a.trace {
-        super::write_text(path, &p.chrome_trace()?)?;
+        super::write_text(path, &doc.profile.chrome_trace()?)?;
     }
     Ok(())
 }

@@ -20,8 +20,13 @@ pub struct OutputFidelity {
     pub mean_abs_err: f64,
     /// Cosine similarity of the two outputs as flat vectors.
     pub cosine: f64,
-    /// Share of samples whose top class (argmax, or the label itself) is the same.
+    /// Share of predictions whose top class (argmax along the class axis, or the label
+    /// itself) is the same: one per sample, or one per position of a sequence or map of class
+    /// scores (a text recognizer's timesteps).
     pub top1_agreement: Option<f64>,
+    /// How many predictions the agreement rests on, when more than one per sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top1_positions: Option<usize>,
     /// Against the data's labels, when it has them: variant and original.
     pub accuracy: Option<f64>,
     pub accuracy_original: Option<f64>,
@@ -62,6 +67,9 @@ impl OutputFidelity {
         );
         if let Some(t) = self.top1_agreement {
             line += &format!(", top-1 agreement {:.2}%", t * 100.0);
+            if let Some(n) = self.top1_positions {
+                line += &format!(" (of {n} positions)");
+            }
         }
         if let (Some(a), Some(a0)) = (self.accuracy, self.accuracy_original) {
             line += &format!(", accuracy {:.2}% (original {:.2}%)", a * 100.0, a0 * 100.0);
@@ -107,17 +115,20 @@ impl Fidelity {
         self.outputs.iter().map(|o| o.cosine).fold(1.0, f64::min)
     }
 
-    /// What [`Self::score`] measures and what it rests on: `top-1 agreement over 300 samples`.
+    /// What [`Self::score`] measures and what it rests on: `top-1 agreement over 300
+    /// samples`, `top-1 agreement over 1,200 positions of 3 samples`.
     pub fn score_label(&self) -> String {
-        let what = if self.outputs.iter().any(|o| o.top1_agreement.is_some()) {
-            "top-1 agreement"
-        } else {
-            "cosine similarity"
-        };
-        format!(
-            "{what} over {}",
-            crate::format::plural(self.samples as u64, "sample")
-        )
+        let samples = crate::format::plural(self.samples as u64, "sample");
+        if !self.outputs.iter().any(|o| o.top1_agreement.is_some()) {
+            return format!("cosine similarity over {samples}");
+        }
+        match self.outputs.iter().filter_map(|o| o.top1_positions).min() {
+            Some(n) => format!(
+                "top-1 agreement over {} of {samples}",
+                crate::format::plural(n as u64, "position")
+            ),
+            None => format!("top-1 agreement over {samples}"),
+        }
     }
 }
 
@@ -149,28 +160,49 @@ pub(super) fn is_int(t: &Tensor) -> bool {
 /// Per-sample predicted class: the label itself for integer outputs of one value per sample,
 /// the argmax for float outputs with several columns.
 pub(super) fn predictions(t: &Tensor) -> Option<Vec<i64>> {
-    let (n, c) = rows(t);
-    let v = t.to_f64_vec();
+    let (_, c) = rows(t);
     if is_int(t) && c == 1 {
-        return Some(v.iter().map(|&x| x as i64).collect());
+        return Some(t.to_f64_vec().iter().map(|&x| x as i64).collect());
     }
-    if !is_int(t) && c > 1 && t.shape.len() == 2 {
-        return Some(
-            (0..n)
-                .map(|i| {
-                    let row = &v[i * c..(i + 1) * c];
-                    row.iter()
-                        .enumerate()
-                        .fold(
-                            (0, f64::NEG_INFINITY),
-                            |b, (j, &x)| if x > b.1 { (j, x) } else { b },
-                        )
-                        .0 as i64
-                })
-                .collect(),
-        );
+    if t.shape.len() == 2 {
+        return predictions_along(t, 1);
     }
     None
+}
+
+/// The argmax along `axis` (negative from the end) at every other position of a float
+/// tensor: one prediction per sample for `[N, C]`, one per timestep for `[N, T, C]`.
+pub(super) fn predictions_along(t: &Tensor, axis: i64) -> Option<Vec<i64>> {
+    let rank = t.shape.len() as i64;
+    if is_int(t) || rank < 2 {
+        return None;
+    }
+    let a = if axis < 0 { axis + rank } else { axis };
+    if !(0..rank).contains(&a) {
+        return None;
+    }
+    let a = a as usize;
+    let c = t.shape[a];
+    if c < 2 {
+        return None;
+    }
+    let outer: usize = t.shape[..a].iter().product();
+    let inner: usize = t.shape[a + 1..].iter().product();
+    let v = t.to_f64_vec();
+    let mut out = Vec::with_capacity(outer * inner);
+    for o in 0..outer {
+        for i in 0..inner {
+            let mut best = (0usize, f64::NEG_INFINITY);
+            for j in 0..c {
+                let x = v[(o * c + j) * inner + i];
+                if x > best.1 {
+                    best = (j, x);
+                }
+            }
+            out.push(best.0 as i64);
+        }
+    }
+    Some(out)
 }
 
 pub(super) fn accuracy(pred: &[i64], labels: &[i64]) -> f64 {
@@ -219,12 +251,13 @@ fn cosine(a: &[f64], b: &[f64]) -> f64 {
     }
 }
 
-/// The model's outputs that hold class scores, whose argmax is a prediction: made by Softmax,
-/// LogSoftmax or Sigmoid, read by ArgMax/ArgMin/TopK, or named like probabilities, logits,
-/// scores or classes. Any other float output (an embedding, a regression, a feature map) is
-/// judged by cosine and error alone: the top-1 of a sentence embedding means nothing.
-pub fn class_outputs(model: &Model) -> std::collections::HashSet<String> {
-    let mut out = std::collections::HashSet::new();
+/// The model's outputs that hold class scores, whose argmax is a prediction, with their class
+/// axis: made by Softmax or LogSoftmax (their axis), or Sigmoid, read by ArgMax/ArgMin/TopK
+/// (their axis), or named like probabilities, logits, scores or classes (the last axis). Any
+/// other float output (an embedding, a regression, a feature map) is judged by cosine and
+/// error alone: the top-1 of a sentence embedding means nothing.
+pub fn class_outputs(model: &Model) -> std::collections::HashMap<String, i64> {
+    let mut out = std::collections::HashMap::new();
     let named = |n: &str| {
         let n = n.to_lowercase();
         ["prob", "logit", "score", "class", "label"]
@@ -233,27 +266,41 @@ pub fn class_outputs(model: &Model) -> std::collections::HashSet<String> {
     };
     for o in &model.info.outputs {
         if named(&o.name) {
-            out.insert(o.name.clone());
+            out.insert(o.name.clone(), -1);
         }
     }
-    if let Ok(g) = decode_proto(&model.bytes, &model.info.path).map(|p| p.graph.unwrap_or_default())
-    {
+    if let Ok(p) = decode_proto(&model.bytes, &model.info.path) {
+        let opset = crate::optimize::graph::default_opset(&p);
+        let g = p.graph.unwrap_or_default();
         let outputs: std::collections::HashSet<&str> =
             g.output.iter().map(|o| o.name.as_str()).collect();
+        let axis =
+            |n: &pb::NodeProto, default: i64| crate::optimize::graph::attr_i(n, "axis", default);
         for n in &g.node {
-            if matches!(n.op_type.as_str(), "Softmax" | "LogSoftmax" | "Sigmoid") {
+            let made = match n.op_type.as_str() {
+                // Before opset 13 Softmax's axis defaults to 1 (the rest flattened behind it).
+                "Softmax" | "LogSoftmax" => Some(axis(n, if opset >= 13 { -1 } else { 1 })),
+                "Sigmoid" => Some(-1),
+                _ => None,
+            };
+            if let Some(a) = made {
                 for o in n.output.iter().filter(|o| outputs.contains(o.as_str())) {
-                    out.insert(o.clone());
+                    out.insert(o.clone(), a);
                 }
             }
-            if matches!(n.op_type.as_str(), "ArgMax" | "ArgMin" | "TopK") {
+            let read = match n.op_type.as_str() {
+                "ArgMax" | "ArgMin" => Some(axis(n, 0)),
+                "TopK" => Some(axis(n, -1)),
+                _ => None,
+            };
+            if let Some(a) = read {
                 for i in n
                     .input
                     .iter()
                     .take(1)
                     .filter(|i| outputs.contains(i.as_str()))
                 {
-                    out.insert(i.clone());
+                    out.insert(i.clone(), a);
                 }
             }
         }
@@ -261,14 +308,14 @@ pub fn class_outputs(model: &Model) -> std::collections::HashSet<String> {
     out
 }
 
-/// Compares one output of the variant with the original's. `class_scores`: the output holds
-/// class scores (see [`class_outputs`]), so its argmax is compared too.
+/// Compares one output of the variant with the original's. `class_axis`: the output holds
+/// class scores along this axis (see [`class_outputs`]), so their argmax is compared too.
 pub fn compare_output(
     name: &str,
     original: &Tensor,
     variant: &Tensor,
     labels: Option<&[i64]>,
-    class_scores: bool,
+    class_axis: Option<i64>,
 ) -> OutputFidelity {
     let mut f = OutputFidelity {
         name: name.to_string(),
@@ -276,6 +323,7 @@ pub fn compare_output(
         mean_abs_err: f64::NAN,
         cosine: f64::NAN,
         top1_agreement: None,
+        top1_positions: None,
         accuracy: None,
         accuracy_original: None,
         f1: None,
@@ -296,16 +344,21 @@ pub fn compare_output(
     f.mean_abs_err = errs.iter().sum::<f64>() / errs.len().max(1) as f64;
     f.cosine = cosine(&a, &b);
     let predictions = |t: &Tensor| {
-        // Integer label outputs always; float outputs only when they are class scores (or
-        // labels come with the data).
-        if is_int(t) || class_scores || labels.is_some() {
-            predictions(t)
-        } else {
-            None
+        // Integer label outputs always; float outputs only when they are class scores (along
+        // their class axis), or per sample when labels come with the data.
+        match class_axis {
+            _ if is_int(t) => predictions(t),
+            Some(a) => predictions_along(t, a).or_else(|| predictions(t)),
+            None if labels.is_some() => predictions(t),
+            None => None,
         }
     };
     if let (Some(pa), Some(pb)) = (predictions(original), predictions(variant)) {
         f.top1_agreement = Some(accuracy(&pb, &pa));
+        let samples = original.shape.first().copied().unwrap_or(1);
+        if pa.len() > samples {
+            f.top1_positions = Some(pa.len());
+        }
         if let Some(l) = labels.filter(|l| l.len() == pa.len()) {
             f.accuracy = Some(accuracy(&pb, l));
             f.accuracy_original = Some(accuracy(&pa, l));
@@ -386,8 +439,8 @@ pub fn fidelity(
         let name = spec.name.clone();
         // Sequences and maps are shown, not compared.
         if let (Some(Output::Tensor(x)), Some(Output::Tensor(y))) = (a.get(i), b.get(i)) {
-            let class_scores = classes.contains(&name);
-            outputs.push(compare_output(&name, x, y, labels.as_deref(), class_scores))
+            let class_axis = classes.get(&name).copied();
+            outputs.push(compare_output(&name, x, y, labels.as_deref(), class_axis))
         }
     }
     if outputs.is_empty() {
@@ -500,7 +553,7 @@ mod tests {
             TensorData::F32(vec![0.8, 0.2, 0.3, 0.7, 0.4, 0.6]),
         )
         .unwrap();
-        let f = compare_output("p", &a, &b, Some(&[0, 1, 1]), false);
+        let f = compare_output("p", &a, &b, Some(&[0, 1, 1]), None);
         assert!((f.max_abs_err - 0.2).abs() < 1e-6);
         assert!((f.mean_abs_err - (0.1 * 4.0 + 0.2 * 2.0) / 6.0).abs() < 1e-6);
         assert_eq!(f.top1_agreement, Some(2.0 / 3.0));
@@ -518,15 +571,34 @@ mod tests {
     fn top1_only_for_class_scores() {
         let t = |v: Vec<f32>| Tensor::new(vec![1, 4], TensorData::F32(v)).unwrap();
         let (a, b) = (t(vec![0.1, 0.9, 0.2, 0.3]), t(vec![0.95, 0.9, 0.2, 0.3]));
-        let embedding = compare_output("sentence_embedding", &a, &b, None, false);
+        let embedding = compare_output("sentence_embedding", &a, &b, None, None);
         assert_eq!(embedding.top1_agreement, None);
         assert!(embedding.cosine > 0.5);
-        let logits = compare_output("logits", &a, &b, None, true);
+        let logits = compare_output("logits", &a, &b, None, Some(-1));
         assert_eq!(logits.top1_agreement, Some(0.0));
+        assert_eq!(logits.top1_positions, None, "one prediction per sample");
+        // A recognizer's per-timestep class scores [1, T=3, C=2]: one prediction per
+        // timestep, 2 of 3 the same; along axis 1 instead (a segmentation map's classes).
+        let seq = |v: Vec<f32>| Tensor::new(vec![1, 3, 2], TensorData::F32(v)).unwrap();
+        let (a, b) = (
+            seq(vec![0.9, 0.1, 0.2, 0.8, 0.6, 0.4]),
+            seq(vec![0.9, 0.1, 0.3, 0.7, 0.4, 0.6]),
+        );
+        let f = compare_output("softmax_0.tmp_0", &a, &b, None, Some(-1));
+        assert_eq!(
+            (f.top1_agreement, f.top1_positions),
+            (Some(2.0 / 3.0), Some(3))
+        );
+        assert!(f
+            .summary()
+            .contains("top-1 agreement 66.67% (of 3 positions)"));
+        assert_eq!(predictions_along(&a, 1), Some(vec![0, 1]));
+        assert_eq!(predictions_along(&a, -1), Some(vec![0, 1, 0]));
         let m = crate::model::Model::load(
             &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/mlp.onnx"),
         )
         .unwrap();
-        assert!(class_outputs(&m).contains("probabilities"));
+        // Its Softmax says the class axis: 1 of [N, 10].
+        assert_eq!(class_outputs(&m).get("probabilities"), Some(&1));
     }
 }

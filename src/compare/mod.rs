@@ -163,8 +163,13 @@ pub struct Request<'a> {
 }
 
 /// Builds the variants (each failure is reported for that variant only).
-pub fn build_all(model: &Model, variants: &[Variant]) -> Vec<Result<Built>> {
-    variants.iter().map(|v| optimize::build(model, v)).collect()
+/// Builds the variants (each failure is reported for that variant only); static int8
+/// calibrates on `samples`.
+pub fn build_all(model: &Model, variants: &[Variant], samples: &SampleSet) -> Vec<Result<Built>> {
+    variants
+        .iter()
+        .map(|v| optimize::build_with(model, v, Some(samples)))
+        .collect()
 }
 
 /// Runs a full comparison: build, fidelity, interleaved benchmark, speedups, importance.
@@ -184,7 +189,11 @@ pub fn run(
     let mut notes = Vec::new();
     let mut reports = Vec::new();
     let mut built_ok: Vec<Built> = Vec::new();
-    for (v, b) in req.variants.iter().zip(build_all(model, req.variants)) {
+    for (v, b) in req
+        .variants
+        .iter()
+        .zip(build_all(model, req.variants, req.samples))
+    {
         progress(format!("building {v}"));
         let mut r = VariantReport {
             name: v.to_string(),

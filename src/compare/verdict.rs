@@ -127,7 +127,12 @@ fn fidelity(v: &VariantReport) -> (Option<bool>, String) {
         .collect();
     let score = f.score();
     let measure = if f.outputs.iter().any(|o| o.top1_agreement.is_some()) {
-        format!("top-1 agreement {:.1}%", score * 100.0)
+        let per = if f.outputs.iter().any(|o| o.top1_positions.is_some()) {
+            " per position"
+        } else {
+            ""
+        };
+        format!("top-1 agreement{per} {:.1}%", score * 100.0)
     } else {
         format!("cosine {score:.4}")
     };
@@ -241,6 +246,7 @@ mod tests {
                     mean_abs_err: 0.0,
                     cosine,
                     top1_agreement: top1,
+                    top1_positions: None,
                     accuracy: None,
                     accuracy_original: None,
                     f1: None,

@@ -11,6 +11,7 @@ pub const FLOAT16: i32 = DataType::Float16 as i32;
 pub const INT8: i32 = DataType::Int8 as i32;
 pub const UINT8: i32 = DataType::Uint8 as i32;
 pub const INT64: i32 = DataType::Int64 as i32;
+pub const INT32: i32 = DataType::Int32 as i32;
 
 /// A float32 constant: its dims and values.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,6 +73,19 @@ fn raw_tensor(name: &str, dims: &[i64], data_type: i32, raw: Vec<u8>) -> pb::Ten
     }
 }
 
+/// A model of graph `g` in the default domain at `opset` (IR version 8).
+pub fn model_of(g: pb::GraphProto, opset: i64) -> pb::ModelProto {
+    pb::ModelProto {
+        ir_version: 8,
+        opset_import: vec![pb::OperatorSetIdProto {
+            domain: String::new(),
+            version: opset,
+        }],
+        graph: Some(g),
+        ..Default::default()
+    }
+}
+
 pub fn f32_tensor(name: &str, dims: &[i64], data: &[f32]) -> pb::TensorProto {
     raw_tensor(
         name,
@@ -98,6 +112,15 @@ pub fn i8_tensor(name: &str, dims: &[i64], data: &[i8]) -> pb::TensorProto {
 
 pub fn u8_tensor(name: &str, dims: &[i64], data: &[u8]) -> pb::TensorProto {
     raw_tensor(name, dims, UINT8, data.to_vec())
+}
+
+pub fn i32_tensor(name: &str, dims: &[i64], data: &[i32]) -> pb::TensorProto {
+    raw_tensor(
+        name,
+        dims,
+        INT32,
+        data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+    )
 }
 
 pub fn i64_tensor(name: &str, dims: &[i64], data: &[i64]) -> pb::TensorProto {
@@ -390,8 +413,63 @@ pub fn use_counts(g: &pb::GraphProto) -> HashMap<String, usize> {
     counts
 }
 
-/// Raises the default-domain opset to at least `min` (only ever for ops whose meaning did
-/// not change between the two versions; callers check what the model uses).
+/// Raises the model's ai.onnx opset from 9 or 10 to `to` (11) when every operator of every
+/// graph keeps its meaning across those versions, and says which one does not otherwise:
+/// Upsample (replaced by Resize), Resize (its coordinate rules changed in 11), Slice and TopK
+/// before 10 (their attributes became inputs), Pad before 11 (pads and value became inputs),
+/// Clip before 11 with min/max attributes (they became inputs). Ops that only gained negative
+/// axes, optional inputs or new types in 10 and 11 keep their meaning. Returns the opset it
+/// came from.
+pub fn raise_opset(m: &mut pb::ModelProto, to: i64) -> anyhow::Result<i64> {
+    let from = default_opset(m);
+    if from >= to {
+        return Ok(from);
+    }
+    if !(9..=10).contains(&from) || to > 11 {
+        anyhow::bail!(
+            "this model uses ONNX opset {from}; only opset 9 and 10 are raised (to 11), where the operators' meanings are known not to change"
+        );
+    }
+    let mut changed: Vec<String> = Vec::new();
+    if let Some(g) = &m.graph {
+        visit(g, &mut |g: &pb::GraphProto| {
+            for n in g.node.iter().filter(|n| is_default_domain(n)) {
+                let has = |a: &str| n.attribute.iter().any(|x| x.name == a);
+                let why = match n.op_type.as_str() {
+                    "Upsample" => {
+                        Some("deprecated in opset 10 and replaced by Resize, whose rules differ")
+                    }
+                    "Resize" => Some("its coordinate transformation changed in opset 11"),
+                    "Slice" if from < 10 => Some("its starts/ends/axes became inputs in opset 10"),
+                    "TopK" if from < 10 => Some("its k became an input in opset 10"),
+                    "Pad" => Some("its pads and value became inputs in opset 11"),
+                    "Clip" if has("min") || has("max") => {
+                        Some("its min and max became inputs in opset 11")
+                    }
+                    _ => None,
+                };
+                if let Some(why) = why {
+                    changed.push(format!("{} (node {}): {why}", n.op_type, super::node_id(n)));
+                }
+            }
+        });
+    }
+    if !changed.is_empty() {
+        anyhow::bail!(
+            "this model uses ONNX opset {from} and int8 needs {to}; it cannot be raised because an operator's meaning changed in between: {}",
+            changed.join("; ")
+        );
+    }
+    for o in m
+        .opset_import
+        .iter_mut()
+        .filter(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+    {
+        o.version = to;
+    }
+    Ok(from)
+}
+
 pub fn default_opset(m: &pb::ModelProto) -> i64 {
     m.opset_import
         .iter()

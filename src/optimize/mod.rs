@@ -28,7 +28,32 @@ pub enum QuantFormat {
     Qdq,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// How static int8 learns each activation's range from the sample data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Calibration {
+    /// The smallest and largest value seen.
+    #[default]
+    MinMax,
+    /// The 0.01% and 99.99% percentiles: outliers clipped.
+    Percentile,
+    /// The clipping threshold that keeps the 8-bit histogram closest (KL divergence) to the
+    /// float one.
+    Entropy,
+}
+
+impl Calibration {
+    pub fn name(self) -> &'static str {
+        match self {
+            Calibration::MinMax => "minmax",
+            Calibration::Percentile => "percentile",
+            Calibration::Entropy => "entropy",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Int8Options {
     pub per_channel: bool,
     pub format: QuantFormat,
@@ -38,6 +63,12 @@ pub struct Int8Options {
     pub conv: bool,
     /// Node names (or first output names) left in float.
     pub exclude: Vec<String>,
+    /// Static int8 (QDQ with activation ranges calibrated on the sample data) by this method;
+    /// `None`: dynamic (activations quantized per request).
+    pub calibration: Option<Calibration>,
+    /// Static int8's fidelity target: the outputs' cosine similarity with the float model's
+    /// ([`quantize::DEFAULT_MIN_COSINE`] when unset).
+    pub min_cosine: Option<f64>,
 }
 
 /// One variant of the model being compared.
@@ -62,6 +93,7 @@ pub enum Variant {
 }
 
 pub const SPELLINGS: &str = "int8[:per-channel][:qdq][:unsigned][:conv][:exclude=NODE,NODE], \
+int8:static[:minmax|:percentile|:entropy][:min-cosine=C], \
 weight-int8[:per-channel], fp16, prune:S[:structured|:per-layer], trees:K, max-depth:D, \
 ort:disabled|basic|extended|all, file:PATH";
 
@@ -79,6 +111,19 @@ impl fmt::Display for Variant {
         match self {
             Variant::Int8(o) => {
                 f.write_str("int8")?;
+                if let Some(c) = o.calibration {
+                    f.write_str(":static")?;
+                    if c != Calibration::MinMax {
+                        write!(f, ":{}", c.name())?;
+                    }
+                    if let Some(t) = o.min_cosine {
+                        write!(f, ":min-cosine={t}")?;
+                    }
+                    if !o.exclude.is_empty() {
+                        write!(f, ":exclude={}", o.exclude.join(","))?;
+                    }
+                    return Ok(());
+                }
                 if o.per_channel {
                     f.write_str(":per-channel")?;
                 }
@@ -147,7 +192,7 @@ impl FromStr for Variant {
                     signed: true,
                     ..Default::default()
                 };
-                for r in rest {
+                for r in rest.iter().copied() {
                     match r {
                         "per-channel" => o.per_channel = true,
                         "per-tensor" => o.per_channel = false,
@@ -156,6 +201,22 @@ impl FromStr for Variant {
                         "unsigned" | "uint8" => o.signed = false,
                         "signed" => o.signed = true,
                         "conv" => o.conv = true,
+                        "static" => {
+                            o.calibration.get_or_insert(Calibration::MinMax);
+                        }
+                        "minmax" => o.calibration = Some(Calibration::MinMax),
+                        "percentile" => o.calibration = Some(Calibration::Percentile),
+                        "entropy" => o.calibration = Some(Calibration::Entropy),
+                        x if x.starts_with("min-cosine=") => {
+                            let t = number(Some(&&x["min-cosine=".len()..]), "min-cosine")?;
+                            if !(0.0..=1.0).contains(&t) {
+                                return Err(bad(
+                                    "min-cosine is between 0 (no target) and 1 (0.99 by default)",
+                                ));
+                            }
+                            o.min_cosine = Some(t);
+                            o.calibration.get_or_insert(Calibration::MinMax);
+                        }
                         x if x.starts_with("exclude=") => o.exclude.extend(
                             x["exclude=".len()..]
                                 .split(',')
@@ -164,6 +225,16 @@ impl FromStr for Variant {
                         ),
                         x => return Err(bad(&format!("unknown int8 option `{x}`"))),
                     }
+                }
+                if o.calibration.is_some()
+                    && (o.format == QuantFormat::Qdq || o.per_channel || o.conv || !o.signed)
+                    && rest.iter().any(|r| {
+                        matches!(*r, "qdq" | "per-channel" | "conv" | "unsigned" | "uint8")
+                    })
+                {
+                    return Err(bad(
+                        "static int8 is always QDQ, per-channel int8 weights, uint8 activations, Conv included: it takes only a calibration method, min-cosine and exclude",
+                    ));
                 }
                 Ok(Variant::Int8(o))
             }
@@ -223,6 +294,15 @@ impl Variant {
     /// One line on what the variant is and what to expect from it.
     pub fn describe(&self) -> String {
         match self {
+            Variant::Int8(Int8Options {
+                calibration: Some(c),
+                min_cosine,
+                ..
+            }) => format!(
+                "static int8 (QDQ: ONNX Runtime fuses it into QLinearConv/QLinearMatMul): per-channel int8 weights, uint8 activations with ranges calibrated ({}) on the sample data; layers returned to float until the outputs' cosine similarity reaches {}",
+                c.name(),
+                min_cosine.unwrap_or(quantize::DEFAULT_MIN_COSINE)
+            ),
             Variant::Int8(o) => format!(
                 "dynamic int8 ({}, {}, {} weights): activations quantized per request",
                 if o.format == QuantFormat::Qdq { "QDQ" } else { "operator form" },
@@ -392,6 +472,43 @@ pub struct Rewrite {
 /// Applies a rewrite variant to the model's bytes. Refuses with the reason when the variant
 /// does not apply (nothing to change) or the result would not be a valid graph.
 pub fn rewrite(model: &Model, variant: &Variant) -> Result<Rewrite> {
+    rewrite_with(model, variant, None)
+}
+
+/// Batch-1 requests of `data` to calibrate static int8 with (at most 32), or of data
+/// synthesized from the model's shapes when there is none (said in the coverage: the ranges
+/// are then guesses).
+fn calibration_requests(
+    model: &Model,
+    data: Option<&crate::data::SampleSet>,
+    cov: &mut Coverage,
+) -> Result<Vec<Vec<crate::tensor::Tensor>>> {
+    let synthesized;
+    let set = match data {
+        Some(d) => d,
+        None => {
+            synthesized = crate::data::synthesize(
+                model,
+                &crate::data::SynthOptions {
+                    samples: 16,
+                    ..Default::default()
+                },
+            )?;
+            cov.notes.push(
+                "calibrated on data synthesized from the model's shapes: the activation ranges are guesses; give sample data (--data) for ranges that fit real inputs".into(),
+            );
+            &synthesized
+        }
+    };
+    crate::data::requests(model, set, Some(1), 32)
+}
+
+/// [`rewrite`], with the sample data static int8 calibrates on.
+pub fn rewrite_with(
+    model: &Model,
+    variant: &Variant,
+    data: Option<&crate::data::SampleSet>,
+) -> Result<Rewrite> {
     let mut proto = decode_proto(&model.bytes, &model.info.path)?;
     let mut cov = Coverage::default();
     // prost keeps only the fields it knows (IR 10's node `overload` and `metadata_props` are
@@ -410,6 +527,10 @@ pub fn rewrite(model: &Model, variant: &Variant) -> Result<Rewrite> {
     crate::guard::catch(
         &format!("rewriting the model as {variant}"),
         || match variant {
+            Variant::Int8(o) if o.calibration.is_some() => {
+                let requests = calibration_requests(model, data, &mut cov)?;
+                quantize::calibrated(model, &mut proto, o, &requests, &mut cov)
+            }
             Variant::Int8(o) => quantize::dynamic(&mut proto, o, &mut cov),
             Variant::WeightInt8 { per_channel } => {
                 quantize::weight_only(&mut proto, *per_channel, &mut cov)
@@ -489,6 +610,15 @@ pub struct Built {
 /// Builds a variant of `model`: a rewrite, the same bytes at another ONNX Runtime level, or
 /// another file (which must take the same inputs).
 pub fn build(model: &Model, variant: &Variant) -> Result<Built> {
+    build_with(model, variant, None)
+}
+
+/// [`build`], with the sample data static int8 calibrates on.
+pub fn build_with(
+    model: &Model,
+    variant: &Variant,
+    data: Option<&crate::data::SampleSet>,
+) -> Result<Built> {
     let name = variant.to_string();
     match variant {
         Variant::OrtOpt(l) => Ok(Built {
@@ -510,7 +640,7 @@ pub fn build(model: &Model, variant: &Variant) -> Result<Built> {
             })
         }
         _ => {
-            let r = rewrite(model, variant)?;
+            let r = rewrite_with(model, variant, data)?;
             let path = model.info.path.with_file_name(format!(
                 "{}.{}.onnx",
                 model.info.name,

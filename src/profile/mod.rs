@@ -4,7 +4,11 @@
 //! (the median over the profiled requests), one request's timeline, and a Chrome trace of that
 //! request for Perfetto or chrome://tracing.
 
+pub mod diff;
+pub mod pass;
 pub mod roofline;
+
+pub use diff::{diff, Layers, ProfileDiff};
 
 use anyhow::{bail, Context, Result};
 use roofline::{Ceilings, Placement, Shape, Work};
@@ -88,12 +92,58 @@ pub struct ProfiledRun {
     pub nodes: Vec<NodeEvent>,
 }
 
-/// The profile of several requests: per node the median of its time in each request (a node
-/// run twice in a request counts once, summed), op types summed over their nodes.
+/// Each node's own time: a control-flow node (If, Loop, Scan) runs its subgraph's nodes
+/// inside its own span on the same thread, and they are profiled too, so their time is taken
+/// out of it (else it would count twice).
+fn self_times(nodes: &mut [NodeEvent]) {
+    let mut order: Vec<usize> = (0..nodes.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&nodes[a], &nodes[b]);
+        x.thread
+            .cmp(&y.thread)
+            .then(x.start_us.total_cmp(&y.start_us))
+            .then(y.dur_us.total_cmp(&x.dur_us))
+    });
+    // Timestamps are whole microseconds: a child may end up to one past its parent; a node
+    // that starts where another ends follows it.
+    const SLACK: f64 = 1.0;
+    let mut inner = vec![0.0; nodes.len()];
+    let mut stack: Vec<usize> = Vec::new();
+    for &i in &order {
+        let n = &nodes[i];
+        while let Some(&top) = stack.last() {
+            let p = &nodes[top];
+            let contains = p.thread == n.thread
+                && n.start_us >= p.start_us
+                && n.start_us < p.start_us + p.dur_us
+                && n.start_us + n.dur_us <= p.start_us + p.dur_us + SLACK;
+            if contains {
+                break;
+            }
+            stack.pop();
+        }
+        if let Some(&parent) = stack.last() {
+            inner[parent] += n.dur_us;
+        }
+        stack.push(i);
+    }
+    for (n, inside) in nodes.iter_mut().zip(inner) {
+        n.dur_us = (n.dur_us - inside).max(0.0);
+    }
+}
+
+/// The profile of several requests: per node the median of its own time in each request (a
+/// node run twice in a request counts once, summed; a control-flow node without the nodes of
+/// its subgraph), op types summed over their nodes.
 pub fn from_runs(engine: &str, runs: &[ProfiledRun]) -> Result<OpProfile> {
     if runs.is_empty() {
         bail!("the profile holds no request after the warm-up");
     }
+    let mut runs = runs.to_vec();
+    for r in &mut runs {
+        self_times(&mut r.nodes);
+    }
+    let runs = &runs[..];
     struct Seen {
         times: Vec<f64>,
         starts: Vec<f64>,
@@ -299,121 +349,15 @@ pub fn from_ort_trace(json: &[u8], warmup: usize, engine: &str) -> Result<OpProf
     from_runs(engine, &profiled)
 }
 
-/// One op type in a variant against the original: its nodes and time per request in each.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct OpDelta {
-    pub op: String,
-    pub nodes_before: usize,
-    pub nodes_after: usize,
-    pub us_before: f64,
-    pub us_after: f64,
-}
-
-impl OpDelta {
-    pub fn delta_us(&self) -> f64 {
-        self.us_after - self.us_before
+/// `name` in at most `max` characters: its end, where exporters put what tells nodes apart
+/// (`…/LayerNorm_0/Sub_1`).
+pub fn short_name(name: &str, max: usize) -> String {
+    let n = name.chars().count();
+    if n <= max {
+        return name.to_string();
     }
-}
-
-/// A variant's profile against the original's, op type by op type: what the rewrite added,
-/// removed and changed, in time per request. The deltas add up to the change in operator time;
-/// the change in the engine's own work is apart.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ProfileDiff {
-    pub variant: String,
-    pub ops: Vec<OpDelta>,
-    pub operators_before_us: f64,
-    pub operators_after_us: f64,
-    pub request_before_us: f64,
-    pub request_after_us: f64,
-}
-
-/// `after` (the variant `variant`) against `before` (the original), largest change first.
-pub fn diff(before: &OpProfile, after: &OpProfile, variant: &str) -> ProfileDiff {
-    let mut ops: BTreeMap<&str, OpDelta> = BTreeMap::new();
-    for (o, after_side) in before
-        .by_op
-        .iter()
-        .map(|o| (o, false))
-        .chain(after.by_op.iter().map(|o| (o, true)))
-    {
-        let d = ops.entry(&o.op).or_insert_with(|| OpDelta {
-            op: o.op.clone(),
-            nodes_before: 0,
-            nodes_after: 0,
-            us_before: 0.0,
-            us_after: 0.0,
-        });
-        if after_side {
-            d.nodes_after += o.nodes;
-            d.us_after += o.us;
-        } else {
-            d.nodes_before += o.nodes;
-            d.us_before += o.us;
-        }
-    }
-    let mut ops: Vec<OpDelta> = ops.into_values().collect();
-    ops.sort_by(|a, b| b.delta_us().abs().total_cmp(&a.delta_us().abs()));
-    ProfileDiff {
-        variant: variant.to_string(),
-        ops,
-        operators_before_us: before.operators_us,
-        operators_after_us: after.operators_us,
-        request_before_us: before.request_us,
-        request_after_us: after.request_us,
-    }
-}
-
-impl ProfileDiff {
-    /// The diff as the terminal shows it: a line per op type that changed, then the totals.
-    pub fn text(&self) -> String {
-        let ms = |us: f64| crate::format::ms(us / 1e3);
-        let mut out = format!(
-            "\n{} against the original, per request (median over the profiled requests):\n{:<28} {:>13} {:>13} {:>12}\n",
-            self.variant, "op type", "original", "variant", "change"
-        );
-        for d in self.ops.iter().filter(|d| d.delta_us().abs() > 0.0) {
-            let side = |n: usize, us: f64| {
-                if n == 0 {
-                    "-".to_string()
-                } else {
-                    format!("{n} x {}", ms(us / n as f64))
-                }
-            };
-            out += &format!(
-                "{:<28} {:>13} {:>13} {:>12}  {}\n",
-                d.op,
-                side(d.nodes_before, d.us_before),
-                side(d.nodes_after, d.us_after),
-                format!(
-                    "{}{}",
-                    if d.delta_us() >= 0.0 { "+" } else { "-" },
-                    ms(d.delta_us().abs())
-                ),
-                match (d.nodes_before, d.nodes_after) {
-                    (0, n) => format!("added: the {n} node(s) add {}", ms(d.us_after)),
-                    (n, 0) => format!("removed: the {n} node(s) took {}", ms(d.us_before)),
-                    _ if d.delta_us() < 0.0 => format!("faster by {}", ms(-d.delta_us())),
-                    _ => format!("slower by {}", ms(d.delta_us())),
-                }
-            );
-        }
-        let ops = self.operators_after_us - self.operators_before_us;
-        let own = (self.request_after_us - self.operators_after_us)
-            - (self.request_before_us - self.operators_before_us);
-        out += &format!(
-            "operators {} -> {} ({}{}); the engine's own work {}{}; a request {} -> {}\n",
-            ms(self.operators_before_us),
-            ms(self.operators_after_us),
-            if ops >= 0.0 { "+" } else { "-" },
-            ms(ops.abs()),
-            if own >= 0.0 { "+" } else { "-" },
-            ms(own.abs()),
-            ms(self.request_before_us),
-            ms(self.request_after_us)
-        );
-        out
-    }
+    let tail: String = name.chars().skip(n - (max - 1)).collect();
+    format!("…{tail}")
 }
 
 impl OpProfile {
@@ -482,21 +426,7 @@ impl OpProfile {
                 } else {
                     0.0
                 };
-                let name = if n.name.chars().count() > 36 {
-                    format!(
-                        "…{}",
-                        n.name
-                            .chars()
-                            .rev()
-                            .take(35)
-                            .collect::<Vec<_>>()
-                            .into_iter()
-                            .rev()
-                            .collect::<String>()
-                    )
-                } else {
-                    n.name.clone()
-                };
+                let name = short_name(&n.name, 36);
                 format!(
                     "{:<36} {:<18} {:>11} {:>5.1}% {:>9} {:>8} {:>7}  {:<28} {}",
                     name,
@@ -559,48 +489,6 @@ impl OpProfile {
 mod tests {
     use super::*;
 
-    /// Two requests after one warm-up: per node the median over requests, op types summed.
-    #[test]
-    fn a_diff_adds_up() {
-        let prof = |ops: &[(&str, usize, f64)], request: f64| OpProfile {
-            engine: "x".into(),
-            requests: 1,
-            request_us: request,
-            operators_us: ops.iter().map(|o| o.2).sum(),
-            nodes: Vec::new(),
-            by_op: ops
-                .iter()
-                .map(|&(op, nodes, us)| OpTypeTime {
-                    op: op.into(),
-                    nodes,
-                    us,
-                    share: 0.0,
-                })
-                .collect(),
-            ceilings: None,
-        };
-        let before = prof(&[("MatMul", 3, 90.0), ("Relu", 2, 10.0)], 120.0);
-        let after = prof(
-            &[
-                ("MatMulInteger", 3, 40.0),
-                ("DynamicQuantizeLinear", 3, 75.0),
-                ("Relu", 2, 10.0),
-            ],
-            150.0,
-        );
-        let d = diff(&before, &after, "int8");
-        assert_eq!(d.ops[0].op, "MatMul", "the largest change first");
-        let total: f64 = d.ops.iter().map(|o| o.delta_us()).sum();
-        assert_eq!(total, d.operators_after_us - d.operators_before_us);
-        let t = d.text();
-        assert!(t.contains("added: the 3 node(s) add 0.075 ms"), "{t}");
-        assert!(t.contains("removed: the 3 node(s) took 0.090 ms"), "{t}");
-        assert!(
-            !t.contains("Relu"),
-            "unchanged op types are not listed: {t}"
-        );
-    }
-
     #[test]
     fn reads_an_onnx_runtime_profile() {
         let ev = |cat: &str, name: &str, ts: f64, dur: f64, op: &str| {
@@ -631,6 +519,18 @@ mod tests {
         assert!((p.by_op[0].share - 40.0 / 52.0).abs() < 1e-12);
         let t: serde_json::Value = serde_json::from_str(&p.chrome_trace().unwrap()).unwrap();
         assert_eq!(t["traceEvents"].as_array().unwrap().len(), 3);
+        // An If whose branch's nodes run inside its span: its own time is what is left.
+        let trace = serde_json::json!([
+            ev("Session", "model_run", 0.0, 100.0, ""),
+            ev("Node", "if_kernel_time", 1.0, 80.0, "If"),
+            ev("Node", "if_then_conv_kernel_time", 5.0, 50.0, "Conv"),
+            ev("Node", "if_then_relu_kernel_time", 56.0, 25.0, "Relu"),
+            ev("Node", "after_kernel_time", 82.0, 10.0, "Add"),
+        ]);
+        let p = from_ort_trace(trace.to_string().as_bytes(), 0, "x").unwrap();
+        let t = |name: &str| p.nodes.iter().find(|n| n.name == name).unwrap().median_us;
+        assert_eq!((t("if"), t("if_then_conv"), t("after")), (5.0, 50.0, 10.0));
+        assert_eq!(p.operators_us, 90.0);
         let e = format!("{:#}", from_ort_trace(b"{}", 0, "x").unwrap_err());
         assert!(e.contains("not the JSON array"), "{e}");
         let e = format!("{:#}", from_ort_trace(b"[]", 0, "x").unwrap_err());

@@ -119,9 +119,32 @@ pub struct ProfileDoc {
     /// A variant's profile against this one (`profile --variant`), op type by op type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<crate::profile::ProfileDiff>,
+    /// The variant's own profile, when `diff` holds one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<crate::profile::OpProfile>,
 }
 
 impl ProfileDoc {
+    /// The document of a profiling pass.
+    pub fn of(
+        pass: crate::profile::pass::Pass,
+        environment: Option<Environment>,
+        model: Option<ModelInfo>,
+    ) -> ProfileDoc {
+        let (variant, diff) = match pass.variant {
+            Some((v, d)) => (Some(v), Some(d)),
+            None => (None, None),
+        };
+        ProfileDoc {
+            version: DOC_VERSION,
+            environment,
+            model,
+            profile: pass.profile,
+            diff,
+            variant,
+        }
+    }
+
     pub fn to_json(&self) -> Result<String> {
         Ok(serde_json::to_string_pretty(self)? + "\n")
     }

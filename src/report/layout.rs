@@ -60,7 +60,8 @@ impl Pages {
     }
 
     pub(super) fn heading(&mut self, s: &str) {
-        self.ensure(40.0);
+        // A heading keeps a few lines of what it heads on its page.
+        self.ensure(72.0);
         self.y += 8.0;
         self.cur.text_styled(
             MARGIN,

@@ -66,8 +66,8 @@ pub struct Study {
     pub notes: Vec<String>,
     /// Open-loop runs (`load --json`): measured against the queue model.
     pub load: Option<LoadDoc>,
-    /// Where the time goes (`profile --json`).
-    pub profile: Option<crate::profile::OpProfile>,
+    /// Where the time goes (`profile --json`), with a variant's diff when it has one.
+    pub profile: Option<ProfileDoc>,
 }
 
 impl Study {
@@ -111,9 +111,9 @@ impl Study {
             }
             Document::Profile(p) => {
                 let p = *p;
-                self.model = self.model.take().or(p.model);
-                self.environment = self.environment.take().or(p.environment);
-                self.profile = Some(p.profile);
+                self.model = self.model.take().or(p.model.clone());
+                self.environment = self.environment.take().or(p.environment.clone());
+                self.profile = Some(p);
             }
             Document::Load(l) => {
                 let l = *l;
@@ -197,15 +197,7 @@ impl Study {
                 name: ATTACHED_PROFILE,
                 mime: "application/json",
                 what: "The operator profile, as inferscope profile --json writes it",
-                bytes: ProfileDoc {
-                    version: doc::DOC_VERSION,
-                    environment: self.environment.clone(),
-                    model: self.model.clone(),
-                    profile: p.clone(),
-                    diff: None,
-                }
-                .to_json()?
-                .into_bytes(),
+                bytes: p.to_json()?.into_bytes(),
             });
         }
         if let Some(l) = &self.load {

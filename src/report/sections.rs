@@ -373,7 +373,8 @@ pub fn pages(study: &Study) -> Vec<String> {
         }
     }
 
-    if let Some(pr) = &study.profile {
+    if let Some(doc) = &study.profile {
+        let pr = &doc.profile;
         p.heading("Where the time goes");
         p.para(&format!(
             "{}: {} requests profiled in a pass of their own (profiling slows a run; none of these numbers enter the latency statistics). A request takes {}, of which operators {} ({:.0}%); the rest is the engine's own work.{}",
@@ -392,6 +393,38 @@ pub fn pages(study: &Study) -> Vec<String> {
         let (header, rows) = pr.hotspots(20);
         let rows: Vec<(String, Option<String>)> = rows.into_iter().map(|r| (r, None)).collect();
         p.table(&header, &rows, 4.4);
+        if let Some(d) = &doc.diff {
+            p.heading(&format!(
+                "{}: what changed, operator by operator",
+                d.variant
+            ));
+            p.para(
+                &format!(
+                    "The variant profiled the same way, per request (medians). {}.",
+                    d.totals()
+                ),
+                8.0,
+                "#333",
+            );
+            let (header, rows) = d.ops_table();
+            let rows: Vec<(String, Option<String>)> = rows.into_iter().map(|r| (r, None)).collect();
+            p.table(&header, &rows, 5.5);
+            let layers: Vec<(String, Option<String>)> =
+                d.layers_table(12).into_iter().map(|r| (r, None)).collect();
+            if !layers.is_empty() {
+                p.table(
+                    "by layer of the original graph (what each became, node by node)",
+                    &layers,
+                    5.5,
+                );
+            }
+            if !d.reasons.is_empty() {
+                p.para(d.why(), 8.0, "#111");
+                for r in &d.reasons {
+                    p.para(&format!("- {r}"), 8.0, "#333");
+                }
+            }
+        }
     }
 
     p.heading("Methods");

@@ -23,6 +23,10 @@ use std::time::Instant;
 pub struct CompareSettings {
     pub int8: bool,
     pub int8_options: Int8Options,
+    /// Static int8 (QDQ, calibrated on the data), with its method and fidelity target.
+    pub static_int8: bool,
+    pub calibration: crate::optimize::Calibration,
+    pub min_cosine: f64,
     pub weight_int8: bool,
     pub fp16: bool,
     pub prune: bool,
@@ -47,6 +51,9 @@ impl Default for CompareSettings {
                 signed: true,
                 ..Default::default()
             },
+            static_int8: false,
+            calibration: crate::optimize::Calibration::MinMax,
+            min_cosine: crate::optimize::quantize::DEFAULT_MIN_COSINE,
             weight_int8: false,
             fp16: false,
             prune: false,
@@ -70,6 +77,15 @@ impl CompareSettings {
         let mut v = Vec::new();
         if self.int8 {
             v.push(Variant::Int8(self.int8_options.clone()));
+        }
+        if self.static_int8 {
+            v.push(Variant::Int8(Int8Options {
+                signed: true,
+                calibration: Some(self.calibration),
+                min_cosine: (self.min_cosine != crate::optimize::quantize::DEFAULT_MIN_COSINE)
+                    .then_some(self.min_cosine),
+                ..Default::default()
+            }));
         }
         if self.weight_int8 {
             v.push(Variant::WeightInt8 {
@@ -108,6 +124,13 @@ impl CompareSettings {
         };
         for v in variants {
             match v {
+                Variant::Int8(o) if o.calibration.is_some() => {
+                    self.static_int8 = true;
+                    self.calibration = o.calibration.unwrap_or_default();
+                    self.min_cosine = o
+                        .min_cosine
+                        .unwrap_or(crate::optimize::quantize::DEFAULT_MIN_COSINE);
+                }
                 Variant::Int8(o) => {
                     self.int8 = true;
                     self.int8_options = o.clone();
@@ -187,9 +210,8 @@ impl InferscopeApp {
     }
 
     pub(super) fn start_compare(&mut self) {
-        if self.is_comparing() || self.is_running() {
-            self.errors
-                .push("wait for the running benchmark to finish (or cancel it) first".into());
+        if self.busy() {
+            self.errors.push(super::BUSY.into());
             return;
         }
         let variants = self.saved.compare.variants();

@@ -111,6 +111,29 @@ impl InferscopeApp {
                             });
                             ui.end_row();
                         }
+                        ui.checkbox(&mut s.static_int8, "int8 (static)").on_hover_text("Conv, MatMul and Gemm in int8 with activation ranges calibrated on the data (QDQ, which ONNX Runtime fuses into QLinearConv/QLinearMatMul: the fast CPU path for convolutions). Layers go back to float, the most harmful first, until every output keeps the cosine similarity below.");
+                        ui.horizontal(|ui| {
+                            use crate::optimize::Calibration;
+                            let l = ui.label("ranges by");
+                            egui::ComboBox::from_id_salt("calibration")
+                                .selected_text(s.calibration.name())
+                                .show_ui(ui, |ui| {
+                                    for (c, tip) in [
+                                        (Calibration::MinMax, "the smallest and largest value seen"),
+                                        (Calibration::Percentile, "the 0.01% and 99.99% percentiles: outliers clipped"),
+                                        (Calibration::Entropy, "the threshold whose 8-bit histogram stays closest to the float one (KL divergence)"),
+                                    ] {
+                                        ui.selectable_value(&mut s.calibration, c, c.name()).on_hover_text(tip);
+                                    }
+                                })
+                                .response
+                                .labelled_by(l.id);
+                            let l = ui.label("min cosine");
+                            ui.add(egui::DragValue::new(&mut s.min_cosine).range(0.0..=1.0).speed(0.001).fixed_decimals(3))
+                                .labelled_by(l.id)
+                                .on_hover_text("The fidelity target: every output's cosine similarity with the float model's, on the sample data (0: no target)");
+                        });
+                        ui.end_row();
                         ui.checkbox(&mut s.weight_int8, "weight-only int8").on_hover_text("int8 weights turned back into float by DequantizeLinear: a file about 4x smaller. tract folds that at load (same speed); ONNX Runtime keeps the DequantizeLinear nodes and pays for them on every request (measured 0.4x on the CNN)");
                         ui.label(RichText::new("smaller file, same math").small().weak());
                         ui.end_row();
@@ -254,8 +277,9 @@ impl InferscopeApp {
             i.percentile.label(),
             i.latency_target_ms
         ));
+        let mut profile = None;
         egui::Grid::new("verdicts")
-            .num_columns(3)
+            .num_columns(4)
             .spacing([12.0, 3.0])
             .show(ui, |ui| {
                 if let Some(o) = original {
@@ -283,9 +307,23 @@ impl InferscopeApp {
                         _ => String::new(),
                     });
                     ui.label(RichText::new(verdict.text).color(color));
+                    if v.error.is_none()
+                        && ui
+                            .small_button("Where the time goes")
+                            .on_hover_text(format!(
+                                "Where the time goes in {} against the original, layer by layer (Operators tab)",
+                                v.name
+                            ))
+                            .clicked()
+                    {
+                        profile = Some(v.name.clone());
+                    }
                     ui.end_row();
                 }
             });
+        if let Some(v) = profile {
+            self.command(Command::OpsForVariant(v));
+        }
     }
 
     fn compare_table_ui(&mut self, ui: &mut egui::Ui, cmp: &Comparison) {
@@ -562,6 +600,9 @@ impl InferscopeApp {
                                     .small()
                                     .weak(),
                             );
+                        }
+                        for n in &c.notes {
+                            ui.label(RichText::new(format!("note: {n}")).small());
                         }
                     }
                     if let Some(f) = &v.fidelity {

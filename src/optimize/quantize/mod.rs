@@ -6,13 +6,15 @@
 use super::graph::*;
 use super::prune::Chains;
 use super::{node_id, Coverage, Int8Options, QuantFormat, Reordered};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use tract_onnx::pb;
 
+mod calibrate;
 mod emit;
 mod math;
 mod pairs;
+pub(crate) mod qdq;
 #[cfg(test)]
 mod tests;
 
@@ -113,7 +115,8 @@ fn plan(n: &pb::NodeProto, scope: &Scope, o: &Int8Options) -> Option<Plan> {
             Some(Plan::MatMul { w, bias })
         }
         _ => {
-            if attr_i(n, "group", 1) != 1 {
+            // QLinearConv takes groups (depthwise convolutions); ConvInteger does not.
+            if attr_i(n, "group", 1) != 1 && o.calibration.is_none() {
                 return Some(Plan::Skip("grouped convolution is not quantized".into()));
             }
             Some(Plan::Conv {
@@ -144,8 +147,12 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
         bail!("int8 needs ONNX opset 11 or later (DynamicQuantizeLinear); this model imports no ai.onnx opset (only {})", other_domains(m));
     }
     if opset < 11 {
-        bail!("int8 needs ONNX opset 11 or later (DynamicQuantizeLinear); this model uses opset {opset}");
+        raise_opset(m, 11)?;
+        cov.notes.push(format!(
+            "ONNX opset {opset} raised to 11 (DynamicQuantizeLinear needs it); every operator of this model keeps its meaning across those versions"
+        ));
     }
+    let opset = default_opset(m);
     if o.format == QuantFormat::Qdq && o.per_channel && opset < 13 {
         bail!("per-channel QDQ needs ONNX opset 13 or later (DequantizeLinear axis); this model uses opset {opset}: use per-tensor");
     }
@@ -315,6 +322,227 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
     )?;
     remove_unused(g);
     Ok(())
+}
+
+/// The fidelity target static int8 meets by default: cosine similarity of every float output
+/// with the float model's, over the calibration samples.
+pub const DEFAULT_MIN_COSINE: f64 = 0.99;
+
+/// The lowest cosine similarity over the float outputs of `candidate` against `reference`
+/// (per output, every request's values end to end); top-1 agreement of integer outputs when
+/// there is no float one.
+fn output_score(
+    model: &crate::model::Model,
+    candidate: &pb::ModelProto,
+    reference: &[Vec<crate::engine::Output>],
+    requests: &[Vec<crate::tensor::Tensor>],
+) -> Result<f64> {
+    use crate::engine::Output;
+    let (mut e, _) = calibrate::with_outputs(model, candidate, &[])?;
+    let outputs = reference.first().map_or(0, |r| r.len());
+    let mut dot = vec![0f64; outputs];
+    let mut na = vec![0f64; outputs];
+    let mut nb = vec![0f64; outputs];
+    let mut float = vec![false; outputs];
+    let (mut same, mut total) = (0usize, 0usize);
+    for (r, want) in requests.iter().zip(reference) {
+        let got = crate::guard::catch("running the int8 model", || e.run(r))?;
+        for (k, (a, b)) in want.iter().zip(&got).enumerate() {
+            let (Output::Tensor(a), Output::Tensor(b)) = (a, b) else {
+                continue;
+            };
+            if a.shape != b.shape {
+                bail!(
+                    "the int8 model's output {k} has shape {:?}, the float model's {:?}",
+                    b.shape,
+                    a.shape
+                );
+            }
+            let is_float = matches!(
+                a.data,
+                crate::tensor::TensorData::F32(_) | crate::tensor::TensorData::F64(_)
+            );
+            let (x, y) = (a.to_f64_vec(), b.to_f64_vec());
+            if is_float {
+                float[k] = true;
+                for (p, q) in x.iter().zip(&y) {
+                    dot[k] += p * q;
+                    na[k] += p * p;
+                    nb[k] += q * q;
+                }
+            } else {
+                same += x.iter().zip(&y).filter(|(p, q)| p == q).count();
+                total += x.len();
+            }
+        }
+    }
+    let cosines: Vec<f64> = (0..outputs)
+        .filter(|&k| float[k])
+        .map(|k| {
+            if na[k] == 0.0 && nb[k] == 0.0 {
+                1.0
+            } else {
+                dot[k] / (na[k].sqrt() * nb[k].sqrt()).max(f64::MIN_POSITIVE)
+            }
+        })
+        .collect();
+    Ok(if cosines.is_empty() {
+        same as f64 / total.max(1) as f64
+    } else {
+        cosines.into_iter().fold(1.0, f64::min)
+    })
+}
+
+/// How much each layer alone in int8 moves the outputs: 1 - the score of [`output_score`]
+/// with only that layer quantized (its input, weight and, where read by other nodes, its
+/// output), on at most 4 of the requests.
+#[allow(clippy::too_many_arguments)]
+fn harm_alone(
+    model: &crate::model::Model,
+    original: &pb::ModelProto,
+    o: &Int8Options,
+    ranges: &HashMap<String, (f32, f32)>,
+    layers: &[qdq::Layer],
+    vnni: bool,
+    reference: &[Vec<crate::engine::Output>],
+    requests: &[Vec<crate::tensor::Tensor>],
+) -> Result<HashMap<String, f64>> {
+    let n = requests.len().min(4);
+    let all: Vec<String> = layers.iter().map(|l| l.id.clone()).collect();
+    let mut harm = HashMap::new();
+    for l in layers {
+        let others: Vec<String> = all.iter().filter(|id| **id != l.id).cloned().collect();
+        let mut alone = original.clone();
+        qdq::rewrite(
+            &mut alone,
+            o,
+            ranges,
+            &others,
+            vnni,
+            &mut Coverage::default(),
+        )?;
+        let score = output_score(model, &alone, &reference[..n], &requests[..n])?;
+        harm.insert(l.id.clone(), 1.0 - score);
+    }
+    Ok(harm)
+}
+
+/// Static int8 (QDQ): activation ranges calibrated on `requests` (batch-1 requests of the
+/// sample data), then, while the outputs' cosine similarity with the float model's is under
+/// `o.min_cosine` ([`DEFAULT_MIN_COSINE`] by default), layers returned to float, the one that
+/// alone in int8 moves the outputs most first (one at a time, then in growing steps).
+pub fn calibrated(
+    model: &crate::model::Model,
+    m: &mut pb::ModelProto,
+    o: &Int8Options,
+    requests: &[Vec<crate::tensor::Tensor>],
+    cov: &mut Coverage,
+) -> Result<()> {
+    let how = o.calibration.unwrap_or_default();
+    let opset = default_opset(m);
+    if opset < 11 {
+        raise_opset(m, 11)?;
+        cov.notes.push(format!(
+            "ONNX opset {opset} raised to 11; every operator of this model keeps its meaning across those versions"
+        ));
+    }
+    if default_opset(m) < 13 {
+        cov.notes.push(format!(
+            "opset {} has no per-channel DequantizeLinear: weights have one scale per tensor",
+            default_opset(m)
+        ));
+    }
+    let layers = qdq::plan_layers(m, o, &[]).quantized;
+    if layers.is_empty() {
+        // The rewrite below lists what was left and why.
+        return qdq::rewrite(m, o, &HashMap::new(), &[], true, cov).map(|_| ());
+    }
+    let mut tensors: Vec<String> = Vec::new();
+    for l in &layers {
+        for t in [&l.x, &l.out] {
+            if !tensors.contains(t) {
+                tensors.push(t.clone());
+            }
+        }
+    }
+    let ranges = calibrate::ranges(model, m, &tensors, requests, how)?;
+    let vnni = crate::environment::cpu_isa()
+        .iter()
+        .any(|i| i.contains("VNNI"));
+    let target = o.min_cosine.unwrap_or(DEFAULT_MIN_COSINE);
+    let reference: Vec<Vec<crate::engine::Output>> = {
+        let (mut e, _) = calibrate::with_outputs(model, m, &[])?;
+        requests.iter().map(|r| e.run(r)).collect::<Result<_>>()?
+    };
+    let original = m.clone();
+    let mut returned: Vec<String> = Vec::new();
+    let mut ranking: Option<Vec<String>> = None;
+    for round in 0.. {
+        let mut candidate = original.clone();
+        let mut c = Coverage::default();
+        let quantized = qdq::rewrite(&mut candidate, o, &ranges, &returned, vnni, &mut c)?;
+        if quantized.is_empty() {
+            bail!(
+                "static int8 calibrated by {} cannot keep the outputs' cosine similarity at {target} on this model: with all {} layers returned to float nothing is left to quantize (try another calibration method, lower the target with min-cosine, or use dynamic int8)",
+                how.name(),
+                layers.len()
+            );
+        }
+        check_structure(candidate.graph.as_ref().context("no graph")?)?;
+        let score = output_score(model, &candidate, &reference, requests)?;
+        let met = score >= target;
+        if met || round >= 24 {
+            c.notes.append(&mut cov.notes);
+            c.notes.push(format!(
+                "static int8, activations calibrated by {} on {}{}: outputs' cosine similarity {score:.4} with the float model {} the target {target}{}",
+                how.name(),
+                crate::format::plural(requests.len() as u64, "sample"),
+                if vnni { "" } else { "; weights in 7 bits (this CPU has no VNNI)" },
+                if met { "meets" } else { "misses" },
+                if returned.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " with {} of {} layers returned to float, most harmful first: {}",
+                        returned.len(),
+                        layers.len(),
+                        returned.join(", ")
+                    )
+                }
+            ));
+            *cov = Coverage {
+                notes: c.notes,
+                changed: c.changed,
+                skipped: c.skipped,
+                ..std::mem::take(cov)
+            };
+            *m = candidate;
+            return Ok(());
+        }
+        let order = match &ranking {
+            Some(r) => r.clone(),
+            None => {
+                let harm = harm_alone(
+                    model, &original, o, &ranges, &quantized, vnni, &reference, requests,
+                )?;
+                let mut r: Vec<String> = quantized.iter().map(|l| l.id.clone()).collect();
+                r.sort_by(|a, b| harm[b].total_cmp(&harm[a]));
+                ranking = Some(r.clone());
+                r
+            }
+        };
+        // One layer at a time at first, then in growing steps.
+        let step = (returned.len() / 2).max(1);
+        returned.extend(
+            order
+                .iter()
+                .filter(|id| !returned.contains(id))
+                .take(step)
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+    }
+    unreachable!()
 }
 
 /// Weight-only int8: float weights of MatMul/Gemm/Conv/Gather become int8 with a scale, and a

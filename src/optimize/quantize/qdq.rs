@@ -1,0 +1,362 @@
+//! Static int8 in the QDQ form ONNX Runtime fuses into its integer kernels (QLinearConv,
+//! QLinearMatMul, QGemm): each Conv, MatMul and Gemm of the main graph reads its activation
+//! through QuantizeLinear -> DequantizeLinear with a calibrated uint8 scale, its weight as
+//! per-channel int8 through DequantizeLinear, its bias as int32 at the product of the two
+//! scales, and its output (after a ReLU that follows it alone) is quantized the same way, so
+//! that consecutive layers hand each other uint8 tensors.
+
+use super::*;
+use anyhow::Context;
+use std::collections::HashSet;
+
+/// A layer static int8 quantizes: its node, the activation it reads, and the tensor it
+/// hands on (its output, or that of the ReLU that alone follows it).
+#[derive(Clone, Debug)]
+pub(crate) struct Layer {
+    pub(crate) id: String,
+    pub(crate) op: String,
+    pub(crate) x: String,
+    pub(crate) out: String,
+    /// Its output is quantized too (not when it is a graph output: those stay exact).
+    pub(crate) quantize_out: bool,
+    index: usize,
+    activation: Option<usize>,
+}
+
+/// What static int8 does with the main graph's layers.
+#[derive(Default)]
+pub(crate) struct Layers {
+    pub(crate) quantized: Vec<Layer>,
+    /// (node, op, why) of the weight layers left in float.
+    pub(crate) left: Vec<(String, String, String)>,
+}
+
+/// The layers of the main graph static int8 takes, and the ones it leaves with the reason.
+pub(crate) fn plan_layers(m: &pb::ModelProto, o: &Int8Options, returned: &[String]) -> Layers {
+    let mut l = Layers::default();
+    let Some(g) = &m.graph else {
+        return l;
+    };
+    let scope = Scope::child(&Scope::default(), g);
+    let uses = use_counts(g);
+    let outputs: HashSet<&str> = g.output.iter().map(|o| o.name.as_str()).collect();
+    let static_o = Int8Options {
+        conv: true,
+        ..o.clone()
+    };
+    // Who reads each tensor: a layer output is quantized for its readers, so not when the
+    // only ones are weight layers returned to float.
+    let mut readers: HashMap<&str, Vec<&pb::NodeProto>> = HashMap::new();
+    for n in &g.node {
+        for i in &n.input {
+            readers.entry(i.as_str()).or_default().push(n);
+        }
+    }
+    let is_returned = |n: &pb::NodeProto| {
+        returned.contains(&node_id(n))
+            && matches!(
+                plan(n, &scope, &static_o),
+                Some(Plan::MatMul { .. } | Plan::Conv { .. })
+            )
+    };
+    for (i, n) in g.node.iter().enumerate() {
+        let id = node_id(n);
+        match plan(n, &scope, &static_o) {
+            None => continue,
+            Some(Plan::Skip(why)) => {
+                l.left.push((id, n.op_type.clone(), why));
+                continue;
+            }
+            Some(_) => {}
+        }
+        let out = n.output[0].clone();
+        // A ReLU that alone reads the layer's output is fused into it.
+        let activation = (uses.get(&out) == Some(&1) && !outputs.contains(out.as_str()))
+            .then(|| {
+                g.node
+                    .iter()
+                    .position(|c| c.op_type == "Relu" && is_default_domain(c) && c.input[0] == out)
+            })
+            .flatten();
+        let fused_out = activation.map(|a| g.node[a].output[0].clone());
+        if returned.contains(&id) {
+            l.left.push((
+                id,
+                n.op_type.clone(),
+                "returned to float: it moved the outputs most (the fidelity target)".into(),
+            ));
+            continue;
+        }
+        let out = fused_out.unwrap_or(out);
+        let read_quantized = readers
+            .get(out.as_str())
+            .is_some_and(|r| r.iter().any(|n| !is_returned(n)));
+        l.quantized.push(Layer {
+            id,
+            op: n.op_type.clone(),
+            x: n.input[0].clone(),
+            quantize_out: !outputs.contains(out.as_str()) && read_quantized,
+            out,
+            index: i,
+            activation,
+        });
+    }
+    for sub in g.node.iter().filter(|n| !subgraphs_of(n).is_empty()) {
+        l.left.push((
+            node_id(sub),
+            sub.op_type.clone(),
+            "its subgraphs stay float: static int8 covers the main graph".into(),
+        ));
+    }
+    l
+}
+
+fn subgraphs_of(n: &pb::NodeProto) -> Vec<&pb::GraphProto> {
+    n.attribute
+        .iter()
+        .flat_map(|a| a.g.iter().chain(a.graphs.iter()))
+        .collect()
+}
+
+/// uint8 scale and zero point of the range `(lo, hi)` (which holds 0).
+pub(crate) fn uint8_params((lo, hi): (f32, f32)) -> (f32, u8) {
+    let scale = ((hi - lo) / 255.0).max(f32::MIN_POSITIVE);
+    (scale, (-lo / scale).round().clamp(0.0, 255.0) as u8)
+}
+
+/// Rewrites `m` with the layers of [`plan_layers`] in static int8, activation ranges from
+/// `ranges` (by tensor name). `vnni`: the CPU multiplies u8 x s8 without 16-bit pair sums,
+/// so weights take the full int8 range; without it they keep 7 bits, as the dynamic path
+/// does, so that no pair saturates.
+pub(crate) fn rewrite(
+    m: &mut pb::ModelProto,
+    o: &Int8Options,
+    ranges: &HashMap<String, (f32, f32)>,
+    returned: &[String],
+    vnni: bool,
+    cov: &mut Coverage,
+) -> Result<Vec<Layer>> {
+    let opset = default_opset(m);
+    let per_channel = opset >= 13;
+    let Layers {
+        quantized: layers,
+        left,
+    } = plan_layers(m, o, returned);
+    for (id, op, why) in left {
+        cov.skip(&id, &op, why);
+    }
+    let Some(g) = m.graph.as_mut() else {
+        bail!("the model has no graph")
+    };
+    let scope = Scope::child(&Scope::default(), g);
+    let mut names = Names::of(g);
+    let at_node: HashMap<usize, &Layer> = layers.iter().map(|l| (l.index, l)).collect();
+    let at_activation: HashMap<usize, &Layer> = layers
+        .iter()
+        .filter_map(|l| l.activation.map(|a| (a, l)))
+        .collect();
+    let range = |t: &str| -> Result<(f32, f32)> {
+        ranges
+            .get(t)
+            .copied()
+            .with_context(|| format!("no calibrated range for `{t}`"))
+    };
+    let old = std::mem::take(&mut g.node);
+    let mut nodes: Vec<pb::NodeProto> = Vec::with_capacity(old.len() * 2);
+    let mut inits: Vec<pb::TensorProto> = Vec::new();
+    // Float tensor -> the name of its dequantized uint8 copy.
+    let mut dequantized: HashMap<String, String> = HashMap::new();
+    // QuantizeLinear then DequantizeLinear of `src` into `dst`, at the range of `t`.
+    let qdq = |t: &str,
+               src: &str,
+               dst: &str,
+               names: &mut Names,
+               nodes: &mut Vec<pb::NodeProto>,
+               inits: &mut Vec<pb::TensorProto>|
+     -> Result<(f32, u8)> {
+        let (s, z) = uint8_params(range(t)?);
+        let (sn, zn, qn) = (
+            names.fresh(&format!("{t}_scale")),
+            names.fresh(&format!("{t}_zero_point")),
+            names.fresh(&format!("{t}_quantized")),
+        );
+        inits.push(f32_tensor(&sn, &[], &[s]));
+        inits.push(u8_tensor(&zn, &[], &[z]));
+        nodes.push(node(
+            "QuantizeLinear",
+            &names.fresh(&format!("{t}_QuantizeLinear")),
+            &[src, &sn, &zn],
+            &[&qn],
+            vec![],
+        ));
+        nodes.push(node(
+            "DequantizeLinear",
+            &names.fresh(&format!("{t}_DequantizeLinear")),
+            &[&qn, &sn, &zn],
+            &[dst],
+            vec![],
+        ));
+        Ok((s, z))
+    };
+    for (i, n) in old.into_iter().enumerate() {
+        if let Some(l) = at_node.get(&i) {
+            // The activation, quantized once for every layer that reads it.
+            let x_dq = match dequantized.get(&l.x) {
+                Some(d) => d.clone(),
+                None => {
+                    let d = names.fresh(&format!("{}_dequantized", l.x));
+                    qdq(&l.x, &l.x, &d, &mut names, &mut nodes, &mut inits)?;
+                    dequantized.insert(l.x.clone(), d.clone());
+                    d
+                }
+            };
+            let (sx, _) = uint8_params(range(&l.x)?);
+            let Some(p) = plan(
+                &n,
+                &scope,
+                &Int8Options {
+                    conv: true,
+                    ..o.clone()
+                },
+            ) else {
+                bail!("layer {} is no longer a weight layer", l.id)
+            };
+            let (w, axis, bias, conv) = match p {
+                Plan::MatMul { w, bias } => (w, 1usize, bias, false),
+                Plan::Conv { w, bias } => {
+                    let b = bias.map(|b| match scope.weight(&b) {
+                        Some(c) => Bias::Const(c),
+                        None => Bias::Input(b),
+                    });
+                    (w, 0usize, b, true)
+                }
+                Plan::Skip(why) => bail!("layer {}: {why}", l.id),
+            };
+            let qmax: Vec<f32> = if vnni {
+                vec![127.0]
+            } else if conv {
+                vec![CONV_QMAX]
+            } else {
+                signed_range(&w, per_channel)
+            };
+            let q = quantize(&w, axis, per_channel, true, &qmax);
+            let [wq, ws, wz] = q.tensors(&mut names, &l.id, &w.dims, false);
+            let w_dq = names.fresh(&format!("{}_weight_dequantized", l.id));
+            let attrs = if q.scales.len() > 1 {
+                vec![attr_int("axis", axis as i64)]
+            } else {
+                vec![]
+            };
+            nodes.push(node(
+                "DequantizeLinear",
+                &names.fresh(&format!("{}_weight_DequantizeLinear", l.id)),
+                &[&wq.name, &ws.name, &wz.name],
+                &[&w_dq],
+                attrs,
+            ));
+            let mut bytes_after = q.bytes();
+            inits.extend([wq, ws, wz]);
+            // A constant bias in int32 at the activation's scale times the weight's.
+            let b_in = match bias {
+                None => None,
+                Some(Bias::Input(name)) => Some(name),
+                Some(Bias::Const(b)) => {
+                    let scales: Vec<f32> = (0..b.len())
+                        .map(|c| sx * q.scales[if q.scales.len() > 1 { c } else { 0 }])
+                        .collect();
+                    let bq: Vec<i32> = b
+                        .data
+                        .iter()
+                        .zip(&scales)
+                        .map(|(v, s)| {
+                            (v / s).round().clamp(i32::MIN as f32, i32::MAX as f32) as i32
+                        })
+                        .collect();
+                    let (qn, sn, zn, dn) = (
+                        names.fresh(&format!("{}_bias_quantized", l.id)),
+                        names.fresh(&format!("{}_bias_scale", l.id)),
+                        names.fresh(&format!("{}_bias_zero_point", l.id)),
+                        names.fresh(&format!("{}_bias_dequantized", l.id)),
+                    );
+                    let dims = [b.len() as i64];
+                    inits.push(i32_tensor(&qn, &dims, &bq));
+                    inits.push(f32_tensor(&sn, &dims, &scales));
+                    inits.push(i32_tensor(&zn, &dims, &vec![0; b.len()]));
+                    bytes_after += 8 * b.len() as u64;
+                    nodes.push(node(
+                        "DequantizeLinear",
+                        &names.fresh(&format!("{}_bias_DequantizeLinear", l.id)),
+                        &[&qn, &sn, &zn],
+                        &[&dn],
+                        vec![attr_int("axis", 0)],
+                    ));
+                    Some(dn)
+                }
+            };
+            let mut n2 = n.clone();
+            n2.input = vec![x_dq, w_dq];
+            if let Some(b) = b_in {
+                n2.input.push(b);
+            }
+            if n2.op_type == "Gemm" {
+                // The weight is laid out [K, N] with alpha applied, the bias with beta.
+                n2.attribute
+                    .retain(|a| !matches!(a.name.as_str(), "transB" | "alpha" | "beta"));
+            }
+            let to_quantize = l.quantize_out && l.activation.is_none();
+            if to_quantize {
+                n2.output[0] = names.fresh(&format!("{}_float", l.out));
+            }
+            let float_out = n2.output[0].clone();
+            nodes.push(n2);
+            if to_quantize {
+                qdq(
+                    &l.out, &float_out, &l.out, &mut names, &mut nodes, &mut inits,
+                )?;
+                dequantized.insert(l.out.clone(), l.out.clone());
+            }
+            let (xr, or) = (range(&l.x)?, range(&l.out).ok());
+            cov.change(
+                &l.id,
+                &l.op,
+                format!(
+                    "static int8: {} weight {:?}{}; input uint8 over [{:.3}, {:.3}]{}",
+                    if q.scales.len() > 1 {
+                        "per-channel int8"
+                    } else {
+                        "per-tensor int8"
+                    },
+                    w.dims,
+                    if vnni {
+                        ""
+                    } else {
+                        " (7-bit: no VNNI here, so no u8 x s8 pair saturates)"
+                    },
+                    xr.0,
+                    xr.1,
+                    match (l.quantize_out, or) {
+                        (true, Some(r)) => format!(", output uint8 over [{:.3}, {:.3}]", r.0, r.1),
+                        _ => ", output float (a graph output, or read only by float layers)".into(),
+                    }
+                ),
+                4 * w.len() as u64,
+                bytes_after,
+            );
+        } else if let Some(l) = at_activation.get(&i).filter(|l| l.quantize_out) {
+            let mut n2 = n.clone();
+            n2.output[0] = names.fresh(&format!("{}_float", l.out));
+            let float_out = n2.output[0].clone();
+            nodes.push(n2);
+            qdq(
+                &l.out, &float_out, &l.out, &mut names, &mut nodes, &mut inits,
+            )?;
+            dequantized.insert(l.out.clone(), l.out.clone());
+        } else {
+            nodes.push(n);
+        }
+    }
+    g.node = nodes;
+    g.initializer.extend(inits);
+    remove_unused(g);
+    Ok(layers)
+}

@@ -1,0 +1,114 @@
+//! One profiling pass as the CLI and the window run it: the model's operators on one engine,
+//! a variant's the same way and the diff between them, then this machine's ceilings.
+
+use super::{diff, Layers, OpProfile, ProfileDiff};
+use crate::engine::{EngineKind, EngineOptions};
+use crate::model::Model;
+use crate::optimize::Variant;
+use crate::tensor::Tensor;
+use anyhow::{bail, Result};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What to profile.
+pub struct Request<'a> {
+    pub model: &'a Model,
+    /// One request's inputs.
+    pub inputs: &'a [Tensor],
+    pub kind: EngineKind,
+    pub options: &'a EngineOptions,
+    pub warmup: usize,
+    pub requests: usize,
+    /// A variant to profile the same way and diff against the model.
+    pub variant: Option<&'a Variant>,
+    /// The sample data (static int8 calibrates on it).
+    pub samples: Option<&'a crate::data::SampleSet>,
+    /// Whether to measure this machine's ceilings and place the nodes on the roofline.
+    pub ceilings: bool,
+}
+
+/// What a pass found.
+pub struct Pass {
+    pub profile: OpProfile,
+    /// The variant's profile and its diff against the model's.
+    pub variant: Option<(OpProfile, ProfileDiff)>,
+}
+
+fn one(
+    kind: EngineKind,
+    model: &Model,
+    options: &EngineOptions,
+    inputs: &[Tensor],
+    warmup: usize,
+    requests: usize,
+) -> Result<OpProfile> {
+    match kind {
+        EngineKind::Ort => {
+            let (trace, engine) =
+                crate::engine::ort::profile(model, options, inputs, warmup, requests)?;
+            super::from_ort_trace(&trace, warmup, &engine)
+        }
+        EngineKind::Tract => {
+            let (runs, engine) =
+                crate::engine::tract::profile(model, options, inputs, warmup, requests)?;
+            super::from_runs(&engine, &runs)
+        }
+    }
+}
+
+/// Runs the pass; `step` hears what is under way, `cancel` stops it between steps.
+pub fn run(r: &Request, cancel: &AtomicBool, step: &mut dyn FnMut(String)) -> Result<Pass> {
+    if r.requests == 0 || r.requests > 100_000 {
+        bail!(
+            "the requests to profile must be between 1 and 100000 (got {})",
+            r.requests
+        );
+    }
+    let stopped = || -> Result<()> {
+        if cancel.load(Ordering::Relaxed) {
+            bail!("cancelled");
+        }
+        Ok(())
+    };
+    step(format!(
+        "profiling {} requests after {} warm-up (a session of its own: profiling slows it, so no latency statistics come from it)",
+        r.requests, r.warmup
+    ));
+    let mut profile = one(r.kind, r.model, r.options, r.inputs, r.warmup, r.requests)?;
+    stopped()?;
+    let mut variant = match r.variant {
+        Some(v) => {
+            step(format!("building the variant {v}"));
+            let built = crate::optimize::build_with(r.model, v, r.samples)?;
+            let mut o = r.options.clone();
+            if let Some(l) = built.opt_level {
+                o.opt_level = l;
+            }
+            stopped()?;
+            step(format!("profiling the variant {} the same way", built.name));
+            let q = one(r.kind, &built.model, &o, r.inputs, r.warmup, r.requests)?;
+            let layers = Layers::of(&crate::model::decode_proto(
+                &r.model.bytes,
+                &r.model.info.path,
+            )?);
+            let d = diff(
+                &profile,
+                &q,
+                &built.name,
+                &layers,
+                &crate::environment::cpu_isa(),
+            );
+            Some((q, d))
+        }
+        None => None,
+    };
+    stopped()?;
+    if r.ceilings {
+        step("measuring this machine's ceilings (a 512x512 MatMul, a 256 MiB copy)".into());
+        let c = super::roofline::measure(r.kind, r.options)?;
+        profile.place(c.clone());
+        if let Some((q, _)) = &mut variant {
+            q.place(c);
+        }
+    }
+    Ok(Pass { profile, variant })
+}
