@@ -1158,6 +1158,7 @@ fn optimize_writes_variants_and_never_over_the_original() {
         "optimize",
         mlp.to_str().unwrap(),
         "--int8",
+        "dynamic",
         "--per-channel",
         "-o",
         q.to_str().unwrap(),
@@ -2168,7 +2169,8 @@ fn static_int8_from_the_command_line_calibrates_and_runs_as_integer_convolutions
         "optimize",
         cnn.to_str().unwrap(),
         "--int8",
-        "--static",
+        "static",
+        "--calibration",
         "percentile",
         "--data",
         data.to_str().unwrap(),
@@ -2229,7 +2231,7 @@ fn static_int8_from_the_command_line_calibrates_and_runs_as_integer_convolutions
                 "optimize",
                 cnn.to_str().unwrap(),
                 "--int8",
-                "--static",
+                "static",
                 "--data",
                 data.to_str().unwrap(),
                 "-o",
@@ -2244,12 +2246,55 @@ fn static_int8_from_the_command_line_calibrates_and_runs_as_integer_convolutions
             "optimize",
             cnn.to_str().unwrap(),
             "--int8",
-            "--static",
+            "static",
             "--min-cosine",
             "1.5",
             "-o",
             dir.path().join("bad.onnx").to_str().unwrap(),
         ]),
         &["--min-cosine is between 0 (no target) and 1 (got 1.5)"],
+    );
+    // --int8 alone: both forms built and timed here, the faster kept, and the written model
+    // is the one the note names.
+    let auto = dir.path().join("cnn.auto.onnx");
+    let printed = succeeds(&run(&[
+        "optimize",
+        cnn.to_str().unwrap(),
+        "--int8",
+        "--data",
+        data.to_str().unwrap(),
+        "-o",
+        auto.to_str().unwrap(),
+    ]));
+    assert!(
+        printed.contains("int8 chosen by measuring on onnxruntime")
+            && printed.contains("float ")
+            && printed.contains("dynamic ")
+            && printed.contains("static "),
+        "{printed}"
+    );
+    let ops: Value =
+        serde_json::from_slice(&run(&["inspect", "--json", auto.to_str().unwrap()]).stdout)
+            .unwrap();
+    if printed.contains("kept static") {
+        assert!(ops["op_histogram"]["QuantizeLinear"].as_u64().unwrap() > 0);
+    } else {
+        assert!(printed.contains("kept dynamic"), "{printed}");
+        assert!(ops["op_histogram"]["MatMulInteger"].as_u64().unwrap() > 0);
+    }
+    // Neither form applies to a tree ensemble: both reasons.
+    fails_with(
+        &run(&[
+            "optimize",
+            root("assets/forest.onnx").to_str().unwrap(),
+            "--int8",
+            "-o",
+            dir.path().join("f.onnx").to_str().unwrap(),
+        ]),
+        &[
+            "int8:auto does not apply to forest",
+            "dynamic (int8): no layer with constant float weights it quantizes",
+            "static (int8): no layer with constant float weights it quantizes",
+        ],
     );
 }

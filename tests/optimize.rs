@@ -876,7 +876,8 @@ fn cosine(a: &Tensor, b: &Tensor) -> f64 {
 /// a max error under 5% of the output's range).
 #[test]
 fn static_int8_on_a_conv_model_and_a_transformer_block_stays_within_the_stated_error() {
-    // Conv 3->8 + ReLU, depthwise Conv 8 (group 8) + ReLU, Conv 8->4 with a bias.
+    // Conv 3->8 + BatchNormalization + ReLU, depthwise Conv 8 (group 8) + ReLU, Conv 8->4
+    // with a bias.
     let mut g = pb::GraphProto::default();
     g.input.push(value_info("x", &[-1, 3, 16, 16]));
     g.output.push(value_info("y", &[-1, 4, 12, 12]));
@@ -885,12 +886,27 @@ fn static_int8_on_a_conv_model_and_a_transformer_block_stays_within_the_stated_e
         ("w2", vec![8, 1, 3, 3], 0.5),
         ("w3", vec![4, 8, 1, 1], 0.9),
         ("b3", vec![4], 1.3),
+        ("bn_scale", vec![8], 2.1),
+        ("bn_bias", vec![8], 2.5),
+        ("bn_mean", vec![8], 2.9),
     ] {
         g.initializer
             .push(f32_tensor(name, &dims, &wave(&dims, seed)));
     }
+    g.initializer.push(f32_tensor(
+        "bn_var",
+        &[8],
+        &[0.5, 1.0, 1.5, 2.0, 0.7, 0.9, 1.1, 1.3],
+    ));
     g.node
-        .push(node("Conv", "c1", &["x", "w1"], &["h1"], vec![]));
+        .push(node("Conv", "c1", &["x", "w1"], &["h0"], vec![]));
+    g.node.push(node(
+        "BatchNormalization",
+        "bn",
+        &["h0", "bn_scale", "bn_bias", "bn_mean", "bn_var"],
+        &["h1"],
+        vec![],
+    ));
     g.node.push(node("Relu", "r1", &["h1"], &["a1"], vec![]));
     g.node.push(node(
         "Conv",
@@ -953,7 +969,14 @@ fn static_int8_on_a_conv_model_and_a_transformer_block_stays_within_the_stated_e
     g.initializer.retain(|i| i.name != "perm");
     let block = built(g);
 
-    for (m, quantized) in [(&conv, 3), (&block, 4)] {
+    // The same convolutions at opset 12: no per-channel DequantizeLinear there, so the
+    // weights and biases take one scale per tensor.
+    let conv12 = {
+        let mut p = pb::ModelProto::decode(conv.bytes.as_slice()).unwrap();
+        p.opset_import[0].version = 12;
+        Model::from_bytes(&conv.info.path, p.encode_to_vec()).unwrap()
+    };
+    for (m, quantized) in [(&conv, 3), (&conv12, 3), (&block, 4)] {
         let set = data::synthesize(
             m,
             &SynthOptions {
@@ -975,6 +998,27 @@ fn static_int8_on_a_conv_model_and_a_transformer_block_stays_within_the_stated_e
             .changed
             .iter()
             .all(|c| c.note.starts_with("static int8")));
+        if !std::ptr::eq(m, &block) {
+            assert!(
+                cov.notes
+                    .iter()
+                    .any(|n| n.starts_with("1 BatchNormalization node(s) folded")),
+                "{:?}",
+                cov.notes
+            );
+        }
+        if std::ptr::eq(m, &conv12) {
+            assert!(
+                cov.changed
+                    .iter()
+                    .all(|c| c.note.contains("per-tensor int8"))
+                    && cov
+                        .notes
+                        .iter()
+                        .any(|n| n.contains("opset 12 has no per-channel")),
+                "{cov:?}"
+            );
+        }
         assert!(
             cov.notes
                 .iter()

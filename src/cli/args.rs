@@ -93,6 +93,13 @@ pub enum RuntimeAction {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum Int8Mode {
+    Auto,
+    Dynamic,
+    Static,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq)]
 pub enum CalibrationArg {
     Minmax,
     Percentile,
@@ -109,9 +116,13 @@ pub enum FormatArg {
 #[command(group(clap::ArgGroup::new("rewrite").required(true).args(["int8", "weight_int8", "fp16", "prune", "trees", "max_depth"])))]
 pub struct OptimizeArgs {
     pub model: PathBuf,
-    /// Dynamic int8 quantization of MatMul/Gemm weights (activations quantized per request).
-    #[arg(long)]
-    pub int8: bool,
+    /// int8: `auto` (the default) builds dynamic and static, holds both to the fidelity
+    /// target and keeps the one that runs fastest here; `dynamic` quantizes MatMul/Gemm
+    /// weights with activations quantized per request; `static` quantizes Conv/MatMul/Gemm
+    /// with activation ranges calibrated on --data (QDQ, which ONNX Runtime fuses into
+    /// QLinearConv/QLinearMatMul).
+    #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, default_missing_value = "auto")]
+    pub int8: Option<Int8Mode>,
     /// One scale per output channel instead of one per tensor (int8, weight-int8).
     #[arg(long)]
     pub per_channel: bool,
@@ -127,14 +138,20 @@ pub struct OptimizeArgs {
     /// Leave these nodes (name, or first output name) in float.
     #[arg(long, value_name = "NODE", num_args = 1..)]
     pub exclude: Vec<String>,
-    /// Static int8 (with --int8): QDQ that ONNX Runtime fuses into QLinearConv/QLinearMatMul,
-    /// activation ranges calibrated on --data by this method (Conv included, per-channel int8
-    /// weights, uint8 activations).
-    #[arg(long = "static", value_enum, value_name = "METHOD", num_args = 0..=1, default_missing_value = "minmax", requires = "int8")]
-    pub calibration: Option<CalibrationArg>,
-    /// Static int8's fidelity target: layers are returned to float, most harmful first, until
-    /// every output's cosine similarity with the float model's reaches this (default 0.99).
-    #[arg(long, value_name = "C", requires = "calibration")]
+    /// How static int8 learns activation ranges from the data: minmax, percentile (outliers
+    /// clipped) or entropy (the threshold keeping the 8-bit histogram closest to the float one).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "METHOD",
+        default_value = "minmax",
+        requires = "int8"
+    )]
+    pub calibration: CalibrationArg,
+    /// The fidelity target: every output's cosine similarity with the float model's on the
+    /// data (static int8 returns layers to float, most harmful first, until it holds; auto
+    /// refuses a form that misses it). Default 0.99; 0: no target.
+    #[arg(long, value_name = "C", requires = "int8")]
     pub min_cosine: Option<f64>,
     /// Sample data to calibrate static int8 on (.npy/.npz/.csv); without it, data synthesized
     /// from the model's shapes (the ranges are then guesses).

@@ -1,6 +1,6 @@
 //! `inferscope optimize`: write a variant of a model and say what changed.
 
-use super::args::{CalibrationArg, FormatArg, OptimizeArgs};
+use super::args::{CalibrationArg, FormatArg, Int8Mode, OptimizeArgs};
 use crate::fsutil::write_atomic;
 use crate::model::Model;
 use anyhow::{bail, Result};
@@ -9,7 +9,12 @@ use std::path::Path;
 impl OptimizeArgs {
     fn variant(&self) -> Result<crate::optimize::Variant> {
         use crate::optimize::{Int8Options, QuantFormat, Variant};
-        Ok(if self.int8 {
+        Ok(if let Some(mode) = self.int8 {
+            let calibration = match self.calibration {
+                CalibrationArg::Minmax => crate::optimize::Calibration::MinMax,
+                CalibrationArg::Percentile => crate::optimize::Calibration::Percentile,
+                CalibrationArg::Entropy => crate::optimize::Calibration::Entropy,
+            };
             Variant::Int8(Int8Options {
                 per_channel: self.per_channel,
                 format: match self.format {
@@ -19,12 +24,12 @@ impl OptimizeArgs {
                 signed: !self.unsigned,
                 conv: self.conv,
                 exclude: self.exclude.clone(),
-                calibration: self.calibration.map(|c| match c {
-                    CalibrationArg::Minmax => crate::optimize::Calibration::MinMax,
-                    CalibrationArg::Percentile => crate::optimize::Calibration::Percentile,
-                    CalibrationArg::Entropy => crate::optimize::Calibration::Entropy,
-                }),
+                calibration: match mode {
+                    Int8Mode::Dynamic => None,
+                    Int8Mode::Static | Int8Mode::Auto => Some(calibration),
+                },
                 min_cosine: self.min_cosine,
+                auto: mode == Int8Mode::Auto,
             })
         } else if self.weight_int8 {
             Variant::WeightInt8 {

@@ -251,6 +251,10 @@ fn cosine(a: &[f64], b: &[f64]) -> f64 {
     }
 }
 
+/// The class axis of an output whose scores are independent (Sigmoid): a prediction per sample
+/// only for `[N, C]`; a map of probabilities (a text detector's `[N, 1, H, W]`) has no top-1.
+pub const PER_SAMPLE: i64 = i64::MIN;
+
 /// The model's outputs that hold class scores, whose argmax is a prediction, with their class
 /// axis: made by Softmax or LogSoftmax (their axis), or Sigmoid, read by ArgMax/ArgMin/TopK
 /// (their axis), or named like probabilities, logits, scores or classes (the last axis). Any
@@ -280,7 +284,7 @@ pub fn class_outputs(model: &Model) -> std::collections::HashMap<String, i64> {
             let made = match n.op_type.as_str() {
                 // Before opset 13 Softmax's axis defaults to 1 (the rest flattened behind it).
                 "Softmax" | "LogSoftmax" => Some(axis(n, if opset >= 13 { -1 } else { 1 })),
-                "Sigmoid" => Some(-1),
+                "Sigmoid" => Some(PER_SAMPLE),
                 _ => None,
             };
             if let Some(a) = made {
@@ -348,6 +352,7 @@ pub fn compare_output(
         // their class axis), or per sample when labels come with the data.
         match class_axis {
             _ if is_int(t) => predictions(t),
+            Some(PER_SAMPLE) => predictions(t),
             Some(a) => predictions_along(t, a).or_else(|| predictions(t)),
             None if labels.is_some() => predictions(t),
             None => None,
@@ -593,6 +598,10 @@ mod tests {
             .summary()
             .contains("top-1 agreement 66.67% (of 3 positions)"));
         assert_eq!(predictions_along(&a, 1), Some(vec![0, 1]));
+        // A Sigmoid's map of independent probabilities has no top-1.
+        let map = Tensor::new(vec![1, 1, 2, 3], TensorData::F32(vec![0.1; 6])).unwrap();
+        let f = compare_output("sigmoid_0.tmp_0", &map, &map, None, Some(PER_SAMPLE));
+        assert_eq!(f.top1_agreement, None);
         assert_eq!(predictions_along(&a, -1), Some(vec![0, 1, 0]));
         let m = crate::model::Model::load(
             &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/mlp.onnx"),

@@ -69,6 +69,9 @@ pub struct Int8Options {
     /// Static int8's fidelity target: the outputs' cosine similarity with the float model's
     /// ([`quantize::DEFAULT_MIN_COSINE`] when unset).
     pub min_cosine: Option<f64>,
+    /// Build dynamic and static int8 and keep the one that runs fastest on this machine
+    /// among those that meet the fidelity target.
+    pub auto: bool,
 }
 
 /// One variant of the model being compared.
@@ -93,7 +96,7 @@ pub enum Variant {
 }
 
 pub const SPELLINGS: &str = "int8[:per-channel][:qdq][:unsigned][:conv][:exclude=NODE,NODE], \
-int8:static[:minmax|:percentile|:entropy][:min-cosine=C], \
+int8:static[:minmax|:percentile|:entropy][:min-cosine=C], int8:auto[:min-cosine=C], \
 weight-int8[:per-channel], fp16, prune:S[:structured|:per-layer], trees:K, max-depth:D, \
 ort:disabled|basic|extended|all, file:PATH";
 
@@ -111,6 +114,16 @@ impl fmt::Display for Variant {
         match self {
             Variant::Int8(o) => {
                 f.write_str("int8")?;
+                if o.auto {
+                    f.write_str(":auto")?;
+                    if let Some(c) = o.calibration.filter(|c| *c != Calibration::MinMax) {
+                        write!(f, ":{}", c.name())?;
+                    }
+                    if let Some(t) = o.min_cosine {
+                        write!(f, ":min-cosine={t}")?;
+                    }
+                    return Ok(());
+                }
                 if let Some(c) = o.calibration {
                     f.write_str(":static")?;
                     if c != Calibration::MinMax {
@@ -204,6 +217,7 @@ impl FromStr for Variant {
                         "static" => {
                             o.calibration.get_or_insert(Calibration::MinMax);
                         }
+                        "auto" => o.auto = true,
                         "minmax" => o.calibration = Some(Calibration::MinMax),
                         "percentile" => o.calibration = Some(Calibration::Percentile),
                         "entropy" => o.calibration = Some(Calibration::Entropy),
@@ -215,7 +229,9 @@ impl FromStr for Variant {
                                 ));
                             }
                             o.min_cosine = Some(t);
-                            o.calibration.get_or_insert(Calibration::MinMax);
+                            if !o.auto {
+                                o.calibration.get_or_insert(Calibration::MinMax);
+                            }
                         }
                         x if x.starts_with("exclude=") => o.exclude.extend(
                             x["exclude=".len()..]
@@ -294,6 +310,14 @@ impl Variant {
     /// One line on what the variant is and what to expect from it.
     pub fn describe(&self) -> String {
         match self {
+            Variant::Int8(Int8Options {
+                auto: true,
+                min_cosine,
+                ..
+            }) => format!(
+                "int8 as this machine runs it fastest: dynamic and static built, each held to the outputs' cosine similarity {} with the float model, timed against the float model, the faster kept",
+                min_cosine.unwrap_or(quantize::DEFAULT_MIN_COSINE)
+            ),
             Variant::Int8(Int8Options {
                 calibration: Some(c),
                 min_cosine,
@@ -527,6 +551,10 @@ pub fn rewrite_with(
     crate::guard::catch(
         &format!("rewriting the model as {variant}"),
         || match variant {
+            Variant::Int8(o) if o.auto => {
+                let requests = calibration_requests(model, data, &mut cov)?;
+                quantize::chosen(model, &mut proto, o, &requests, &mut cov)
+            }
             Variant::Int8(o) if o.calibration.is_some() => {
                 let requests = calibration_requests(model, data, &mut cov)?;
                 quantize::calibrated(model, &mut proto, o, &requests, &mut cov)

@@ -452,6 +452,14 @@ pub fn calibrated(
             default_opset(m)
         ));
     }
+    if let Some(g) = m.graph.as_mut() {
+        let folded = qdq::fold_batchnorm(g);
+        if folded > 0 {
+            cov.notes.push(format!(
+                "{folded} BatchNormalization node(s) folded into the Conv before them (the same function), so that each quantized Conv is the whole layer"
+            ));
+        }
+    }
     let layers = qdq::plan_layers(m, o, &[]).quantized;
     if layers.is_empty() {
         // The rewrite below lists what was left and why.
@@ -543,6 +551,159 @@ pub fn calibrated(
         );
     }
     unreachable!()
+}
+
+/// Median time of each engine over `rounds` interleaved runs of `inputs` (after 3 warm-up runs
+/// each), microseconds.
+fn interleaved_p50(
+    engines: &mut [Box<dyn crate::engine::Engine>],
+    inputs: &[crate::tensor::Tensor],
+    rounds: usize,
+) -> Result<Vec<f64>> {
+    let prepared: Vec<crate::engine::Prepared> = engines
+        .iter_mut()
+        .map(|e| e.prepare(inputs))
+        .collect::<Result<_>>()?;
+    let mut times = vec![Vec::with_capacity(rounds); engines.len()];
+    for round in 0..rounds + 3 {
+        for (k, e) in engines.iter_mut().enumerate() {
+            let t = std::time::Instant::now();
+            e.run_prepared(&prepared[k])?;
+            if round >= 3 {
+                times[k].push(t.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+    }
+    Ok(times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        })
+        .collect())
+}
+
+/// int8 chosen by measuring on this machine: dynamic (with `o`'s options) and static
+/// (calibrated, with its fidelity target) built; dynamic held to the same target; each timed
+/// at batch 1 against the float model, interleaved; the faster of those that meet the target
+/// kept, and the coverage says what was measured and why.
+pub fn chosen(
+    model: &crate::model::Model,
+    m: &mut pb::ModelProto,
+    o: &Int8Options,
+    requests: &[Vec<crate::tensor::Tensor>],
+    cov: &mut Coverage,
+) -> Result<()> {
+    let target = o.min_cosine.unwrap_or(DEFAULT_MIN_COSINE);
+    calibrate::check_data(requests)?;
+    let reference: Vec<Vec<crate::engine::Output>> = {
+        let (mut e, _) = calibrate::with_outputs(model, m, &[])?;
+        requests.iter().map(|r| e.run(r)).collect::<Result<_>>()?
+    };
+    let mut why_not: Vec<String> = Vec::new();
+    let mut candidates: Vec<(&str, pb::ModelProto, Coverage, f64)> = Vec::new();
+    let forms = [
+        (
+            "dynamic",
+            Int8Options {
+                auto: false,
+                calibration: None,
+                ..o.clone()
+            },
+        ),
+        (
+            "static",
+            Int8Options {
+                auto: false,
+                calibration: Some(o.calibration.unwrap_or_default()),
+                exclude: Vec::new(),
+                ..o.clone()
+            },
+        ),
+    ];
+    for (name, form) in forms {
+        let mut p = m.clone();
+        let mut c = Coverage::default();
+        let built = if form.calibration.is_some() {
+            calibrated(model, &mut p, &form, requests, &mut c)
+        } else {
+            dynamic(&mut p, &form, &mut c)
+        };
+        match built {
+            Ok(()) if c.changed.is_empty() => why_not.push(format!(
+                "{name}: {}",
+                c.skipped
+                    .first()
+                    .map(|s| format!("{} ({}): {}", s.node, s.op, s.note))
+                    .unwrap_or_else(|| "no layer with constant float weights it quantizes".into())
+            )),
+            Ok(()) => {
+                let score = output_score(model, &p, &reference, requests)?;
+                if score >= target {
+                    candidates.push((name, p, c, score));
+                } else {
+                    why_not.push(format!(
+                        "{name}: the outputs' cosine similarity {score:.4} is under the target {target}"
+                    ));
+                }
+            }
+            Err(e) => why_not.push(format!("{name}: {e:#}")),
+        }
+    }
+    if candidates.is_empty() {
+        // Nothing changed: the rewrite's caller says "does not apply" with these reasons.
+        for w in &why_not {
+            let (form, why) = w.split_once(": ").unwrap_or(("int8", w));
+            cov.skip(form, "int8", why.to_string());
+        }
+        return Ok(());
+    }
+    let float = calibrate::with_outputs(model, m, &[])?.0;
+    let engine_name = float.version();
+    let mut engines = vec![float];
+    for (_, p, _, _) in &candidates {
+        engines.push(calibrate::with_outputs(model, p, &[])?.0);
+    }
+    let p50 = interleaved_p50(&mut engines, &requests[0], 20)?;
+    let best = (0..candidates.len())
+        .min_by(|&a, &b| p50[a + 1].total_cmp(&p50[b + 1]))
+        .unwrap_or(0);
+    let measured = candidates
+        .iter()
+        .enumerate()
+        .map(|(k, (name, _, _, score))| {
+            format!(
+                "{name} {} (cosine {score:.4})",
+                crate::format::ms(p50[k + 1] / 1e3)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (name, p, mut c, _) = candidates.swap_remove(best);
+    let faster = p50[0] / p50[best + 1];
+    c.notes.append(&mut cov.notes);
+    c.notes.push(format!(
+        "int8 chosen by measuring on {engine_name} (median of 20 interleaved runs at batch 1): float {}, {measured}; kept {name}, {}{}",
+        crate::format::ms(p50[0] / 1e3),
+        if faster >= 1.0 {
+            format!("{faster:.2}x the float model's speed")
+        } else {
+            format!("though at {faster:.2}x it is slower than the float model here")
+        },
+        if why_not.is_empty() {
+            String::new()
+        } else {
+            format!("; not taken: {}", why_not.join("; "))
+        }
+    ));
+    *cov = Coverage {
+        notes: c.notes,
+        changed: c.changed,
+        skipped: c.skipped,
+        ..std::mem::take(cov)
+    };
+    *m = p;
+    Ok(())
 }
 
 /// Weight-only int8: float weights of MatMul/Gemm/Conv/Gather become int8 with a scale, and a

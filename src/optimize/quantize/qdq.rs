@@ -118,6 +118,106 @@ fn subgraphs_of(n: &pb::NodeProto) -> Vec<&pb::GraphProto> {
         .collect()
 }
 
+/// Folds each BatchNormalization that alone reads a Conv's output into that Conv (constant
+/// weight read by it alone, constant statistics, inference mode): w' = w x s per output
+/// channel and b' = (b - mean) x s + beta, with s = gamma / sqrt(var + epsilon). The same
+/// function with one node fewer, so that the quantized Conv is the whole layer (ONNX Runtime
+/// fuses BatchNormalization into a float Conv, but not across QuantizeLinear). Returns how
+/// many were folded.
+pub(crate) fn fold_batchnorm(g: &mut pb::GraphProto) -> usize {
+    let scope = Scope::child(&Scope::default(), g);
+    let uses = use_counts(g);
+    let outputs: HashSet<String> = g.output.iter().map(|o| o.name.clone()).collect();
+    let mut names = Names::of(g);
+    let mut folded: Vec<(usize, usize)> = Vec::new();
+    let mut new_inits = Vec::new();
+    for (ci, c) in g.node.iter().enumerate() {
+        if c.op_type != "Conv" || !is_default_domain(c) || c.input.len() < 2 {
+            continue;
+        }
+        let out = &c.output[0];
+        if uses.get(out) != Some(&1) || outputs.contains(out) || uses.get(&c.input[1]) != Some(&1) {
+            continue;
+        }
+        let Some(bi) = g.node.iter().position(|n| {
+            n.op_type == "BatchNormalization"
+                && is_default_domain(n)
+                && n.input.first() == Some(out)
+                && n.output.len() == 1
+                && attr_i(n, "training_mode", 0) == 0
+        }) else {
+            continue;
+        };
+        let bn = &g.node[bi];
+        let (Some(w), Some(gamma), Some(beta), Some(mean), Some(var)) = (
+            scope.weight(&c.input[1]),
+            bn.input.get(1).and_then(|t| scope.weight(t)),
+            bn.input.get(2).and_then(|t| scope.weight(t)),
+            bn.input.get(3).and_then(|t| scope.weight(t)),
+            bn.input.get(4).and_then(|t| scope.weight(t)),
+        ) else {
+            continue;
+        };
+        let m = w.dims[0] as usize;
+        if [&gamma, &beta, &mean, &var].iter().any(|t| t.len() != m) {
+            continue;
+        }
+        let bias = match c.input.get(2).filter(|b| !b.is_empty()) {
+            Some(b) => match scope.weight(b) {
+                Some(b) if b.len() == m => b.data,
+                _ => continue,
+            },
+            None => vec![0.0; m],
+        };
+        let eps = attr_f(bn, "epsilon", 1e-5);
+        let s: Vec<f32> = (0..m)
+            .map(|k| gamma.data[k] / (var.data[k] + eps).sqrt())
+            .collect();
+        let per = w.len() / m;
+        let wd: Vec<f32> = w
+            .data
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v * s[i / per])
+            .collect();
+        let bd: Vec<f32> = (0..m)
+            .map(|k| (bias[k] - mean.data[k]) * s[k] + beta.data[k])
+            .collect();
+        let (wn, bn_name) = (
+            names.fresh(&format!("{}_folded_weight", node_id(c))),
+            names.fresh(&format!("{}_folded_bias", node_id(c))),
+        );
+        new_inits.push(f32_tensor(&wn, &w.dims, &wd));
+        new_inits.push(f32_tensor(&bn_name, &[m as i64], &bd));
+        folded.push((ci, bi));
+    }
+    let count = folded.len();
+    let mut drop_nodes = HashSet::new();
+    for (k, (ci, bi)) in folded.into_iter().enumerate() {
+        let bn_out = g.node[bi].output[0].clone();
+        let (wn, bname) = (
+            new_inits[2 * k].name.clone(),
+            new_inits[2 * k + 1].name.clone(),
+        );
+        let c = &mut g.node[ci];
+        c.input.truncate(2);
+        c.input[1] = wn;
+        c.input.push(bname);
+        c.output[0] = bn_out;
+        drop_nodes.insert(bi);
+    }
+    let old = std::mem::take(&mut g.node);
+    g.node = old
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !drop_nodes.contains(i))
+        .map(|(_, n)| n)
+        .collect();
+    g.initializer.extend(new_inits);
+    remove_unused(g);
+    count
+}
+
 /// uint8 scale and zero point of the range `(lo, hi)` (which holds 0).
 pub(crate) fn uint8_params((lo, hi): (f32, f32)) -> (f32, u8) {
     let scale = ((hi - lo) / 255.0).max(f32::MIN_POSITIVE);
@@ -278,17 +378,25 @@ pub(crate) fn rewrite(
                         names.fresh(&format!("{}_bias_zero_point", l.id)),
                         names.fresh(&format!("{}_bias_dequantized", l.id)),
                     );
-                    let dims = [b.len() as i64];
-                    inits.push(i32_tensor(&qn, &dims, &bq));
-                    inits.push(f32_tensor(&sn, &dims, &scales));
-                    inits.push(i32_tensor(&zn, &dims, &vec![0; b.len()]));
-                    bytes_after += 8 * b.len() as u64;
+                    inits.push(i32_tensor(&qn, &[b.len() as i64], &bq));
+                    // One scale per channel with per-channel weights (opset 13's axis), else
+                    // one for the tensor.
+                    let axis = if q.scales.len() > 1 {
+                        inits.push(f32_tensor(&sn, &[b.len() as i64], &scales));
+                        inits.push(i32_tensor(&zn, &[b.len() as i64], &vec![0; b.len()]));
+                        vec![attr_int("axis", 0)]
+                    } else {
+                        inits.push(f32_tensor(&sn, &[], &scales[..1]));
+                        inits.push(i32_tensor(&zn, &[], &[0]));
+                        vec![]
+                    };
+                    bytes_after += 4 * b.len() as u64;
                     nodes.push(node(
                         "DequantizeLinear",
                         &names.fresh(&format!("{}_bias_DequantizeLinear", l.id)),
                         &[&qn, &sn, &zn],
                         &[&dn],
-                        vec![attr_int("axis", 0)],
+                        axis,
                     ));
                     Some(dn)
                 }
