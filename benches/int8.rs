@@ -68,8 +68,13 @@ fn compare(
     let mut plan = Plan {
         engines: vec![EngineKind::Ort],
         batch_sizes: batches.iter().map(|&b| Some(b)).collect(),
-        warmup: Warmup::Iterations(20),
-        stop: StopRule::Iterations(300),
+        warmup: Warmup::Iterations(10),
+        // About 2 s per run, at least 30 requests, at most 6 s (the detector at batch 32).
+        stop: StopRule::MinTime {
+            min_time: std::time::Duration::from_secs(2),
+            min_iterations: 30,
+            max_time: Some(std::time::Duration::from_secs(6)),
+        },
         ..Plan::default()
     };
     plan.engine_options.intra_threads = threads;
