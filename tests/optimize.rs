@@ -876,11 +876,11 @@ fn cosine(a: &Tensor, b: &Tensor) -> f64 {
 /// a max error under 5% of the output's range).
 #[test]
 fn static_int8_on_a_conv_model_and_a_transformer_block_stays_within_the_stated_error() {
-    // Conv 3->8 + BatchNormalization + ReLU, depthwise Conv 8 (group 8) + ReLU, Conv 8->4
-    // with a bias.
+    // Conv 3->8 + BatchNormalization + ReLU, depthwise Conv 8 (group 8) + ReLU, a residual
+    // Add (int8 too: its output feeds a Conv), Conv 8->4 with a bias.
     let mut g = pb::GraphProto::default();
     g.input.push(value_info("x", &[-1, 3, 16, 16]));
-    g.output.push(value_info("y", &[-1, 4, 12, 12]));
+    g.output.push(value_info("y", &[-1, 4, 14, 14]));
     for (name, dims, seed) in [
         ("w1", vec![8, 3, 3, 3], 0.1),
         ("w2", vec![8, 1, 3, 3], 0.5),
@@ -913,11 +913,21 @@ fn static_int8_on_a_conv_model_and_a_transformer_block_stays_within_the_stated_e
         "dw",
         &["a1", "w2"],
         &["h2"],
-        vec![graph::attr_int("group", 8)],
+        vec![
+            graph::attr_int("group", 8),
+            pb::AttributeProto {
+                name: "pads".into(),
+                r#type: pb::attribute_proto::AttributeType::Ints as i32,
+                ints: vec![1, 1, 1, 1],
+                ..Default::default()
+            },
+        ],
     ));
     g.node.push(node("Relu", "r2", &["h2"], &["a2"], vec![]));
     g.node
-        .push(node("Conv", "c3", &["a2", "w3", "b3"], &["y"], vec![]));
+        .push(node("Add", "res", &["a1", "a2"], &["s"], vec![]));
+    g.node
+        .push(node("Conv", "c3", &["s", "w3", "b3"], &["y"], vec![]));
     let conv = built(g);
 
     // A transformer block: projections, attention, output projection, residual.
@@ -976,7 +986,7 @@ fn static_int8_on_a_conv_model_and_a_transformer_block_stays_within_the_stated_e
         p.opset_import[0].version = 12;
         Model::from_bytes(&conv.info.path, p.encode_to_vec()).unwrap()
     };
-    for (m, quantized) in [(&conv, 3), (&conv12, 3), (&block, 4)] {
+    for (m, quantized) in [(&conv, 4), (&conv12, 4), (&block, 4)] {
         let set = data::synthesize(
             m,
             &SynthOptions {
@@ -999,6 +1009,10 @@ fn static_int8_on_a_conv_model_and_a_transformer_block_stays_within_the_stated_e
             .iter()
             .all(|c| c.note.starts_with("static int8")));
         if !std::ptr::eq(m, &block) {
+            assert!(cov
+                .changed
+                .iter()
+                .any(|c| c.node == "res" && c.note == "static int8: uint8 inputs and output"));
             assert!(
                 cov.notes
                     .iter()
@@ -1011,6 +1025,7 @@ fn static_int8_on_a_conv_model_and_a_transformer_block_stays_within_the_stated_e
             assert!(
                 cov.changed
                     .iter()
+                    .filter(|c| c.op == "Conv")
                     .all(|c| c.note.contains("per-tensor int8"))
                     && cov
                         .notes

@@ -347,7 +347,7 @@ impl InferscopeApp {
             .show(ui, |ui| {
                 egui::Grid::new("ops_nodes_grid")
                     .striped(true)
-                    .num_columns(9)
+                    .num_columns(12)
                     .spacing([12.0, 2.0])
                     .show(ui, |ui| {
                         for (label, sort, tip) in [
@@ -356,6 +356,9 @@ impl InferscopeApp {
                             ("per request", Some(NodeSort::Time), "Median time per request over the profiled requests"),
                             ("share", None, "Share of the time spent in operators"),
                             ("starts at", Some(NodeSort::Start), "Where it starts in the median request"),
+                            ("MFLOP", None, "Floating-point operations per request, from its input and output shapes (MatMul/Gemm 2K per output, Conv 2 Cin/group kh kw per output, element-wise 1)"),
+                            ("moves", None, "Bytes its inputs and outputs take: what it reads and writes at least once"),
+                            ("GB/s", None, "Bytes moved per second: the moved bytes over its time"),
                             ("GFLOP/s", Some(NodeSort::Gflops), "Floating-point operations per second it reached: FLOPs from its shapes / its time"),
                             ("FLOP/B", None, "Arithmetic intensity: FLOPs per byte its inputs and outputs move"),
                             ("of roof", None, "Share of what this machine allows at this intensity (the roofline)"),
@@ -389,6 +392,9 @@ impl InferscopeApp {
                                 if p.operators_us > 0.0 { n.median_us / p.operators_us * 100.0 } else { 0.0 }
                             ));
                             ui.label(ms(n.start_us));
+                            ui.label(n.work.flops.map_or("-".into(), |f| format!("{:.3}", f / 1e6)));
+                            ui.label(crate::format::bytes(n.work.bytes as u64));
+                            ui.label(n.gbytes_per_s().map_or("-".into(), |g| format!("{g:.2}")));
                             match &n.roofline {
                                 Some(r) => {
                                     ui.label(format!("{:.2}", r.gflops));

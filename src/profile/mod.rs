@@ -36,6 +36,14 @@ pub struct NodeTime {
     pub roofline: Option<Placement>,
 }
 
+impl NodeTime {
+    /// Bytes its inputs and outputs move per second, GB/s.
+    pub fn gbytes_per_s(&self) -> Option<f64> {
+        (self.median_us > 0.0 && self.work.bytes > 0.0)
+            .then(|| self.work.bytes / (self.median_us * 1e3))
+    }
+}
+
 /// The nodes of one op type together.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OpTypeTime {
@@ -396,11 +404,14 @@ impl OpProfile {
     /// report lay them out).
     pub fn hotspots(&self, top: usize) -> (String, Vec<String>) {
         let header = format!(
-            "{:<36} {:<18} {:>11} {:>6} {:>9} {:>8} {:>7}  {:<28} {}",
+            "{:<36} {:<18} {:>11} {:>6} {:>9} {:>10} {:>8} {:>9} {:>8} {:>7}  {:<28} {}",
             "slowest nodes",
             "op",
             "per request",
             "share",
+            "MFLOP",
+            "moves",
+            "GB/s",
             "GFLOP/s",
             "FLOP/B",
             "of roof",
@@ -428,11 +439,16 @@ impl OpProfile {
                 };
                 let name = short_name(&n.name, 36);
                 format!(
-                    "{:<36} {:<18} {:>11} {:>5.1}% {:>9} {:>8} {:>7}  {:<28} {}",
+                    "{:<36} {:<18} {:>11} {:>5.1}% {:>9} {:>10} {:>8} {:>9} {:>8} {:>7}  {:<28} {}",
                     name,
                     n.op,
                     crate::format::ms(n.median_us / 1e3),
                     share,
+                    n.work
+                        .flops
+                        .map_or("-".into(), |f| format!("{:.3}", f / 1e6)),
+                    crate::format::bytes(n.work.bytes as u64),
+                    n.gbytes_per_s().map_or("-".into(), |g| format!("{g:.2}")),
                     g,
                     ai,
                     eff,

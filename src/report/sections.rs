@@ -392,7 +392,7 @@ pub fn pages(study: &Study) -> Vec<String> {
         });
         let (header, rows) = pr.hotspots(20);
         let rows: Vec<(String, Option<String>)> = rows.into_iter().map(|r| (r, None)).collect();
-        p.table(&header, &rows, 4.4);
+        p.table(&header, &rows, 4.0);
         if let Some(d) = &doc.diff {
             p.heading(&format!(
                 "{}: what changed, operator by operator",

@@ -13,17 +13,11 @@ use prost::Message;
 /// Values kept per tensor for the percentile and entropy methods (evenly strided).
 const KEEP: usize = 200_000;
 
-/// A float tensor declared as a graph output, type only.
-fn float_output(name: &str) -> pb::ValueInfoProto {
+/// A tensor declared as a graph output by name alone: the engine infers its type (integer
+/// tensors such as shapes and indices are among the ones a weightless op reads).
+fn named_output(name: &str) -> pb::ValueInfoProto {
     pb::ValueInfoProto {
         name: name.to_string(),
-        r#type: Some(pb::TypeProto {
-            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
-                elem_type: FLOAT,
-                shape: None,
-            })),
-            ..Default::default()
-        }),
         ..Default::default()
     }
 }
@@ -39,7 +33,7 @@ pub(crate) fn with_outputs(
     let g = p.graph.as_mut().context("the model has no graph")?;
     for t in tensors {
         if !g.output.iter().any(|o| o.name == *t) {
-            g.output.push(float_output(t));
+            g.output.push(named_output(t));
         }
     }
     let at: Vec<usize> = tensors
@@ -48,14 +42,15 @@ pub(crate) fn with_outputs(
         .collect();
     let m = Model::from_bytes(&model.info.path, p.encode_to_vec())?;
     let options = EngineOptions::default();
-    let e = match engine::load(EngineKind::Ort, &m, &options) {
-        Ok(e) => e,
-        Err(ort) => engine::load(EngineKind::Tract, &m, &options).map_err(|tract| {
-            anyhow::anyhow!(
-                "the model does not run to calibrate: ONNX Runtime: {ort:#}; tract: {tract:#}"
-            )
-        })?,
+    // ONNX Runtime when it is here (the engine int8 is for), else tract; the same one for the
+    // float model and every candidate, so that a candidate it cannot run is an error.
+    let kind = if crate::engine::runtime::global(None).is_ok() {
+        EngineKind::Ort
+    } else {
+        EngineKind::Tract
     };
+    let e = engine::load(kind, &m, &options)
+        .with_context(|| format!("{} does not load on {kind}", model.info.name))?;
     Ok((e, at))
 }
 
@@ -118,7 +113,8 @@ struct Seen {
     kept: Vec<f32>,
 }
 
-/// Runs the float model on each request with `tensors` as outputs; the range of each.
+/// Runs the float model on each request with `tensors` as outputs; the range of each float
+/// one (integer tensors, shapes and indices, get none: they are not quantized).
 pub(super) fn ranges(
     model: &Model,
     proto: &pb::ModelProto,
@@ -129,12 +125,29 @@ pub(super) fn ranges(
     check_data(requests)?;
     let (mut e, at) = with_outputs(model, proto, tensors)?;
     let mut seen: Vec<Seen> = tensors.iter().map(|_| Seen::default()).collect();
+    let mut float = vec![true; tensors.len()];
     let budget = (KEEP / requests.len()).max(1);
     for (i, r) in requests.iter().enumerate() {
         let out = crate::guard::catch("running the model to calibrate", || e.run(r))
             .with_context(|| format!("calibration sample {i}"))?;
-        for ((t, &k), s) in tensors.iter().zip(&at).zip(seen.iter_mut()) {
-            let v = values(out.get(k).context("an output is missing")?, t)?;
+        for (((t, &k), s), float) in tensors
+            .iter()
+            .zip(&at)
+            .zip(seen.iter_mut())
+            .zip(float.iter_mut())
+        {
+            let o = out.get(k).context("an output is missing")?;
+            if !matches!(
+                o,
+                Output::Tensor(Tensor {
+                    data: TensorData::F32(_),
+                    ..
+                })
+            ) {
+                *float = false;
+                continue;
+            }
+            let v = values(o, t)?;
             if let Some(bad) = v.iter().position(|x| !x.is_finite()) {
                 bail!("calibration: tensor `{t}` holds NaN or infinity on sample {i} (value {bad}), though the inputs are finite; the float model itself overflows on this data");
             }
@@ -149,7 +162,9 @@ pub(super) fn ranges(
     Ok(tensors
         .iter()
         .zip(seen)
-        .map(|(t, s)| (t.clone(), range(s, how)))
+        .zip(float)
+        .filter(|(_, f)| *f)
+        .map(|((t, s), _)| (t.clone(), range(s, how)))
         .collect())
 }
 

@@ -461,13 +461,17 @@ pub fn calibrated(
         }
     }
     let layers = qdq::plan_layers(m, o, &[]).quantized;
-    if layers.is_empty() {
-        // The rewrite below lists what was left and why.
-        return qdq::rewrite(m, o, &HashMap::new(), &[], true, cov).map(|_| ());
+    if !layers.iter().any(|l| l.weights) {
+        // Nothing with weights to quantize: say what was left and why (the caller then
+        // says static int8 does not apply).
+        for (id, op, why) in qdq::plan_layers(m, o, &[]).left {
+            cov.skip(&id, &op, why);
+        }
+        return Ok(());
     }
     let mut tensors: Vec<String> = Vec::new();
     for l in &layers {
-        for t in [&l.x, &l.out] {
+        for t in l.inputs.iter().chain([&l.out]) {
             if !tensors.contains(t) {
                 tensors.push(t.clone());
             }

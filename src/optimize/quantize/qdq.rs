@@ -16,12 +16,29 @@ pub(crate) struct Layer {
     pub(crate) id: String,
     pub(crate) op: String,
     pub(crate) x: String,
+    /// Every activation it reads: `x` for a weight layer, all inputs for the ops below.
+    pub(crate) inputs: Vec<String>,
+    /// A Conv/MatMul/Gemm with a weight, or one of [`UINT8_OPS`].
+    pub(crate) weights: bool,
     pub(crate) out: String,
     /// Its output is quantized too (not when it is a graph output: those stay exact).
     pub(crate) quantize_out: bool,
     index: usize,
     activation: Option<usize>,
 }
+
+/// Ops without weights that ONNX Runtime runs on uint8 when all their inputs come through
+/// DequantizeLinear and their output goes through QuantizeLinear (QLinearAdd, QLinearMul,
+/// QLinearConcat, QLinearSigmoid, QLinearAveragePool, QLinearGlobalAveragePool), so that the
+/// tensors between convolutions stay uint8 instead of a round trip through float per layer.
+pub(crate) const UINT8_OPS: &[&str] = &[
+    "Add",
+    "Mul",
+    "Concat",
+    "Sigmoid",
+    "AveragePool",
+    "GlobalAveragePool",
+];
 
 /// What static int8 does with the main graph's layers.
 #[derive(Default)]
@@ -61,6 +78,46 @@ pub(crate) fn plan_layers(m: &pb::ModelProto, o: &Int8Options, returned: &[Strin
     };
     for (i, n) in g.node.iter().enumerate() {
         let id = node_id(n);
+        // A weightless op whose inputs are all activations (not constants), read where an
+        // int8 op can follow.
+        if UINT8_OPS.contains(&n.op_type.as_str())
+            && is_default_domain(n)
+            && !n.input.is_empty()
+            && n.input
+                .iter()
+                .all(|x| !x.is_empty() && scope.tensor(x).is_none())
+            && n.output.len() == 1
+        {
+            if returned.contains(&id) {
+                l.left.push((
+                    id,
+                    n.op_type.clone(),
+                    "returned to float: it moved the outputs most (the fidelity target)".into(),
+                ));
+                continue;
+            }
+            let out = n.output[0].clone();
+            let read_quantized = readers
+                .get(out.as_str())
+                .is_some_and(|r| r.iter().any(|n| !is_returned(n)));
+            // Only with its output in uint8 too does ONNX Runtime run it on uint8; else
+            // quantizing its inputs only costs precision.
+            if outputs.contains(out.as_str()) || !read_quantized {
+                continue;
+            }
+            l.quantized.push(Layer {
+                id,
+                op: n.op_type.clone(),
+                x: n.input[0].clone(),
+                inputs: n.input.clone(),
+                weights: false,
+                quantize_out: true,
+                out,
+                index: i,
+                activation: None,
+            });
+            continue;
+        }
         match plan(n, &scope, &static_o) {
             None => continue,
             Some(Plan::Skip(why)) => {
@@ -95,6 +152,8 @@ pub(crate) fn plan_layers(m: &pb::ModelProto, o: &Int8Options, returned: &[Strin
             id,
             op: n.op_type.clone(),
             x: n.input[0].clone(),
+            inputs: vec![n.input[0].clone()],
+            weights: true,
             quantize_out: !outputs.contains(out.as_str()) && read_quantized,
             out,
             index: i,
@@ -239,9 +298,17 @@ pub(crate) fn rewrite(
     let opset = default_opset(m);
     let per_channel = opset >= 13;
     let Layers {
-        quantized: layers,
+        quantized: mut layers,
         left,
     } = plan_layers(m, o, returned);
+    // Weightless ops on integer tensors (shapes, indices) have no calibrated range: float.
+    layers.retain(|l| {
+        l.weights
+            || l.inputs
+                .iter()
+                .chain([&l.out])
+                .all(|t| ranges.contains_key(t))
+    });
     for (id, op, why) in left {
         cov.skip(&id, &op, why);
     }
@@ -299,7 +366,45 @@ pub(crate) fn rewrite(
         Ok((s, z))
     };
     for (i, n) in old.into_iter().enumerate() {
-        if let Some(l) = at_node.get(&i) {
+        if let Some(l) = at_node.get(&i).filter(|l| !l.weights) {
+            let mut n2 = n.clone();
+            for (k, x) in l.inputs.iter().enumerate() {
+                n2.input[k] = match dequantized.get(x) {
+                    Some(d) => d.clone(),
+                    None => {
+                        let d = names.fresh(&format!("{x}_dequantized"));
+                        qdq(x, x, &d, &mut names, &mut nodes, &mut inits)?;
+                        dequantized.insert(x.clone(), d.clone());
+                        d
+                    }
+                };
+            }
+            if l.quantize_out {
+                n2.output[0] = names.fresh(&format!("{}_float", l.out));
+            }
+            let float_out = n2.output[0].clone();
+            nodes.push(n2);
+            if l.quantize_out {
+                qdq(
+                    &l.out, &float_out, &l.out, &mut names, &mut nodes, &mut inits,
+                )?;
+                dequantized.insert(l.out.clone(), l.out.clone());
+            }
+            cov.change(
+                &l.id,
+                &l.op,
+                format!(
+                    "static int8: uint8 inputs{}",
+                    if l.quantize_out {
+                        " and output"
+                    } else {
+                        ", float output (a graph output, or read only by float layers)"
+                    }
+                ),
+                0,
+                0,
+            );
+        } else if let Some(l) = at_node.get(&i) {
             // The activation, quantized once for every layer that reads it.
             let x_dq = match dequantized.get(&l.x) {
                 Some(d) => d.clone(),
