@@ -6,7 +6,8 @@
 //! and with all, and the outputs' cosine similarity and top-1 agreement with the float model.
 //!
 //! Run: `cargo bench --bench int8` (needs python3 with onnxruntime 1.31.1, numpy and onnx, which
-//! `onnxruntime.quantization` imports; the corpus test subset is fetched by corpus/corpus.py).
+//! `onnxruntime.quantization` imports; the corpus test subset is fetched by corpus/corpus.py);
+//! `INFERSCOPE_INT8_MODELS=magika,cnn` runs only the models whose names start so.
 
 use inferscope::bench::{Plan, StopRule, Warmup};
 use inferscope::compare::{self, Comparison, Request};
@@ -125,6 +126,11 @@ fn main() {
             m["model"].as_str().unwrap().into(),
             m["data"].as_str().unwrap().into(),
         ));
+    }
+    // INFERSCOPE_INT8_MODELS=id,id keeps only those (to redo a few rows).
+    if let Ok(only) = std::env::var("INFERSCOPE_INT8_MODELS") {
+        let only: Vec<&str> = only.split(',').collect();
+        cases.retain(|(id, _, _)| only.iter().any(|o| id.starts_with(o)));
     }
     let dir = tempfile::tempdir().expect("tempdir");
     println!(

@@ -499,14 +499,17 @@ pub fn rewrite(model: &Model, variant: &Variant) -> Result<Rewrite> {
     rewrite_with(model, variant, None)
 }
 
+/// Requests to run: each one tensor per model input.
+type Requests = Vec<Vec<crate::tensor::Tensor>>;
+
 /// Batch-1 requests of `data` to calibrate static int8 with (at most 32), or of data
 /// synthesized from the model's shapes when there is none (said in the coverage: the ranges
-/// are then guesses).
+/// are then guesses); and that data as given, in one request, which fidelity is judged on.
 fn calibration_requests(
     model: &Model,
     data: Option<&crate::data::SampleSet>,
     cov: &mut Coverage,
-) -> Result<Vec<Vec<crate::tensor::Tensor>>> {
+) -> Result<(Requests, Requests)> {
     let synthesized;
     let set = match data {
         Some(d) => d,
@@ -524,7 +527,11 @@ fn calibration_requests(
             &synthesized
         }
     };
-    crate::data::requests(model, set, Some(1), 32)
+    // Calibrated on batch-1 requests; judged on the data as given.
+    Ok((
+        crate::data::requests(model, set, Some(1), 32)?,
+        vec![set.inputs.clone()],
+    ))
 }
 
 /// [`rewrite`], with the sample data static int8 calibrates on.
@@ -552,12 +559,12 @@ pub fn rewrite_with(
         &format!("rewriting the model as {variant}"),
         || match variant {
             Variant::Int8(o) if o.auto => {
-                let requests = calibration_requests(model, data, &mut cov)?;
-                quantize::chosen(model, &mut proto, o, &requests, &mut cov)
+                let (requests, check) = calibration_requests(model, data, &mut cov)?;
+                quantize::chosen(model, &mut proto, o, &requests, &check, &mut cov)
             }
             Variant::Int8(o) if o.calibration.is_some() => {
-                let requests = calibration_requests(model, data, &mut cov)?;
-                quantize::calibrated(model, &mut proto, o, &requests, &mut cov)
+                let (requests, check) = calibration_requests(model, data, &mut cov)?;
+                quantize::calibrated(model, &mut proto, o, &requests, &check, &mut cov)
             }
             Variant::Int8(o) => quantize::dynamic(&mut proto, o, &mut cov),
             Variant::WeightInt8 { per_channel } => {

@@ -428,7 +428,8 @@ fn harm_alone(
 }
 
 /// Static int8 (QDQ): activation ranges calibrated on `requests` (batch-1 requests of the
-/// sample data), then, while the outputs' cosine similarity with the float model's is under
+/// sample data), then, judged on `check` (the sample data as given, all samples in one
+/// request, so that a sequence model's state runs through them as it will), while the outputs' cosine similarity with the float model's is under
 /// `o.min_cosine` ([`DEFAULT_MIN_COSINE`] by default), layers returned to float, the one that
 /// alone in int8 moves the outputs most first (one at a time, then in growing steps).
 pub fn calibrated(
@@ -436,6 +437,7 @@ pub fn calibrated(
     m: &mut pb::ModelProto,
     o: &Int8Options,
     requests: &[Vec<crate::tensor::Tensor>],
+    check: &[Vec<crate::tensor::Tensor>],
     cov: &mut Coverage,
 ) -> Result<()> {
     let how = o.calibration.unwrap_or_default();
@@ -484,7 +486,7 @@ pub fn calibrated(
     let target = o.min_cosine.unwrap_or(DEFAULT_MIN_COSINE);
     let reference: Vec<Vec<crate::engine::Output>> = {
         let (mut e, _) = calibrate::with_outputs(model, m, &[])?;
-        requests.iter().map(|r| e.run(r)).collect::<Result<_>>()?
+        check.iter().map(|r| e.run(r)).collect::<Result<_>>()?
     };
     let original = m.clone();
     let mut returned: Vec<String> = Vec::new();
@@ -501,12 +503,12 @@ pub fn calibrated(
             );
         }
         check_structure(candidate.graph.as_ref().context("no graph")?)?;
-        let score = output_score(model, &candidate, &reference, requests)?;
+        let score = output_score(model, &candidate, &reference, check)?;
         let met = score >= target;
         if met || round >= 24 {
             c.notes.append(&mut cov.notes);
             c.notes.push(format!(
-                "static int8, activations calibrated by {} on {}{}: outputs' cosine similarity {score:.4} with the float model {} the target {target}{}",
+                "static int8, activations calibrated by {} on {}{}: outputs' cosine similarity {score:.4} with the float model on the sample data {} the target {target}{}",
                 how.name(),
                 crate::format::plural(requests.len() as u64, "sample"),
                 if vnni { "" } else { "; weights in 7 bits (this CPU has no VNNI)" },
@@ -535,7 +537,7 @@ pub fn calibrated(
             Some(r) => r.clone(),
             None => {
                 let harm = harm_alone(
-                    model, &original, o, &ranges, &quantized, vnni, &reference, requests,
+                    model, &original, o, &ranges, &quantized, vnni, &reference, check,
                 )?;
                 let mut r: Vec<String> = quantized.iter().map(|l| l.id.clone()).collect();
                 r.sort_by(|a, b| harm[b].total_cmp(&harm[a]));
@@ -596,13 +598,14 @@ pub fn chosen(
     m: &mut pb::ModelProto,
     o: &Int8Options,
     requests: &[Vec<crate::tensor::Tensor>],
+    check: &[Vec<crate::tensor::Tensor>],
     cov: &mut Coverage,
 ) -> Result<()> {
     let target = o.min_cosine.unwrap_or(DEFAULT_MIN_COSINE);
     calibrate::check_data(requests)?;
     let reference: Vec<Vec<crate::engine::Output>> = {
         let (mut e, _) = calibrate::with_outputs(model, m, &[])?;
-        requests.iter().map(|r| e.run(r)).collect::<Result<_>>()?
+        check.iter().map(|r| e.run(r)).collect::<Result<_>>()?
     };
     let mut why_not: Vec<String> = Vec::new();
     let mut candidates: Vec<(&str, pb::ModelProto, Coverage, f64)> = Vec::new();
@@ -629,7 +632,7 @@ pub fn chosen(
         let mut p = m.clone();
         let mut c = Coverage::default();
         let built = if form.calibration.is_some() {
-            calibrated(model, &mut p, &form, requests, &mut c)
+            calibrated(model, &mut p, &form, requests, check, &mut c)
         } else {
             dynamic(&mut p, &form, &mut c)
         };
@@ -642,7 +645,7 @@ pub fn chosen(
                     .unwrap_or_else(|| "no layer with constant float weights it quantizes".into())
             )),
             Ok(()) => {
-                let score = output_score(model, &p, &reference, requests)?;
+                let score = output_score(model, &p, &reference, check)?;
                 if score >= target {
                     candidates.push((name, p, c, score));
                 } else {
