@@ -238,13 +238,18 @@ impl LayerDelta {
     /// Whether the rewrite changed the layer: other ops or other arithmetic. The time of an
     /// unchanged layer moves only with run-to-run variation.
     pub fn changed(&self) -> bool {
+        !self.same_ops() || LayerDelta::flops(&self.before) != LayerDelta::flops(&self.after)
+    }
+
+    /// Whether both sides run the same op types (a pruned layer; not a quantized one, whose
+    /// integer kernels have no FLOP count to compare).
+    fn same_ops(&self) -> bool {
         fn ops(side: &[NodeRef]) -> Vec<&str> {
             let mut v: Vec<&str> = side.iter().map(|n| n.op.as_str()).collect();
             v.sort_unstable();
             v
         }
-        ops(&self.before) != ops(&self.after)
-            || LayerDelta::flops(&self.before) != LayerDelta::flops(&self.after)
+        ops(&self.before) == ops(&self.after)
     }
 
     fn flops(side: &[NodeRef]) -> Option<f64> {
@@ -476,7 +481,7 @@ fn reasons(d: &ProfileDiff, isa: &[String]) -> Vec<String> {
         quicker.sort_by(|a, b| a.delta_us().total_cmp(&b.delta_us()));
         for l in quicker.into_iter().take(3) {
             let work = match (LayerDelta::flops(&l.before), LayerDelta::flops(&l.after)) {
-                (Some(b), Some(a)) if a < b * 0.95 => {
+                (Some(b), Some(a)) if a < b * 0.95 && l.same_ops() => {
                     format!(", its arithmetic {:.2} -> {:.2} MFLOP", b / 1e6, a / 1e6)
                 }
                 _ => String::new(),
@@ -848,5 +853,18 @@ mod tests {
         let t = d.text();
         assert!(t.contains("why it is faster"), "{t}");
         assert!(!t.contains("flat"), "unchanged layers are not listed: {t}");
+        // Quantized: the integer kernel has no FLOP count, so no arithmetic is compared (the
+        // quantizer's element-wise FLOPs would read as the layer's).
+        let mut after = prof(
+            &[
+                ("conv1_QLinearConv", "QLinearConv", 20.0),
+                ("x_QuantizeLinear", "QuantizeLinear", 2.0),
+                ("flat", "Flatten", 1.0),
+            ],
+            30.0,
+        );
+        after.nodes[1].work.flops = Some(64.0);
+        let d = diff(&before, &after, "int8:static", &Layers::of(&graph()), &[]);
+        assert_eq!(d.reasons, vec!["conv1 (Conv+Relu) 0.050 ms -> 0.022 ms"]);
     }
 }

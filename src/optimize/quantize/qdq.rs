@@ -130,9 +130,9 @@ pub(crate) fn plan_layers(m: &pb::ModelProto, o: &Int8Options, returned: &[Strin
         // A ReLU that alone reads the layer's output is fused into it.
         let activation = (uses.get(&out) == Some(&1) && !outputs.contains(out.as_str()))
             .then(|| {
-                g.node
-                    .iter()
-                    .position(|c| c.op_type == "Relu" && is_default_domain(c) && c.input[0] == out)
+                g.node.iter().position(|c| {
+                    c.op_type == "Relu" && is_default_domain(c) && c.input.first() == Some(&out)
+                })
             })
             .flatten();
         let fused_out = activation.map(|a| g.node[a].output[0].clone());
@@ -194,7 +194,9 @@ pub(crate) fn fold_batchnorm(g: &mut pb::GraphProto) -> usize {
         if c.op_type != "Conv" || !is_default_domain(c) || c.input.len() < 2 {
             continue;
         }
-        let out = &c.output[0];
+        let Some(out) = c.output.first() else {
+            continue;
+        };
         if uses.get(out) != Some(&1) || outputs.contains(out) || uses.get(&c.input[1]) != Some(&1) {
             continue;
         }
@@ -217,8 +219,8 @@ pub(crate) fn fold_batchnorm(g: &mut pb::GraphProto) -> usize {
         ) else {
             continue;
         };
-        let m = w.dims[0] as usize;
-        if [&gamma, &beta, &mean, &var].iter().any(|t| t.len() != m) {
+        let m = w.dims.first().copied().unwrap_or(0).max(0) as usize;
+        if m == 0 || w.len() % m != 0 || [&gamma, &beta, &mean, &var].iter().any(|t| t.len() != m) {
             continue;
         }
         let bias = match c.input.get(2).filter(|b| !b.is_empty()) {
