@@ -2185,7 +2185,8 @@ fn static_int8_from_the_command_line_calibrates_and_runs_as_integer_convolutions
             && printed.contains("changed  conv2 (Conv): static int8")
             && printed.contains("left     fc (Gemm): returned to float")
             && printed.contains("activations calibrated by percentile on 32 samples")
-            && printed.contains("meets the target 0.99 with 1 of 3 layers returned to float"),
+            && printed
+                .contains("meets the target min-cosine=0.99 with 1 of 3 layers returned to float"),
         "{printed}"
     );
     // The same model profiled against it: ONNX Runtime fused the QDQ into QLinearConv.
@@ -2252,7 +2253,7 @@ fn static_int8_from_the_command_line_calibrates_and_runs_as_integer_convolutions
             "-o",
             dir.path().join("bad.onnx").to_str().unwrap(),
         ]),
-        &["--min-cosine is between 0 (no target) and 1 (got 1.5)"],
+        &["--min-cosine is between 0 and 1 (got 1.5); 0 sets no target"],
     );
     // --int8 alone: both forms built and timed here, the faster kept, and the written model
     // is the one the note names.

@@ -1189,9 +1189,10 @@ fn the_operators_tab_profiles_nodes_and_diffs_a_compared_variant() {
     );
 }
 
-/// The Compare tab offers static int8 with its calibration and fidelity target; the
-/// comparison builds it on the data and shows each layer's form, the layers returned to float
-/// and whether the target held.
+/// The Compare tab offers static int8 and int8 chosen by measuring, with the calibration and
+/// the fidelity target (here top-1 agreement instead of the default cosine); the comparison
+/// builds both on the data and shows each layer's form, the layers returned to float, whether
+/// the target held and which form auto kept.
 #[test]
 fn the_compare_tab_offers_static_int8_and_shows_each_layers_form() {
     let mut h = harness();
@@ -1208,11 +1209,21 @@ fn the_compare_tab_offers_static_int8_and_shows_each_layers_form() {
     h.run();
     h.get_by_label("int8 (dynamic)").click();
     h.get_by_label("int8 (static)").click();
+    h.get_by_label("int8 (auto)").click();
+    h.run();
+    assert_eq!(
+        h.state().saved.compare.target,
+        inferscope::optimize::Target::MinCosine(0.99),
+        "the default target"
+    );
+    h.get_by_label("holds").click();
+    h.run();
+    h.get_by_label("min-top1").click();
     h.run();
     {
         let c = &h.state().saved.compare;
-        assert!(!c.int8 && c.static_int8);
-        assert_eq!(c.min_cosine, 0.99, "the default target");
+        assert!(!c.int8 && c.static_int8 && c.auto_int8);
+        assert_eq!(c.target, inferscope::optimize::Target::MinTop1(0.99));
     }
     h.get_by_label("Run comparison").click();
     h.step();
@@ -1221,16 +1232,26 @@ fn the_compare_tab_offers_static_int8_and_shows_each_layers_form() {
             .as_ref()
             .is_some_and(|c| c.worker.is_none() && c.result.is_some())
     };
-    step_until(&mut h, Duration::from_secs(240), done);
+    step_until(&mut h, Duration::from_secs(400), done);
     let cmp = h.state().compare.as_ref().unwrap().result.clone().unwrap();
-    let v = &cmp.variants[0];
-    assert_eq!(v.name, "int8:static", "{:?}", v.error);
+    let names: Vec<&str> = cmp.variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["int8:static:min-top1=0.99", "int8:auto:min-top1=0.99"],
+        "{:?}",
+        cmp.variants.iter().map(|v| &v.error).collect::<Vec<_>>()
+    );
     h.run();
-    h.get_by_label_contains("int8:static: ").scroll_to_me();
+    h.get_by_label_contains("int8:static:min-top1=0.99: ")
+        .scroll_to_me();
     h.run();
-    h.get_by_label_contains("int8:static: ").click_accesskit();
+    h.get_by_label_contains("int8:static:min-top1=0.99: ")
+        .click_accesskit();
     h.run();
     h.get_by_label_contains("changed conv1 (Conv): static int8: per-channel int8 weight");
-    h.get_by_label_contains("left fc (Gemm): returned to float");
-    h.get_by_label_contains("meets the target 0.99");
+    h.get_by_label_contains("top-1 agreement 100.00% (cosine 1.0000) with the float model on the sample data meets the target min-top1=0.99");
+    h.get_by_label_contains("int8:auto:min-top1=0.99: ")
+        .click_accesskit();
+    h.run();
+    h.get_by_label_contains("int8 chosen by measuring on onnxruntime");
 }

@@ -148,11 +148,23 @@ pub struct OptimizeArgs {
         requires = "int8"
     )]
     pub calibration: CalibrationArg,
-    /// The fidelity target: every output's cosine similarity with the float model's on the
-    /// data (static int8 returns layers to float, most harmful first, until it holds; auto
-    /// refuses a form that misses it). Default 0.99; 0: no target.
-    #[arg(long, value_name = "C", requires = "int8")]
+    /// The fidelity target (static and auto int8; one of the four): every float output's
+    /// cosine similarity with the float model's on the data at least C (default 0.99; 0: no
+    /// target). Static int8 returns layers to float, most harmful first, until it holds;
+    /// auto refuses a form that misses it.
+    #[arg(long, value_name = "C", requires = "int8", group = "target")]
     pub min_cosine: Option<f64>,
+    /// Target: top-1 agreement with the float model's predictions at least P (0..1), on
+    /// every output holding class scores.
+    #[arg(long, value_name = "P", requires = "int8", group = "target")]
+    pub min_top1: Option<f64>,
+    /// Target: no float output differs from the float model's by more than E (0..1) of its
+    /// range over the data.
+    #[arg(long, value_name = "E", requires = "int8", group = "target")]
+    pub max_error: Option<f64>,
+    /// Target: accuracy against the data's labels at most D (0..1) below the float model's.
+    #[arg(long, value_name = "D", requires = "int8", group = "target")]
+    pub max_accuracy_drop: Option<f64>,
     /// Sample data to calibrate static int8 on (.npy/.npz/.csv); without it, data synthesized
     /// from the model's shapes (the ranges are then guesses).
     #[arg(long, value_name = "FILE")]

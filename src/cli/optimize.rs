@@ -7,6 +7,20 @@ use anyhow::{bail, Result};
 use std::path::Path;
 
 impl OptimizeArgs {
+    /// The fidelity target the flags set, checked.
+    fn target(&self) -> Result<Option<crate::optimize::Target>> {
+        [
+            ("min-cosine", self.min_cosine),
+            ("min-top1", self.min_top1),
+            ("max-error", self.max_error),
+            ("max-accuracy-drop", self.max_accuracy_drop),
+        ]
+        .into_iter()
+        .find_map(|(k, v)| Some((k, v?)))
+        .map(|(k, v)| crate::optimize::Target::of(k, v).map_err(|e| anyhow::anyhow!("--{e}")))
+        .transpose()
+    }
+
     fn variant(&self) -> Result<crate::optimize::Variant> {
         use crate::optimize::{Int8Options, QuantFormat, Variant};
         Ok(if let Some(mode) = self.int8 {
@@ -28,7 +42,7 @@ impl OptimizeArgs {
                     Int8Mode::Dynamic => None,
                     Int8Mode::Static | Int8Mode::Auto => Some(calibration),
                 },
-                min_cosine: self.min_cosine,
+                target: self.target()?,
                 auto: mode == Int8Mode::Auto,
             })
         } else if self.weight_int8 {
@@ -60,9 +74,6 @@ pub fn run(a: &OptimizeArgs) -> Result<()> {
     check_writable(&a.output, a.force)?;
     if let Some(j) = &a.json {
         super::check_output(j)?;
-    }
-    if let Some(t) = a.min_cosine.filter(|t| !(0.0..=1.0).contains(t)) {
-        bail!("--min-cosine is between 0 (no target) and 1 (got {t})");
     }
     let data = match &a.data {
         Some(p) => Some(crate::data::load(

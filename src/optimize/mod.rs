@@ -52,6 +52,98 @@ impl Calibration {
     }
 }
 
+/// What "int8 keeps the outputs" means: the measure static and automatic int8 hold the
+/// quantized model to on the sample data, layers going back to float until it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// Every float output's cosine similarity with the float model's: at least this.
+    MinCosine(f64),
+    /// Top-1 agreement with the float model's predictions, on every output that holds class
+    /// scores: at least this share.
+    MinTop1(f64),
+    /// The largest difference of any float output from the float model's, as a share of that
+    /// output's range over the sample data: at most this.
+    MaxError(f64),
+    /// Accuracy against the sample data's labels: at most this far below the float model's.
+    MaxAccuracyDrop(f64),
+}
+
+impl Default for Target {
+    fn default() -> Target {
+        Target::MinCosine(quantize::DEFAULT_MIN_COSINE)
+    }
+}
+
+impl Target {
+    /// Every spelling, as `min-cosine`, with the value.
+    pub const KINDS: [&'static str; 4] =
+        ["min-cosine", "min-top1", "max-error", "max-accuracy-drop"];
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            Target::MinCosine(_) => "min-cosine",
+            Target::MinTop1(_) => "min-top1",
+            Target::MaxError(_) => "max-error",
+            Target::MaxAccuracyDrop(_) => "max-accuracy-drop",
+        }
+    }
+
+    pub fn value(self) -> f64 {
+        match self {
+            Target::MinCosine(v)
+            | Target::MinTop1(v)
+            | Target::MaxError(v)
+            | Target::MaxAccuracyDrop(v) => v,
+        }
+    }
+
+    /// The target of this kind (one of [`Target::KINDS`]) at `v`, checked: every measure is
+    /// a share between 0 and 1.
+    pub fn of(kind: &str, v: f64) -> Result<Target> {
+        if !(0.0..=1.0).contains(&v) || v.is_nan() {
+            bail!(
+                "{kind} is between 0 and 1 (got {v}); {}",
+                match kind {
+                    "min-cosine" | "min-top1" => "0 sets no target",
+                    _ => "1 sets no target",
+                }
+            );
+        }
+        Ok(match kind {
+            "min-cosine" => Target::MinCosine(v),
+            "min-top1" => Target::MinTop1(v),
+            "max-error" => Target::MaxError(v),
+            "max-accuracy-drop" => Target::MaxAccuracyDrop(v),
+            k => bail!(
+                "unknown fidelity target `{k}`: it is one of {}",
+                Target::KINDS.join(", ")
+            ),
+        })
+    }
+
+    /// `the outputs' cosine similarity 0.99`, for sentences.
+    pub fn describe(self) -> String {
+        match self {
+            Target::MinCosine(v) => format!("the outputs' cosine similarity {v}"),
+            Target::MinTop1(v) => format!("top-1 agreement {}%", v * 100.0),
+            Target::MaxError(v) => {
+                format!("a largest error of {}% of each output's range", v * 100.0)
+            }
+            Target::MaxAccuracyDrop(v) => format!(
+                "accuracy on the labels within {} points of the float model's",
+                v * 100.0
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.kind(), self.value())
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Int8Options {
@@ -66,9 +158,9 @@ pub struct Int8Options {
     /// Static int8 (QDQ with activation ranges calibrated on the sample data) by this method;
     /// `None`: dynamic (activations quantized per request).
     pub calibration: Option<Calibration>,
-    /// Static int8's fidelity target: the outputs' cosine similarity with the float model's
-    /// ([`quantize::DEFAULT_MIN_COSINE`] when unset).
-    pub min_cosine: Option<f64>,
+    /// Static and automatic int8's fidelity target ([`Target::default`], the outputs' cosine
+    /// similarity 0.99, when unset).
+    pub target: Option<Target>,
     /// Build dynamic and static int8 and keep the one that runs fastest on this machine
     /// among those that meet the fidelity target.
     pub auto: bool,
@@ -96,7 +188,8 @@ pub enum Variant {
 }
 
 pub const SPELLINGS: &str = "int8[:per-channel][:qdq][:unsigned][:conv][:exclude=NODE,NODE], \
-int8:static[:minmax|:percentile|:entropy][:min-cosine=C], int8:auto[:min-cosine=C], \
+int8:static[:minmax|:percentile|:entropy][:TARGET], int8:auto[:TARGET] (TARGET: \
+min-cosine=C, min-top1=P, max-error=E or max-accuracy-drop=D), \
 weight-int8[:per-channel], fp16, prune:S[:structured|:per-layer], trees:K, max-depth:D, \
 ort:disabled|basic|extended|all, file:PATH";
 
@@ -119,8 +212,8 @@ impl fmt::Display for Variant {
                     if let Some(c) = o.calibration.filter(|c| *c != Calibration::MinMax) {
                         write!(f, ":{}", c.name())?;
                     }
-                    if let Some(t) = o.min_cosine {
-                        write!(f, ":min-cosine={t}")?;
+                    if let Some(t) = o.target {
+                        write!(f, ":{t}")?;
                     }
                     return Ok(());
                 }
@@ -129,8 +222,8 @@ impl fmt::Display for Variant {
                     if c != Calibration::MinMax {
                         write!(f, ":{}", c.name())?;
                     }
-                    if let Some(t) = o.min_cosine {
-                        write!(f, ":min-cosine={t}")?;
+                    if let Some(t) = o.target {
+                        write!(f, ":{t}")?;
                     }
                     if !o.exclude.is_empty() {
                         write!(f, ":exclude={}", o.exclude.join(","))?;
@@ -221,14 +314,13 @@ impl FromStr for Variant {
                         "minmax" => o.calibration = Some(Calibration::MinMax),
                         "percentile" => o.calibration = Some(Calibration::Percentile),
                         "entropy" => o.calibration = Some(Calibration::Entropy),
-                        x if x.starts_with("min-cosine=") => {
-                            let t = number(Some(&&x["min-cosine=".len()..]), "min-cosine")?;
-                            if !(0.0..=1.0).contains(&t) {
-                                return Err(bad(
-                                    "min-cosine is between 0 (no target) and 1 (0.99 by default)",
-                                ));
-                            }
-                            o.min_cosine = Some(t);
+                        x if Target::KINDS
+                            .iter()
+                            .any(|k| x.strip_prefix(k).is_some_and(|v| v.starts_with('='))) =>
+                        {
+                            let (kind, v) = x.split_once('=').unwrap_or_default();
+                            let v = number(Some(&v), kind)?;
+                            o.target = Some(Target::of(kind, v).map_err(|e| bad(&e.to_string()))?);
                             if !o.auto {
                                 o.calibration.get_or_insert(Calibration::MinMax);
                             }
@@ -249,7 +341,7 @@ impl FromStr for Variant {
                     })
                 {
                     return Err(bad(
-                        "static int8 is always QDQ, per-channel int8 weights, uint8 activations, Conv included: it takes only a calibration method, min-cosine and exclude",
+                        "static int8 is always QDQ, per-channel int8 weights, uint8 activations, Conv included: it takes only a calibration method, a fidelity target and exclude",
                     ));
                 }
                 Ok(Variant::Int8(o))
@@ -311,21 +403,19 @@ impl Variant {
     pub fn describe(&self) -> String {
         match self {
             Variant::Int8(Int8Options {
-                auto: true,
-                min_cosine,
-                ..
+                auto: true, target, ..
             }) => format!(
-                "int8 as this machine runs it fastest: dynamic and static built, each held to the outputs' cosine similarity {} with the float model, timed against the float model, the faster kept",
-                min_cosine.unwrap_or(quantize::DEFAULT_MIN_COSINE)
+                "int8 as this machine runs it fastest: dynamic, static and their mix (static convolutions, dynamic matrix products) built, each held to {} on the sample data, timed against the float model, the fastest kept",
+                target.unwrap_or_default().describe()
             ),
             Variant::Int8(Int8Options {
                 calibration: Some(c),
-                min_cosine,
+                target,
                 ..
             }) => format!(
-                "static int8 (QDQ: ONNX Runtime fuses it into QLinearConv/QLinearMatMul): per-channel int8 weights, uint8 activations with ranges calibrated ({}) on the sample data; layers returned to float until the outputs' cosine similarity reaches {}",
+                "static int8 (QDQ: ONNX Runtime fuses it into QLinearConv/QLinearMatMul): per-channel int8 weights, uint8 activations with ranges calibrated ({}) on the sample data; layers returned to float until it holds {}",
                 c.name(),
-                min_cosine.unwrap_or(quantize::DEFAULT_MIN_COSINE)
+                target.unwrap_or_default().describe()
             ),
             Variant::Int8(o) => format!(
                 "dynamic int8 ({}, {}, {} weights): activations quantized per request",
@@ -499,9 +589,6 @@ pub fn rewrite(model: &Model, variant: &Variant) -> Result<Rewrite> {
     rewrite_with(model, variant, None)
 }
 
-/// Requests to run: each one tensor per model input.
-type Requests = Vec<Vec<crate::tensor::Tensor>>;
-
 /// Batch-1 requests of `data` to calibrate static int8 with (at most 32), or of data
 /// synthesized from the model's shapes when there is none (said in the coverage: the ranges
 /// are then guesses); and that data as given, in one request, which fidelity is judged on.
@@ -509,7 +596,7 @@ fn calibration_requests(
     model: &Model,
     data: Option<&crate::data::SampleSet>,
     cov: &mut Coverage,
-) -> Result<(Requests, Requests)> {
+) -> Result<quantize::Samples> {
     let synthesized;
     let set = match data {
         Some(d) => d,
@@ -528,10 +615,14 @@ fn calibration_requests(
         }
     };
     // Calibrated on batch-1 requests; judged on the data as given.
-    Ok((
-        crate::data::requests(model, set, Some(1), 32)?,
-        vec![set.inputs.clone()],
-    ))
+    Ok(quantize::Samples {
+        requests: crate::data::requests(model, set, Some(1), 32)?,
+        check: vec![set.inputs.clone()],
+        labels: set
+            .labels
+            .as_ref()
+            .map(|l| l.to_f64_vec().iter().map(|&v| v as i64).collect()),
+    })
 }
 
 /// [`rewrite`], with the sample data static int8 calibrates on.
@@ -559,12 +650,12 @@ pub fn rewrite_with(
         &format!("rewriting the model as {variant}"),
         || match variant {
             Variant::Int8(o) if o.auto => {
-                let (requests, check) = calibration_requests(model, data, &mut cov)?;
-                quantize::chosen(model, &mut proto, o, &requests, &check, &mut cov)
+                let samples = calibration_requests(model, data, &mut cov)?;
+                quantize::chosen(model, &mut proto, o, &samples, &mut cov)
             }
             Variant::Int8(o) if o.calibration.is_some() => {
-                let (requests, check) = calibration_requests(model, data, &mut cov)?;
-                quantize::calibrated(model, &mut proto, o, &requests, &check, &mut cov)
+                let samples = calibration_requests(model, data, &mut cov)?;
+                quantize::calibrated(model, &mut proto, o, &samples, &mut cov)
             }
             Variant::Int8(o) => quantize::dynamic(&mut proto, o, &mut cov),
             Variant::WeightInt8 { per_channel } => {

@@ -23,10 +23,12 @@ use std::time::Instant;
 pub struct CompareSettings {
     pub int8: bool,
     pub int8_options: Int8Options,
-    /// Static int8 (QDQ, calibrated on the data), with its method and fidelity target.
+    /// Static int8 (QDQ, calibrated on the data), and int8 chosen by measuring (dynamic,
+    /// static or their mix), with the calibration method and fidelity target both use.
     pub static_int8: bool,
+    pub auto_int8: bool,
     pub calibration: crate::optimize::Calibration,
-    pub min_cosine: f64,
+    pub target: crate::optimize::Target,
     pub weight_int8: bool,
     pub fp16: bool,
     pub prune: bool,
@@ -52,8 +54,9 @@ impl Default for CompareSettings {
                 ..Default::default()
             },
             static_int8: false,
+            auto_int8: false,
             calibration: crate::optimize::Calibration::MinMax,
-            min_cosine: crate::optimize::quantize::DEFAULT_MIN_COSINE,
+            target: crate::optimize::Target::default(),
             weight_int8: false,
             fp16: false,
             prune: false,
@@ -78,12 +81,22 @@ impl CompareSettings {
         if self.int8 {
             v.push(Variant::Int8(self.int8_options.clone()));
         }
+        let target = (self.target != crate::optimize::Target::default()).then_some(self.target);
         if self.static_int8 {
             v.push(Variant::Int8(Int8Options {
                 signed: true,
                 calibration: Some(self.calibration),
-                min_cosine: (self.min_cosine != crate::optimize::quantize::DEFAULT_MIN_COSINE)
-                    .then_some(self.min_cosine),
+                target,
+                ..Default::default()
+            }));
+        }
+        if self.auto_int8 {
+            v.push(Variant::Int8(Int8Options {
+                signed: true,
+                auto: true,
+                calibration: (self.calibration != crate::optimize::Calibration::MinMax)
+                    .then_some(self.calibration),
+                target,
                 ..Default::default()
             }));
         }
@@ -124,12 +137,14 @@ impl CompareSettings {
         };
         for v in variants {
             match v {
-                Variant::Int8(o) if o.calibration.is_some() => {
-                    self.static_int8 = true;
+                Variant::Int8(o) if o.auto || o.calibration.is_some() => {
+                    if o.auto {
+                        self.auto_int8 = true;
+                    } else {
+                        self.static_int8 = true;
+                    }
                     self.calibration = o.calibration.unwrap_or_default();
-                    self.min_cosine = o
-                        .min_cosine
-                        .unwrap_or(crate::optimize::quantize::DEFAULT_MIN_COSINE);
+                    self.target = o.target.unwrap_or_default();
                 }
                 Variant::Int8(o) => {
                     self.int8 = true;

@@ -111,7 +111,7 @@ impl InferscopeApp {
                             });
                             ui.end_row();
                         }
-                        ui.checkbox(&mut s.static_int8, "int8 (static)").on_hover_text("Conv, MatMul and Gemm in int8 with activation ranges calibrated on the data (QDQ, which ONNX Runtime fuses into QLinearConv/QLinearMatMul: the fast CPU path for convolutions). Layers go back to float, the most harmful first, until every output keeps the cosine similarity below.");
+                        ui.checkbox(&mut s.static_int8, "int8 (static)").on_hover_text("Conv, MatMul and Gemm in int8 with activation ranges calibrated on the data (QDQ, which ONNX Runtime fuses into QLinearConv/QLinearMatMul: the fast CPU path for convolutions); embedding tables and LSTMs in int8 where they hold the target (LSTMs only where faster). Layers go back to float, the most harmful first, until the fidelity target below holds.");
                         ui.horizontal(|ui| {
                             use crate::optimize::Calibration;
                             let l = ui.label("ranges by");
@@ -128,10 +128,43 @@ impl InferscopeApp {
                                 })
                                 .response
                                 .labelled_by(l.id);
-                            let l = ui.label("min cosine");
-                            ui.add(egui::DragValue::new(&mut s.min_cosine).range(0.0..=1.0).speed(0.001).fixed_decimals(3))
+                        });
+                        ui.end_row();
+                        ui.checkbox(&mut s.auto_int8, "int8 (auto)").on_hover_text("Dynamic, static and their mix (static convolutions, dynamic matrix products) built, each held to the fidelity target below, timed against the float model on this machine: the fastest kept. Its coverage says what it measured and which form it chose.");
+                        ui.label(RichText::new("fastest form that holds the target").small().weak());
+                        ui.end_row();
+                        ui.label("fidelity target").on_hover_text("What static and auto int8 hold the outputs to, on the sample data");
+                        ui.horizontal(|ui| {
+                            use crate::optimize::Target;
+                            let l = ui.label("holds");
+                            egui::ComboBox::from_id_salt("target")
+                                .selected_text(s.target.kind())
+                                .show_ui(ui, |ui| {
+                                    for (t, tip) in [
+                                        (Target::MinCosine(0.99), "every float output's cosine similarity with the float model's, at least"),
+                                        (Target::MinTop1(0.99), "top-1 agreement with the float model's predictions (outputs holding class scores), at least"),
+                                        (Target::MaxError(0.05), "no output further from the float model's than this share of its range"),
+                                        (Target::MaxAccuracyDrop(0.01), "accuracy on the data's labels at most this far below the float model's"),
+                                    ] {
+                                        let on = s.target.kind() == t.kind();
+                                        if ui.selectable_label(on, t.kind()).on_hover_text(tip).clicked() && !on {
+                                            s.target = t;
+                                        }
+                                    }
+                                })
+                                .response
+                                .labelled_by(l.id);
+                            let mut v = s.target.value();
+                            let l = ui.label("at");
+                            if ui.add(egui::DragValue::new(&mut v).range(0.0..=1.0).speed(0.001).fixed_decimals(3))
                                 .labelled_by(l.id)
-                                .on_hover_text("The fidelity target: every output's cosine similarity with the float model's, on the sample data (0: no target)");
+                                .on_hover_text("A share between 0 and 1 (min-cosine 0 or max-error 1: no target)")
+                                .changed()
+                            {
+                                if let Ok(t) = crate::optimize::Target::of(s.target.kind(), v) {
+                                    s.target = t;
+                                }
+                            }
                         });
                         ui.end_row();
                         ui.checkbox(&mut s.weight_int8, "weight-only int8").on_hover_text("int8 weights turned back into float by DequantizeLinear: a file about 4x smaller. tract folds that at load (same speed); ONNX Runtime keeps the DequantizeLinear nodes and pays for them on every request (measured 0.4x on the CNN)");

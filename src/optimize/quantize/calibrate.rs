@@ -42,16 +42,20 @@ pub(crate) fn with_outputs(
         .collect();
     let m = Model::from_bytes(&model.info.path, p.encode_to_vec())?;
     let options = EngineOptions::default();
-    // ONNX Runtime when it is here (the engine int8 is for), else tract; the same one for the
-    // float model and every candidate, so that a candidate it cannot run is an error.
-    let kind = if crate::engine::runtime::global(None).is_ok() {
-        EngineKind::Ort
-    } else {
-        EngineKind::Tract
-    };
+    let kind = engine_kind();
     let e = engine::load(kind, &m, &options)
         .with_context(|| format!("{} does not load on {kind}", model.info.name))?;
     Ok((e, at))
+}
+
+/// ONNX Runtime when it is here (the engine int8 is for), else tract; the same one for the
+/// float model and every candidate, so that a candidate it cannot run is an error.
+pub(crate) fn engine_kind() -> EngineKind {
+    if crate::engine::runtime::global(None).is_ok() {
+        EngineKind::Ort
+    } else {
+        EngineKind::Tract
+    }
 }
 
 /// Every value of a float output, as f32.

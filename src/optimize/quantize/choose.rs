@@ -3,135 +3,300 @@
 //! and static timed against float on this machine.
 
 use super::*;
+use crate::compare::fidelity::{class_outputs, compare_output, OutputFidelity};
+use crate::engine::Output;
+use crate::model::Model;
+use crate::optimize::Target;
+use crate::tensor::Tensor;
 use anyhow::Context;
 
-/// The fidelity target static int8 meets by default: cosine similarity of every float output
-/// with the float model's, over the calibration samples.
+/// The fidelity target static and automatic int8 meet by default: cosine similarity of every
+/// float output with the float model's, on the sample data.
 pub const DEFAULT_MIN_COSINE: f64 = 0.99;
 
-/// The lowest cosine similarity over the float outputs of `candidate` against `reference`
-/// (per output, every request's values end to end); top-1 agreement of integer outputs when
-/// there is no float one.
-fn output_score(
-    model: &crate::model::Model,
-    candidate: &pb::ModelProto,
-    reference: &[Vec<crate::engine::Output>],
-    requests: &[Vec<crate::tensor::Tensor>],
-) -> Result<f64> {
-    use crate::engine::Output;
-    let (mut e, _) = calibrate::with_outputs(model, candidate, &[])?;
-    let outputs = reference.first().map_or(0, |r| r.len());
-    let mut dot = vec![0f64; outputs];
-    let mut na = vec![0f64; outputs];
-    let mut nb = vec![0f64; outputs];
-    let mut float = vec![false; outputs];
-    let (mut same, mut total) = (0usize, 0usize);
-    for (r, want) in requests.iter().zip(reference) {
-        let got = crate::guard::catch("running the int8 model", || e.run(r))?;
-        for (k, (a, b)) in want.iter().zip(&got).enumerate() {
-            let (Output::Tensor(a), Output::Tensor(b)) = (a, b) else {
-                continue;
-            };
-            if a.shape != b.shape {
-                bail!(
-                    "the int8 model's output {k} has shape {:?}, the float model's {:?}",
-                    b.shape,
-                    a.shape
-                );
-            }
-            let is_float = matches!(
-                a.data,
-                crate::tensor::TensorData::F32(_) | crate::tensor::TensorData::F64(_)
-            );
-            let (x, y) = (a.to_f64_vec(), b.to_f64_vec());
-            if is_float {
-                float[k] = true;
-                for (p, q) in x.iter().zip(&y) {
-                    dot[k] += p * q;
-                    na[k] += p * p;
-                    nb[k] += q * q;
+/// The sample data int8 is calibrated, judged and timed on.
+pub struct Samples {
+    /// Batch-1 requests (at most 32): activation ranges, and timing on the first.
+    pub requests: Vec<Vec<Tensor>>,
+    /// The data as given, all samples in one request, so that a sequence model's state runs
+    /// through them as it will: what fidelity is judged on.
+    pub check: Vec<Vec<Tensor>>,
+    /// The data's labels, one per sample of `check`.
+    pub labels: Option<Vec<i64>>,
+}
+
+/// One output of a candidate against the float model's.
+struct Seen {
+    f: OutputFidelity,
+    /// The float output's range (max - min) over the data: what `max-error` is a share of.
+    range: f64,
+    float: bool,
+}
+
+/// A candidate on the target's measure, and on cosine, which ranks layers where the
+/// target's measure ties (top-1 on a few samples).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reading {
+    pub(crate) value: f64,
+    pub(crate) cosine: f64,
+}
+
+/// The float model's outputs on the check data, and the fidelity target measured against
+/// them.
+pub(crate) struct Judge<'a> {
+    model: &'a Model,
+    samples: &'a Samples,
+    reference: Vec<Vec<Output>>,
+    names: Vec<String>,
+    classes: HashMap<String, i64>,
+    pub(crate) target: Target,
+}
+
+impl<'a> Judge<'a> {
+    /// The reference outputs of the float `m`; refuses a target this model or data cannot
+    /// measure (top-1 without class scores, accuracy without labels).
+    pub(crate) fn new(
+        model: &'a Model,
+        m: &pb::ModelProto,
+        samples: &'a Samples,
+        target: Target,
+    ) -> Result<Judge<'a>> {
+        let j = Judge {
+            model,
+            samples,
+            reference: outputs_on(model, m, &samples.check)?,
+            names: m
+                .graph
+                .as_ref()
+                .map(|g| g.output.iter().map(|o| o.name.clone()).collect())
+                .unwrap_or_default(),
+            classes: class_outputs(model),
+            target,
+        };
+        let own: Vec<Seen> = j
+            .reference
+            .iter()
+            .take(1)
+            .enumerate()
+            .flat_map(|(i, r)| j.compare(i, r, r))
+            .collect::<Result<_>>()?;
+        j.read(&own)?;
+        Ok(j)
+    }
+
+    fn compare(&self, i: usize, want: &[Output], got: &[Output]) -> Vec<Result<Seen>> {
+        let labels = self
+            .samples
+            .labels
+            .as_deref()
+            .filter(|_| i == 0 && self.samples.check.len() == 1);
+        want.iter()
+            .zip(got)
+            .enumerate()
+            .filter_map(|(k, (a, b))| {
+                let (Output::Tensor(a), Output::Tensor(b)) = (a, b) else {
+                    return None;
+                };
+                if a.shape != b.shape {
+                    return Some(Err(anyhow::anyhow!(
+                        "the int8 model's output {k} has shape {:?}, the float model's {:?}",
+                        b.shape,
+                        a.shape
+                    )));
                 }
-            } else {
-                same += x.iter().zip(&y).filter(|(p, q)| p == q).count();
-                total += x.len();
+                let name = self
+                    .names
+                    .get(k)
+                    .cloned()
+                    .unwrap_or_else(|| format!("output {k}"));
+                let float = matches!(
+                    a.data,
+                    crate::tensor::TensorData::F32(_) | crate::tensor::TensorData::F64(_)
+                );
+                let v = a.to_f64_vec();
+                let (lo, hi) = v
+                    .iter()
+                    .filter(|x| x.is_finite())
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
+                        (l.min(x), h.max(x))
+                    });
+                Some(Ok(Seen {
+                    f: compare_output(&name, a, b, labels, self.classes.get(&name).copied()),
+                    range: if hi > lo {
+                        hi - lo
+                    } else {
+                        hi.abs().max(f64::MIN_POSITIVE)
+                    },
+                    float,
+                }))
+            })
+            .collect()
+    }
+
+    /// `candidate` against the float model on the first `n` check requests.
+    pub(crate) fn reading(&self, candidate: &pb::ModelProto, n: usize) -> Result<Reading> {
+        let (mut e, _) = calibrate::with_outputs(self.model, candidate, &[])?;
+        let mut seen = Vec::new();
+        for (i, (r, want)) in self
+            .samples
+            .check
+            .iter()
+            .zip(&self.reference)
+            .take(n)
+            .enumerate()
+        {
+            let got = crate::guard::catch("running the int8 model", || e.run(r))?;
+            for s in self.compare(i, want, &got) {
+                seen.push(s?);
             }
         }
+        self.read(&seen)
     }
-    let cosines: Vec<f64> = (0..outputs)
-        .filter(|&k| float[k])
-        .map(|k| {
-            if na[k] == 0.0 && nb[k] == 0.0 {
-                1.0
-            } else {
-                dot[k] / (na[k].sqrt() * nb[k].sqrt()).max(f64::MIN_POSITIVE)
+
+    fn read(&self, seen: &[Seen]) -> Result<Reading> {
+        let floats = || seen.iter().filter(|s| s.float);
+        let nan0 = |x: f64| if x.is_nan() { 0.0 } else { x };
+        let top1s = || seen.iter().filter_map(|s| s.f.top1_agreement);
+        let cosine = if floats().next().is_some() {
+            floats().map(|s| nan0(s.f.cosine)).fold(1.0, f64::min)
+        } else {
+            top1s().fold(1.0, f64::min)
+        };
+        let value = match self.target {
+            Target::MinCosine(_) => cosine,
+            Target::MinTop1(_) => {
+                if top1s().next().is_none() {
+                    bail!(
+                        "the target min-top1 needs an output holding class scores (made by Softmax or Sigmoid, read by ArgMax, or named like probabilities or logits); {} has none: use min-cosine or max-error",
+                        self.model.info.name
+                    );
+                }
+                top1s().fold(1.0, f64::min)
             }
-        })
-        .collect();
-    Ok(if cosines.is_empty() {
-        same as f64 / total.max(1) as f64
-    } else {
-        cosines.into_iter().fold(1.0, f64::min)
-    })
+            Target::MaxError(_) => floats()
+                .map(|s| {
+                    let e = s.f.max_abs_err / s.range;
+                    if e.is_nan() {
+                        f64::INFINITY
+                    } else {
+                        e
+                    }
+                })
+                .fold(0.0, f64::max),
+            Target::MaxAccuracyDrop(_) => {
+                let drops: Vec<f64> = seen
+                    .iter()
+                    .filter_map(|s| Some(s.f.accuracy_original? - s.f.accuracy?))
+                    .collect();
+                if drops.is_empty() {
+                    bail!(
+                        "the target max-accuracy-drop needs labels with the sample data (an array or column named labels, label, y or target, one per sample) and an output whose top class is a prediction; {} has {}",
+                        self.model.info.name,
+                        if self.samples.labels.is_some() { "labels but no such output" } else { "no labels" }
+                    );
+                }
+                drops.into_iter().fold(f64::NEG_INFINITY, f64::max)
+            }
+        };
+        Ok(Reading { value, cosine })
+    }
+
+    pub(crate) fn meets(&self, r: Reading) -> bool {
+        match self.target {
+            Target::MinCosine(t) | Target::MinTop1(t) => r.value >= t,
+            Target::MaxError(t) | Target::MaxAccuracyDrop(t) => r.value <= t,
+        }
+    }
+
+    /// How far from the float model's outputs, on the target's measure then on cosine.
+    fn harm(&self, r: Reading) -> (f64, f64) {
+        let on_target = match self.target {
+            Target::MinCosine(_) | Target::MinTop1(_) => 1.0 - r.value,
+            Target::MaxError(_) | Target::MaxAccuracyDrop(_) => r.value,
+        };
+        (on_target, 1.0 - r.cosine)
+    }
+
+    /// `the outputs' cosine similarity 0.9952`, for the coverage.
+    pub(crate) fn says(&self, r: Reading) -> String {
+        match self.target {
+            Target::MinCosine(_) => format!("the outputs' cosine similarity {:.4}", r.value),
+            Target::MinTop1(_) => format!(
+                "top-1 agreement {:.2}% (cosine {:.4})",
+                r.value * 100.0,
+                r.cosine
+            ),
+            Target::MaxError(_) => format!(
+                "a largest error of {:.2}% of the output's range (cosine {:.4})",
+                r.value * 100.0,
+                r.cosine
+            ),
+            Target::MaxAccuracyDrop(_) => format!(
+                "accuracy {:.2} points {} the float model's (cosine {:.4})",
+                r.value.abs() * 100.0,
+                if r.value >= 0.0 { "below" } else { "above" },
+                r.cosine
+            ),
+        }
+    }
 }
 
 /// The outputs of `m` on each of `requests`.
 fn outputs_on(
-    model: &crate::model::Model,
+    model: &Model,
     m: &pb::ModelProto,
-    requests: &[Vec<crate::tensor::Tensor>],
-) -> Result<Vec<Vec<crate::engine::Output>>> {
+    requests: &[Vec<Tensor>],
+) -> Result<Vec<Vec<Output>>> {
     let (mut e, _) = calibrate::with_outputs(model, m, &[])?;
     requests.iter().map(|r| e.run(r)).collect()
 }
 
-/// How much each layer alone in int8 moves the outputs: 1 - the score of [`output_score`]
-/// with only that layer quantized (its input, weight and, where read by other nodes, its
-/// output), on at most 4 of the requests.
-#[allow(clippy::too_many_arguments)]
-fn harm_alone(
-    model: &crate::model::Model,
+/// Static int8 of `original` with `returned` (layer and table ids) left in float.
+fn build_static(
     original: &pb::ModelProto,
     o: &Int8Options,
     ranges: &HashMap<String, (f32, f32)>,
-    layers: &[qdq::Layer],
+    returned: &[String],
     vnni: bool,
-    reference: &[Vec<crate::engine::Output>],
-    requests: &[Vec<crate::tensor::Tensor>],
-) -> Result<HashMap<String, f64>> {
-    let n = requests.len().min(4);
-    let all: Vec<String> = layers.iter().map(|l| l.id.clone()).collect();
+    cov: &mut Coverage,
+) -> Result<(pb::ModelProto, Vec<qdq::Layer>, Vec<String>)> {
+    let mut p = original.clone();
+    let layers = qdq::rewrite(&mut p, o, ranges, returned, vnni, cov)?;
+    let skip: Vec<String> = returned.iter().chain(&o.exclude).cloned().collect();
+    let tables = extras::tables(&mut p, &skip, cov)?;
+    Ok((p, layers, tables))
+}
+
+/// How much each layer (or table) alone in int8 moves the outputs, on the first check
+/// request.
+fn harm_alone(
+    judge: &Judge,
+    original: &pb::ModelProto,
+    o: &Int8Options,
+    ranges: &HashMap<String, (f32, f32)>,
+    ids: &[String],
+    vnni: bool,
+) -> Result<HashMap<String, (f64, f64)>> {
     let mut harm = HashMap::new();
-    for l in layers {
-        let others: Vec<String> = all.iter().filter(|id| **id != l.id).cloned().collect();
-        let mut alone = original.clone();
-        qdq::rewrite(
-            &mut alone,
-            o,
-            ranges,
-            &others,
-            vnni,
-            &mut Coverage::default(),
-        )?;
-        let score = output_score(model, &alone, &reference[..n], &requests[..n])?;
-        harm.insert(l.id.clone(), 1.0 - score);
+    for id in ids {
+        let others: Vec<String> = ids.iter().filter(|x| *x != id).cloned().collect();
+        let (alone, ..) =
+            build_static(original, o, ranges, &others, vnni, &mut Coverage::default())?;
+        harm.insert(id.clone(), judge.harm(judge.reading(&alone, 1)?));
     }
     Ok(harm)
 }
 
-/// Static int8 (QDQ): activation ranges calibrated on `requests` (batch-1 requests of the
-/// sample data), then, judged on `check` (the sample data as given, all samples in one
-/// request, so that a sequence model's state runs through them as it will), while the
-/// outputs' cosine similarity with the float model's is under `o.min_cosine`
-/// ([`DEFAULT_MIN_COSINE`] by default), layers returned to float, the one that alone in int8
-/// moves the outputs most first (one at a time, then in growing steps).
-pub fn calibrated(
-    model: &crate::model::Model,
+/// Static int8 (QDQ): activation ranges calibrated on the batch-1 requests, then, while the
+/// target does not hold on the sample data as given, layers returned to float, the one that
+/// alone in int8 moves the outputs most first (one at a time, then in growing steps).
+fn static_layers(
+    judge: &Judge,
     m: &mut pb::ModelProto,
     o: &Int8Options,
-    requests: &[Vec<crate::tensor::Tensor>],
-    check: &[Vec<crate::tensor::Tensor>],
     cov: &mut Coverage,
 ) -> Result<()> {
+    let requests = &judge.samples.requests;
     let how = o.calibration.unwrap_or_default();
     let opset = default_opset(m);
     if opset < 11 {
@@ -171,36 +336,35 @@ pub fn calibrated(
             }
         }
     }
-    let ranges = calibrate::ranges(model, m, &tensors, requests, how)?;
-    let vnni = crate::environment::cpu_isa()
-        .iter()
-        .any(|i| i.contains("VNNI"));
-    let target = o.min_cosine.unwrap_or(DEFAULT_MIN_COSINE);
-    let reference = outputs_on(model, m, check)?;
+    let ranges = calibrate::ranges(judge.model, m, &tensors, requests, how)?;
+    let vnni = vnni();
+    let target = judge.target;
     let original = m.clone();
     let mut returned: Vec<String> = Vec::new();
     let mut ranking: Option<Vec<String>> = None;
     for round in 0.. {
-        let mut candidate = original.clone();
         let mut c = Coverage::default();
-        let quantized = qdq::rewrite(&mut candidate, o, &ranges, &returned, vnni, &mut c)?;
+        let (candidate, quantized, tables) =
+            build_static(&original, o, &ranges, &returned, vnni, &mut c)?;
         if quantized.is_empty() {
             bail!(
-                "static int8 calibrated by {} cannot keep the outputs' cosine similarity at {target} on this model: with all {} layers returned to float nothing is left to quantize (try another calibration method, lower the target with min-cosine, or use dynamic int8)",
+                "static int8 calibrated by {} cannot hold {} on this model: with all {} layers returned to float nothing is left to quantize (try another calibration method, ease the target, or use dynamic int8)",
                 how.name(),
+                target.describe(),
                 layers.len()
             );
         }
         check_structure(candidate.graph.as_ref().context("no graph")?)?;
-        let score = output_score(model, &candidate, &reference, check)?;
-        let met = score >= target;
+        let reading = judge.reading(&candidate, usize::MAX)?;
+        let met = judge.meets(reading);
         if met || round >= 24 {
             c.notes.append(&mut cov.notes);
             c.notes.push(format!(
-                "static int8, activations calibrated by {} on {}{}: outputs' cosine similarity {score:.4} with the float model on the sample data {} the target {target}{}",
+                "static int8, activations calibrated by {} on {}{}: {} with the float model on the sample data {} the target {target}{}",
                 how.name(),
                 crate::format::plural(requests.len() as u64, "sample"),
                 if vnni { "" } else { "; weights in 7 bits (this CPU has no VNNI)" },
+                judge.says(reading),
                 if met { "meets" } else { "misses" },
                 if returned.is_empty() {
                     String::new()
@@ -208,7 +372,7 @@ pub fn calibrated(
                     format!(
                         " with {} of {} layers returned to float, most harmful first: {}",
                         returned.len(),
-                        layers.len(),
+                        returned.len() + quantized.len() + tables.len(),
                         returned.join(", ")
                     )
                 }
@@ -225,11 +389,17 @@ pub fn calibrated(
         let order = match &ranking {
             Some(r) => r.clone(),
             None => {
-                let harm = harm_alone(
-                    model, &original, o, &ranges, &quantized, vnni, &reference, check,
-                )?;
-                let mut r: Vec<String> = quantized.iter().map(|l| l.id.clone()).collect();
-                r.sort_by(|a, b| harm[b].total_cmp(&harm[a]));
+                let ids: Vec<String> = quantized
+                    .iter()
+                    .map(|l| l.id.clone())
+                    .chain(tables)
+                    .collect();
+                let harm = harm_alone(judge, &original, o, &ranges, &ids, vnni)?;
+                let mut r = ids;
+                r.sort_by(|a, b| {
+                    let (x, y) = (harm[a], harm[b]);
+                    y.0.total_cmp(&x.0).then(y.1.total_cmp(&x.1))
+                });
                 ranking = Some(r.clone());
                 r
             }
@@ -248,11 +418,90 @@ pub fn calibrated(
     unreachable!()
 }
 
+/// The CPU multiplies uint8 x int8 without saturating 16-bit pair sums (AVX-512 VNNI).
+fn vnni() -> bool {
+    crate::environment::cpu_isa()
+        .iter()
+        .any(|i| i.contains("VNNI"))
+}
+
+/// The main graph's LSTMs in int8 (ONNX Runtime's DynamicQuantizeLSTM) where the target
+/// still holds and they run faster than in float on this machine (timed interleaved, batch 1);
+/// left in float otherwise, with the reason.
+fn with_recurrent(judge: &Judge, m: &mut pb::ModelProto, cov: &mut Coverage) -> Result<()> {
+    let ids = extras::recurrent_layers(m, Some(cov));
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let skip_all = |cov: &mut Coverage, why: &str| {
+        for id in &ids {
+            cov.skip(id, "LSTM", why.to_string());
+        }
+    };
+    if calibrate::engine_kind() != crate::engine::EngineKind::Ort {
+        skip_all(cov, "left in float: int8 LSTM is ONNX Runtime's DynamicQuantizeLSTM, and ONNX Runtime is not here to check and time it");
+        return Ok(());
+    }
+    let mut p = m.clone();
+    let mut c = Coverage::default();
+    extras::lstms(&mut p, &ids, if vnni() { 127.0 } else { 63.0 }, &mut c)?;
+    let r = judge.reading(&p, usize::MAX)?;
+    if !judge.meets(r) {
+        skip_all(
+            cov,
+            &format!(
+                "left in float: with it in int8 the model holds {}, under the target {}",
+                judge.says(r),
+                judge.target
+            ),
+        );
+        return Ok(());
+    }
+    let mut engines = vec![
+        calibrate::with_outputs(judge.model, m, &[])?.0,
+        calibrate::with_outputs(judge.model, &p, &[])?.0,
+    ];
+    let p50 = interleaved_p50(&mut engines, &judge.samples.requests[0], 20)?;
+    let (before, after) = (
+        crate::format::ms(p50[0] / 1e3),
+        crate::format::ms(p50[1] / 1e3),
+    );
+    if p50[1] < p50[0] {
+        cov.changed.append(&mut c.changed);
+        cov.notes.push(format!(
+            "int8 LSTM (DynamicQuantizeLSTM) kept: the model ran {before} with it in float and {after} in int8 (median of 20 interleaved runs at batch 1), {}",
+            judge.says(r)
+        ));
+        *m = p;
+    } else {
+        skip_all(cov, &format!("left in float: in int8 (DynamicQuantizeLSTM) the model ran {after} against {before} in float here (median of 20 interleaved runs at batch 1)"));
+    }
+    Ok(())
+}
+
+/// Static int8 calibrated on `data` and held to `o.target` (see [`static_layers`]), with the
+/// LSTMs in int8 where that pays ([`with_recurrent`]).
+pub fn calibrated(
+    model: &Model,
+    m: &mut pb::ModelProto,
+    o: &Int8Options,
+    data: &Samples,
+    cov: &mut Coverage,
+) -> Result<()> {
+    calibrate::check_data(&data.requests)?;
+    let judge = Judge::new(model, m, data, o.target.unwrap_or_default())?;
+    static_layers(&judge, m, o, cov)?;
+    if !cov.changed.is_empty() {
+        with_recurrent(&judge, m, cov)?;
+    }
+    Ok(())
+}
+
 /// Median time of each engine over `rounds` interleaved runs of `inputs` (after 3 warm-up runs
 /// each), microseconds.
 fn interleaved_p50(
     engines: &mut [Box<dyn crate::engine::Engine>],
-    inputs: &[crate::tensor::Tensor],
+    inputs: &[Tensor],
     rounds: usize,
 ) -> Result<Vec<f64>> {
     let prepared: Vec<crate::engine::Prepared> = engines
@@ -278,49 +527,86 @@ fn interleaved_p50(
         .collect())
 }
 
-/// int8 chosen by measuring on this machine: dynamic (with `o`'s options) and static
-/// (calibrated, with its fidelity target) built; dynamic held to the same target; each timed
-/// at batch 1 against the float model, interleaved; the faster of those that meet the target
-/// kept, and the coverage says what was measured and why.
+/// The mix: convolutions in static int8 (the fast CPU path for them), matrix products in
+/// dynamic int8 (their activations quantized per request, no calibrated range to miss).
+fn mix(
+    judge: &Judge,
+    m: &pb::ModelProto,
+    o: &Int8Options,
+    matmuls: &[String],
+    cov: &mut Coverage,
+) -> Result<pb::ModelProto> {
+    let mut p = m.clone();
+    let convs_only = Int8Options {
+        calibration: Some(o.calibration.unwrap_or_default()),
+        exclude: o.exclude.iter().chain(matmuls).cloned().collect(),
+        ..o.clone()
+    };
+    static_layers(judge, &mut p, &convs_only, cov)?;
+    let mut c = Coverage::default();
+    dynamic(
+        &mut p,
+        &Int8Options {
+            calibration: None,
+            ..o.clone()
+        },
+        &mut c,
+    )?;
+    cov.changed.append(&mut c.changed);
+    cov.skipped.append(&mut c.skipped);
+    let changed: Vec<String> = cov.changed.iter().map(|n| n.node.clone()).collect();
+    cov.skipped.retain(|s| !changed.contains(&s.node));
+    cov.notes.push(format!(
+        "the mix: convolutions in static int8, {} matrix product(s) in dynamic int8",
+        matmuls.iter().filter(|id| changed.contains(id)).count()
+    ));
+    Ok(p)
+}
+
+/// int8 chosen by measuring on this machine: dynamic, static and (for a model with both
+/// convolutions and matrix products) their mix built, each held to the fidelity target,
+/// timed at batch 1 against the float model, interleaved; the fastest of those that hold
+/// kept, its LSTMs in int8 where that pays, and the coverage says what was measured and why.
 pub fn chosen(
-    model: &crate::model::Model,
+    model: &Model,
     m: &mut pb::ModelProto,
     o: &Int8Options,
-    requests: &[Vec<crate::tensor::Tensor>],
-    check: &[Vec<crate::tensor::Tensor>],
+    data: &Samples,
     cov: &mut Coverage,
 ) -> Result<()> {
-    let target = o.min_cosine.unwrap_or(DEFAULT_MIN_COSINE);
-    calibrate::check_data(requests)?;
-    let reference = outputs_on(model, m, check)?;
+    calibrate::check_data(&data.requests)?;
+    let judge = Judge::new(model, m, data, o.target.unwrap_or_default())?;
+    let target = judge.target;
     let mut why_not: Vec<String> = Vec::new();
-    let mut candidates: Vec<(&str, pb::ModelProto, Coverage, f64)> = Vec::new();
-    let forms = [
-        (
-            "dynamic",
-            Int8Options {
-                auto: false,
-                calibration: None,
-                ..o.clone()
-            },
-        ),
-        (
-            "static",
-            Int8Options {
-                auto: false,
-                calibration: Some(o.calibration.unwrap_or_default()),
-                exclude: Vec::new(),
-                ..o.clone()
-            },
-        ),
-    ];
-    for (name, form) in forms {
+    let mut candidates: Vec<(&str, pb::ModelProto, Coverage, Reading)> = Vec::new();
+    let dynamic_o = Int8Options {
+        auto: false,
+        calibration: None,
+        ..o.clone()
+    };
+    let static_o = Int8Options {
+        auto: false,
+        calibration: Some(o.calibration.unwrap_or_default()),
+        ..o.clone()
+    };
+    // Matrix products static int8 would take, when it takes convolutions too.
+    let planned = qdq::plan_layers(m, &static_o, &[]).quantized;
+    let matmuls: Vec<String> = planned
+        .iter()
+        .filter(|l| l.weights && l.op != "Conv")
+        .map(|l| l.id.clone())
+        .collect();
+    let has_conv = planned.iter().any(|l| l.weights && l.op == "Conv");
+    for name in ["dynamic", "static", "mix"] {
+        if name == "mix" && (matmuls.is_empty() || !has_conv) {
+            continue;
+        }
         let mut p = m.clone();
         let mut c = Coverage::default();
-        let built = if form.calibration.is_some() {
-            calibrated(model, &mut p, &form, requests, check, &mut c)
-        } else {
-            dynamic(&mut p, &form, &mut c)
+        let built = match name {
+            "dynamic" => dynamic(&mut p, &dynamic_o, &mut c),
+            "static" => static_layers(&judge, &mut p, &static_o, &mut c),
+            _ => mix(&judge, m, &static_o, &matmuls, &mut c).map(|q| p = q),
         };
         match built {
             Ok(()) if c.changed.is_empty() => why_not.push(format!(
@@ -331,12 +617,13 @@ pub fn chosen(
                     .unwrap_or_else(|| "no layer with constant float weights it quantizes".into())
             )),
             Ok(()) => {
-                let score = output_score(model, &p, &reference, check)?;
-                if score >= target {
-                    candidates.push((name, p, c, score));
+                let r = judge.reading(&p, usize::MAX)?;
+                if judge.meets(r) {
+                    candidates.push((name, p, c, r));
                 } else {
                     why_not.push(format!(
-                        "{name}: the outputs' cosine similarity {score:.4} is under the target {target}"
+                        "{name}: {} misses the target {target}",
+                        judge.says(r)
                     ));
                 }
             }
@@ -357,22 +644,23 @@ pub fn chosen(
     for (_, p, _, _) in &candidates {
         engines.push(calibrate::with_outputs(model, p, &[])?.0);
     }
-    let p50 = interleaved_p50(&mut engines, &requests[0], 20)?;
+    let p50 = interleaved_p50(&mut engines, &data.requests[0], 20)?;
     let best = (0..candidates.len())
         .min_by(|&a, &b| p50[a + 1].total_cmp(&p50[b + 1]))
         .unwrap_or(0);
     let measured = candidates
         .iter()
         .enumerate()
-        .map(|(k, (name, _, _, score))| {
+        .map(|(k, (name, _, _, r))| {
             format!(
-                "{name} {} (cosine {score:.4})",
-                crate::format::ms(p50[k + 1] / 1e3)
+                "{name} {} ({})",
+                crate::format::ms(p50[k + 1] / 1e3),
+                judge.says(*r)
             )
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let (name, p, mut c, _) = candidates.swap_remove(best);
+    let (name, mut p, mut c, _) = candidates.swap_remove(best);
     let faster = p50[0] / p50[best + 1];
     c.notes.append(&mut cov.notes);
     c.notes.push(format!(
@@ -389,6 +677,7 @@ pub fn chosen(
             format!("; not taken: {}", why_not.join("; "))
         }
     ));
+    with_recurrent(&judge, &mut p, &mut c)?;
     *cov = Coverage {
         notes: c.notes,
         changed: c.changed,

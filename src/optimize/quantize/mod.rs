@@ -13,13 +13,14 @@ use tract_onnx::pb;
 mod calibrate;
 mod choose;
 mod emit;
+pub mod extras;
 mod math;
 mod pairs;
 pub(crate) mod qdq;
 #[cfg(test)]
 mod tests;
 
-pub use choose::{calibrated, chosen, DEFAULT_MIN_COSINE};
+pub use choose::{calibrated, chosen, Samples, DEFAULT_MIN_COSINE};
 use emit::*;
 use math::*;
 use pairs::*;
@@ -323,6 +324,7 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
         },
     )?;
     remove_unused(g);
+    extras::tables(m, &o.exclude, cov)?;
     Ok(())
 }
 
