@@ -33,7 +33,8 @@ pub struct Pass {
     pub variant: Option<(OpProfile, ProfileDiff)>,
 }
 
-fn one(
+/// The operator profile of `model` on `kind` over `requests` requests after `warmup`.
+pub fn one(
     kind: EngineKind,
     model: &Model,
     options: &EngineOptions,
