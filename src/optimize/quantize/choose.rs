@@ -607,9 +607,9 @@ fn slower_in(
     slow
 }
 
-/// Per layer: the layers of the kept static or mixed form that its profile shows slower in
-/// int8 than in float go back to float (the form rebuilt without them, held to the target),
-/// and the result is kept if it runs faster than the form it came from.
+/// Per layer: the layers of a form that its profile shows slower in int8 than in float go
+/// back to float (the form rebuilt without them, held to the target), and the result is kept
+/// if it runs faster than the form it came from.
 #[allow(clippy::too_many_arguments)]
 fn per_layer(
     judge: &Judge,
@@ -623,7 +623,9 @@ fn per_layer(
     let ids: Vec<String> = cov
         .changed
         .iter()
-        .filter(|c| c.note.starts_with("static int8"))
+        .filter(|c| {
+            c.note.starts_with("static int8") || matches!(c.op.as_str(), "Conv" | "MatMul" | "Gemm")
+        })
         .map(|c| c.node.clone())
         .collect();
     let slow = slower_layers(judge, m, best, &ids)?;
@@ -637,10 +639,17 @@ fn per_layer(
     };
     let mut c = Coverage::default();
     let mut p = m.clone();
-    let built = if name == "mix" {
-        mix(judge, m, &without, matmuls, &mut c).map(|q| p = q)
-    } else {
-        static_layers(judge, &mut p, &without, &mut c)
+    let built = match name {
+        "mix" => mix(judge, m, &without, matmuls, &mut c).map(|q| p = q),
+        "dynamic" => dynamic(
+            &mut p,
+            &Int8Options {
+                calibration: None,
+                ..without
+            },
+            &mut c,
+        ),
+        _ => static_layers(judge, &mut p, &without, &mut c),
     };
     let listed = slow
         .iter()
@@ -654,12 +663,10 @@ fn per_layer(
         ));
         return Ok(());
     }
-    // Only a form that still has a weight layer in static int8 is one.
-    if !c.changed.iter().any(|n| {
-        n.note.starts_with("static int8") && matches!(n.op.as_str(), "Conv" | "MatMul" | "Gemm")
-    }) {
+    // Something must stay int8 (a table will do: it costs no time).
+    if c.changed.is_empty() {
         cov.notes.push(format!(
-            "per layer: every weight layer ran slower in int8 by the profile ({listed}): static int8 does not pay on this model here"
+            "per layer: every layer ran slower in int8 by the profile ({listed}): {name} int8 does not pay on this model here"
         ));
         return Ok(());
     }
@@ -785,9 +792,9 @@ pub fn chosen(
         }
         return Ok(());
     }
-    // Static and mixed forms refined per layer by their profile before they are compared.
+    // Every form refined per layer by its profile before they are compared.
     if calibrate::engine_kind() == crate::engine::EngineKind::Ort {
-        for (name, p, c, r) in candidates.iter_mut().filter(|c| c.0 != "dynamic") {
+        for (name, p, c, r) in candidates.iter_mut() {
             per_layer(&judge, m, &static_o, name, &matmuls, p, c)?;
             *r = judge.reading(p, usize::MAX)?;
         }
