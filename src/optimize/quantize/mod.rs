@@ -15,14 +15,17 @@ mod choose;
 mod emit;
 pub mod extras;
 mod math;
+mod measure;
 mod pairs;
+mod per_layer;
 pub(crate) mod qdq;
 #[cfg(test)]
 mod tests;
 
-pub use choose::{calibrated, chosen, Samples, DEFAULT_MIN_COSINE};
+pub use choose::{calibrated, chosen};
 use emit::*;
 use math::*;
+pub use measure::{Samples, DEFAULT_MIN_COSINE};
 use pairs::*;
 
 /// Why a MatMul/Gemm/Conv cannot be quantized, or its weight laid out as [K, N] (MatMul/Gemm)

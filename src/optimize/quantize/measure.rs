@@ -1,0 +1,298 @@
+//! How a quantized candidate compares with the float model: its outputs on the sample data,
+//! measured as the fidelity target says (cosine, top-1, largest error, accuracy), and its
+//! speed, timed interleaved with the others on this machine.
+
+use super::*;
+use crate::compare::fidelity::{class_outputs, compare_output, OutputFidelity};
+use crate::engine::Output;
+use crate::model::Model;
+use crate::optimize::Target;
+use crate::tensor::Tensor;
+
+/// The fidelity target static and automatic int8 meet by default: cosine similarity of every
+/// float output with the float model's, on the sample data.
+pub const DEFAULT_MIN_COSINE: f64 = 0.99;
+
+/// The sample data int8 is calibrated, judged and timed on.
+pub struct Samples {
+    /// Batch-1 requests (at most 32): activation ranges, and timing on the first.
+    pub requests: Vec<Vec<Tensor>>,
+    /// The data as given, all samples in one request, so that a sequence model's state runs
+    /// through them as it will: what fidelity is judged on.
+    pub check: Vec<Vec<Tensor>>,
+    /// The data's labels, one per sample of `check`.
+    pub labels: Option<Vec<i64>>,
+}
+
+/// One output of a candidate against the float model's.
+struct Seen {
+    f: OutputFidelity,
+    /// The float output's range (max - min) over the data: what `max-error` is a share of.
+    range: f64,
+    float: bool,
+}
+
+/// A candidate on the target's measure, and on cosine, which ranks layers where the
+/// target's measure ties (top-1 on a few samples).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reading {
+    pub(crate) value: f64,
+    pub(crate) cosine: f64,
+}
+
+/// The float model's outputs on the check data, and the fidelity target measured against
+/// them.
+pub(crate) struct Judge<'a> {
+    pub(super) model: &'a Model,
+    pub(super) samples: &'a Samples,
+    reference: Vec<Vec<Output>>,
+    names: Vec<String>,
+    classes: HashMap<String, i64>,
+    pub(crate) target: Target,
+}
+
+impl<'a> Judge<'a> {
+    /// The reference outputs of the float `m`; refuses a target this model or data cannot
+    /// measure (top-1 without class scores, accuracy without labels).
+    pub(crate) fn new(
+        model: &'a Model,
+        m: &pb::ModelProto,
+        samples: &'a Samples,
+        target: Target,
+    ) -> Result<Judge<'a>> {
+        let j = Judge {
+            model,
+            samples,
+            reference: outputs_on(model, m, &samples.check)?,
+            names: m
+                .graph
+                .as_ref()
+                .map(|g| g.output.iter().map(|o| o.name.clone()).collect())
+                .unwrap_or_default(),
+            classes: class_outputs(model),
+            target,
+        };
+        let own: Vec<Seen> = j
+            .reference
+            .iter()
+            .take(1)
+            .enumerate()
+            .flat_map(|(i, r)| j.compare(i, r, r))
+            .collect::<Result<_>>()?;
+        j.read(&own)?;
+        Ok(j)
+    }
+
+    fn compare(&self, i: usize, want: &[Output], got: &[Output]) -> Vec<Result<Seen>> {
+        let labels = self
+            .samples
+            .labels
+            .as_deref()
+            .filter(|_| i == 0 && self.samples.check.len() == 1);
+        want.iter()
+            .zip(got)
+            .enumerate()
+            .filter_map(|(k, (a, b))| {
+                let (Output::Tensor(a), Output::Tensor(b)) = (a, b) else {
+                    return None;
+                };
+                if a.shape != b.shape {
+                    return Some(Err(anyhow::anyhow!(
+                        "the int8 model's output {k} has shape {:?}, the float model's {:?}",
+                        b.shape,
+                        a.shape
+                    )));
+                }
+                let name = self
+                    .names
+                    .get(k)
+                    .cloned()
+                    .unwrap_or_else(|| format!("output {k}"));
+                let float = matches!(
+                    a.data,
+                    crate::tensor::TensorData::F32(_) | crate::tensor::TensorData::F64(_)
+                );
+                let v = a.to_f64_vec();
+                let (lo, hi) = v
+                    .iter()
+                    .filter(|x| x.is_finite())
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
+                        (l.min(x), h.max(x))
+                    });
+                Some(Ok(Seen {
+                    f: compare_output(&name, a, b, labels, self.classes.get(&name).copied()),
+                    range: if hi > lo {
+                        hi - lo
+                    } else {
+                        hi.abs().max(f64::MIN_POSITIVE)
+                    },
+                    float,
+                }))
+            })
+            .collect()
+    }
+
+    /// `candidate` against the float model on the first `n` check requests.
+    pub(crate) fn reading(&self, candidate: &pb::ModelProto, n: usize) -> Result<Reading> {
+        let (mut e, _) = calibrate::with_outputs(self.model, candidate, &[])?;
+        let mut seen = Vec::new();
+        for (i, (r, want)) in self
+            .samples
+            .check
+            .iter()
+            .zip(&self.reference)
+            .take(n)
+            .enumerate()
+        {
+            let got = crate::guard::catch("running the int8 model", || e.run(r))?;
+            for s in self.compare(i, want, &got) {
+                seen.push(s?);
+            }
+        }
+        self.read(&seen)
+    }
+
+    fn read(&self, seen: &[Seen]) -> Result<Reading> {
+        let floats = || seen.iter().filter(|s| s.float);
+        let nan0 = |x: f64| if x.is_nan() { 0.0 } else { x };
+        let top1s = || seen.iter().filter_map(|s| s.f.top1_agreement);
+        let cosine = if floats().next().is_some() {
+            floats().map(|s| nan0(s.f.cosine)).fold(1.0, f64::min)
+        } else {
+            top1s().fold(1.0, f64::min)
+        };
+        let value = match self.target {
+            Target::MinCosine(_) => cosine,
+            Target::MinTop1(_) => {
+                if top1s().next().is_none() {
+                    bail!(
+                        "the target min-top1 needs an output holding class scores (made by Softmax or Sigmoid, read by ArgMax, or named like probabilities or logits); {} has none: use min-cosine or max-error",
+                        self.model.info.name
+                    );
+                }
+                top1s().fold(1.0, f64::min)
+            }
+            Target::MaxError(_) => floats()
+                .map(|s| {
+                    let e = s.f.max_abs_err / s.range;
+                    if e.is_nan() {
+                        f64::INFINITY
+                    } else {
+                        e
+                    }
+                })
+                .fold(0.0, f64::max),
+            Target::MaxAccuracyDrop(_) => {
+                let drops: Vec<f64> = seen
+                    .iter()
+                    .filter_map(|s| Some(s.f.accuracy_original? - s.f.accuracy?))
+                    .collect();
+                if drops.is_empty() {
+                    bail!(
+                        "the target max-accuracy-drop needs labels with the sample data (an array or column named labels, label, y or target, one per sample) and an output whose top class is a prediction; {} has {}",
+                        self.model.info.name,
+                        if self.samples.labels.is_some() { "labels but no such output" } else { "no labels" }
+                    );
+                }
+                drops.into_iter().fold(f64::NEG_INFINITY, f64::max)
+            }
+        };
+        Ok(Reading { value, cosine })
+    }
+
+    pub(crate) fn meets(&self, r: Reading) -> bool {
+        match self.target {
+            Target::MinCosine(t) | Target::MinTop1(t) => r.value >= t,
+            Target::MaxError(t) | Target::MaxAccuracyDrop(t) => r.value <= t,
+        }
+    }
+
+    /// How far from the float model's outputs, on the target's measure then on cosine.
+    pub(super) fn harm(&self, r: Reading) -> (f64, f64) {
+        let on_target = match self.target {
+            Target::MinCosine(_) | Target::MinTop1(_) => 1.0 - r.value,
+            Target::MaxError(_) | Target::MaxAccuracyDrop(_) => r.value,
+        };
+        (on_target, 1.0 - r.cosine)
+    }
+
+    /// `the outputs' cosine similarity 0.9952`, for the coverage.
+    pub(crate) fn says(&self, r: Reading) -> String {
+        match self.target {
+            Target::MinCosine(_) => format!("the outputs' cosine similarity {:.4}", r.value),
+            Target::MinTop1(_) => format!(
+                "top-1 agreement {:.2}% (cosine {:.4})",
+                r.value * 100.0,
+                r.cosine
+            ),
+            Target::MaxError(_) => format!(
+                "a largest error of {:.2}% of the output's range (cosine {:.4})",
+                r.value * 100.0,
+                r.cosine
+            ),
+            Target::MaxAccuracyDrop(_) => format!(
+                "accuracy {:.2} points {} the float model's (cosine {:.4})",
+                r.value.abs() * 100.0,
+                if r.value >= 0.0 { "below" } else { "above" },
+                r.cosine
+            ),
+        }
+    }
+}
+
+/// The outputs of `m` on each of `requests`.
+fn outputs_on(
+    model: &Model,
+    m: &pb::ModelProto,
+    requests: &[Vec<Tensor>],
+) -> Result<Vec<Vec<Output>>> {
+    let (mut e, _) = calibrate::with_outputs(model, m, &[])?;
+    requests.iter().map(|r| e.run(r)).collect()
+}
+
+impl Judge<'_> {
+    /// Median time of each model at batch 1 (the first calibration request), over 20
+    /// interleaved runs on the engine the target is judged on, microseconds; and that
+    /// engine's name and version.
+    pub(crate) fn time(&self, models: &[&pb::ModelProto]) -> Result<(Vec<f64>, String)> {
+        let mut engines = models
+            .iter()
+            .map(|m| Ok(calibrate::with_outputs(self.model, m, &[])?.0))
+            .collect::<Result<Vec<_>>>()?;
+        let name = engines.first().map(|e| e.version()).unwrap_or_default();
+        Ok((
+            interleaved_p50(&mut engines, &self.samples.requests[0], 20)?,
+            name,
+        ))
+    }
+}
+
+/// Median time of each engine over `rounds` interleaved runs of `inputs` (after 3 warm-up runs
+/// each), microseconds.
+fn interleaved_p50(
+    engines: &mut [Box<dyn crate::engine::Engine>],
+    inputs: &[Tensor],
+    rounds: usize,
+) -> Result<Vec<f64>> {
+    let prepared: Vec<crate::engine::Prepared> = engines
+        .iter_mut()
+        .map(|e| e.prepare(inputs))
+        .collect::<Result<_>>()?;
+    let mut times = vec![Vec::with_capacity(rounds); engines.len()];
+    for round in 0..rounds + 3 {
+        for (k, e) in engines.iter_mut().enumerate() {
+            let t = std::time::Instant::now();
+            e.run_prepared(&prepared[k])?;
+            if round >= 3 {
+                times[k].push(t.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+    }
+    Ok(times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        })
+        .collect())
+}
