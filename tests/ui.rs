@@ -1234,6 +1234,19 @@ fn the_compare_tab_offers_static_int8_and_shows_each_layers_form() {
     };
     step_until(&mut h, Duration::from_secs(400), done);
     let cmp = h.state().compare.as_ref().unwrap().result.clone().unwrap();
+    // The time it took stays what it was once it is done.
+    h.run();
+    let took = |h: &Harness<'static, InferscopeApp>| {
+        use egui_kittest::kittest::NodeT;
+        h.get_by_label_contains("Done: 2 variants in")
+            .accesskit_node()
+            .value()
+            .unwrap_or_default()
+    };
+    let first = took(&h);
+    std::thread::sleep(Duration::from_millis(1200));
+    h.run();
+    assert_eq!(took(&h), first, "{first}");
     let names: Vec<&str> = cmp.variants.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(
         names,

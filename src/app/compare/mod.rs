@@ -194,6 +194,8 @@ pub struct CompareSession {
     pub live: BTreeMap<usize, Vec<f32>>,
     pub result: Option<Comparison>,
     pub started: Instant,
+    /// How long the comparison took, once it is done.
+    pub took: Option<std::time::Duration>,
     pub cancelled: bool,
     pub failures: Vec<String>,
     /// The monthly bill per variant, and the cost inputs and prices it was priced with
@@ -272,6 +274,7 @@ impl InferscopeApp {
             live: BTreeMap::new(),
             result: None,
             started: Instant::now(),
+            took: None,
             cancelled: false,
             failures: Vec::new(),
             costs: None,
@@ -414,6 +417,7 @@ impl InferscopeApp {
                                     .map(|v| v.name.clone());
                             }
                             c.result = Some(cmp);
+                            c.took = Some(c.started.elapsed());
                             c.costs = None;
                         }
                         Err(e) => self.errors.push(e),

@@ -270,7 +270,7 @@ impl InferscopeApp {
                     ui.label(format!(
                         "Done: {} variants in {:.1} s.",
                         r.variants.len(),
-                        c.started.elapsed().as_secs_f64()
+                        c.took.unwrap_or_else(|| c.started.elapsed()).as_secs_f64()
                     ));
                 }
             }
@@ -516,7 +516,10 @@ impl InferscopeApp {
                 ui.label(RichText::new("Latency vs fidelity").strong()).on_hover_text("Up and to the left is better. The line joins the Pareto front: variants nothing else beats on both latency and fidelity.");
                 let pts: Vec<(String, f64, f64)> = runs.iter().filter_map(|r| fidelity_of(&r.variant).map(|f| (r.variant.clone(), r.latency_p50, f))).collect();
                 let front = crate::compare::pareto_front(&pts.iter().map(|p| (p.1, p.2)).collect::<Vec<_>>());
-                Plot::new("compare_pareto").allow_scroll(false).height(220.0).width(w).legend(Legend::default().follow_insertion_order(true).position(egui_plot::Corner::RightBottom))
+                // Fidelity is a share: the axis spans what the points need, up to 1.
+                let lowest = pts.iter().map(|p| p.2).filter(|f| f.is_finite()).fold(1.0f64, f64::min).clamp(0.0, 1.0);
+                let pad = ((1.0 - lowest) * 0.1).max(0.005);
+                Plot::new("compare_pareto").allow_scroll(false).height(220.0).width(w).default_y_bounds(lowest - pad, 1.0 + pad).legend(Legend::default().follow_insertion_order(true).position(egui_plot::Corner::RightBottom))
                     .x_axis_label("p50 ms").y_axis_label("fidelity")
                     .show(ui, |p| {
                         for (i, (n, x, y)) in pts.iter().enumerate() {
