@@ -2271,7 +2271,8 @@ fn static_int8_from_the_command_line_calibrates_and_runs_as_integer_convolutions
         printed.contains("int8 chosen by measuring on onnxruntime")
             && printed.contains("float ")
             && printed.contains("dynamic ")
-            && printed.contains("static "),
+            && printed.contains("static ")
+            && printed.contains("mix"),
         "{printed}"
     );
     let ops: Value =

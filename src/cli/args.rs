@@ -97,6 +97,7 @@ pub enum Int8Mode {
     Auto,
     Dynamic,
     Static,
+    Mix,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq)]
@@ -120,7 +121,7 @@ pub struct OptimizeArgs {
     /// target and keeps the one that runs fastest here; `dynamic` quantizes MatMul/Gemm
     /// weights with activations quantized per request; `static` quantizes Conv/MatMul/Gemm
     /// with activation ranges calibrated on --data (QDQ, which ONNX Runtime fuses into
-    /// QLinearConv/QLinearMatMul).
+    /// QLinearConv/QLinearMatMul); `mix`: convolutions static, matrix products dynamic.
     #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, default_missing_value = "auto")]
     pub int8: Option<Int8Mode>,
     /// One scale per output channel instead of one per tensor (int8, weight-int8).

@@ -40,10 +40,11 @@ impl OptimizeArgs {
                 exclude: self.exclude.clone(),
                 calibration: match mode {
                     Int8Mode::Dynamic => None,
-                    Int8Mode::Static | Int8Mode::Auto => Some(calibration),
+                    Int8Mode::Static | Int8Mode::Auto | Int8Mode::Mix => Some(calibration),
                 },
                 target: self.target()?,
                 auto: mode == Int8Mode::Auto,
+                mix: mode == Int8Mode::Mix,
             })
         } else if self.weight_int8 {
             Variant::WeightInt8 {

@@ -74,6 +74,8 @@ pub struct Int8Options {
     /// Build dynamic and static int8 and keep the one that runs fastest on this machine
     /// among those that meet the fidelity target.
     pub auto: bool,
+    /// The mix: convolutions in static int8 (calibrated), matrix products in dynamic int8.
+    pub mix: bool,
 }
 
 /// One variant of the model being compared.
@@ -98,7 +100,7 @@ pub enum Variant {
 }
 
 pub const SPELLINGS: &str = "int8[:per-channel][:qdq][:unsigned][:conv][:exclude=NODE,NODE], \
-int8:static[:minmax|:percentile|:entropy][:TARGET], int8:auto[:TARGET] (TARGET: \
+int8:static[:minmax|:percentile|:entropy][:TARGET], int8:mix[:TARGET], int8:auto[:TARGET] (TARGET: \
 min-cosine=C, min-top1=P, max-error=E or max-accuracy-drop=D), \
 weight-int8[:per-channel], fp16, prune:S[:structured|:per-layer], trees:K, max-depth:D, \
 ort:disabled|basic|extended|all, file:PATH";
@@ -128,7 +130,7 @@ impl fmt::Display for Variant {
                     return Ok(());
                 }
                 if let Some(c) = o.calibration {
-                    f.write_str(":static")?;
+                    f.write_str(if o.mix { ":mix" } else { ":static" })?;
                     if c != Calibration::MinMax {
                         write!(f, ":{}", c.name())?;
                     }
@@ -221,6 +223,10 @@ impl FromStr for Variant {
                             o.calibration.get_or_insert(Calibration::MinMax);
                         }
                         "auto" => o.auto = true,
+                        "mix" => {
+                            o.mix = true;
+                            o.calibration.get_or_insert(Calibration::MinMax);
+                        }
                         "minmax" => o.calibration = Some(Calibration::MinMax),
                         "percentile" => o.calibration = Some(Calibration::Percentile),
                         "entropy" => o.calibration = Some(Calibration::Entropy),
@@ -251,7 +257,7 @@ impl FromStr for Variant {
                     })
                 {
                     return Err(bad(
-                        "static int8 is always QDQ, per-channel int8 weights, uint8 activations, Conv included: it takes only a calibration method, a fidelity target and exclude",
+                        "static int8 (and the mix) is always QDQ, per-channel int8 weights, uint8 activations, Conv included: it takes only a calibration method, a fidelity target and exclude",
                     ));
                 }
                 Ok(Variant::Int8(o))
@@ -316,6 +322,12 @@ impl Variant {
                 auto: true, target, ..
             }) => format!(
                 "int8 as this machine runs it fastest: dynamic, static and their mix (static convolutions, dynamic matrix products) built, each held to {} on the sample data, timed against the float model, the fastest kept",
+                target.unwrap_or_default().describe()
+            ),
+            Variant::Int8(Int8Options {
+                mix: true, target, ..
+            }) => format!(
+                "int8 mixed: convolutions in static int8 (QDQ, ranges calibrated on the sample data), matrix products in dynamic int8; held to {}",
                 target.unwrap_or_default().describe()
             ),
             Variant::Int8(Int8Options {
@@ -562,6 +574,10 @@ pub fn rewrite_with(
             Variant::Int8(o) if o.auto => {
                 let samples = calibration_requests(model, data, &mut cov)?;
                 quantize::chosen(model, &mut proto, o, &samples, &mut cov)
+            }
+            Variant::Int8(o) if o.mix => {
+                let samples = calibration_requests(model, data, &mut cov)?;
+                quantize::mixed(model, &mut proto, o, &samples, &mut cov)
             }
             Variant::Int8(o) if o.calibration.is_some() => {
                 let samples = calibration_requests(model, data, &mut cov)?;

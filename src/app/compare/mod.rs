@@ -26,6 +26,7 @@ pub struct CompareSettings {
     /// Static int8 (QDQ, calibrated on the data), and int8 chosen by measuring (dynamic,
     /// static or their mix), with the calibration method and fidelity target both use.
     pub static_int8: bool,
+    pub mix_int8: bool,
     pub auto_int8: bool,
     pub calibration: crate::optimize::Calibration,
     pub target: crate::optimize::Target,
@@ -54,6 +55,7 @@ impl Default for CompareSettings {
                 ..Default::default()
             },
             static_int8: false,
+            mix_int8: false,
             auto_int8: false,
             calibration: crate::optimize::Calibration::MinMax,
             target: crate::optimize::Target::default(),
@@ -85,6 +87,15 @@ impl CompareSettings {
         if self.static_int8 {
             v.push(Variant::Int8(Int8Options {
                 signed: true,
+                calibration: Some(self.calibration),
+                target,
+                ..Default::default()
+            }));
+        }
+        if self.mix_int8 {
+            v.push(Variant::Int8(Int8Options {
+                signed: true,
+                mix: true,
                 calibration: Some(self.calibration),
                 target,
                 ..Default::default()
@@ -140,6 +151,8 @@ impl CompareSettings {
                 Variant::Int8(o) if o.auto || o.calibration.is_some() => {
                     if o.auto {
                         self.auto_int8 = true;
+                    } else if o.mix {
+                        self.mix_int8 = true;
                     } else {
                         self.static_int8 = true;
                     }

@@ -130,6 +130,9 @@ impl InferscopeApp {
                                 .labelled_by(l.id);
                         });
                         ui.end_row();
+                        ui.checkbox(&mut s.mix_int8, "int8 (mix)").on_hover_text("Convolutions in static int8 (calibrated, the fast CPU path for them), MatMul and Gemm in dynamic int8 (activations quantized per request), held to the fidelity target below.");
+                        ui.label(RichText::new("static convolutions, dynamic matrix products").small().weak());
+                        ui.end_row();
                         ui.checkbox(&mut s.auto_int8, "int8 (auto)").on_hover_text("Dynamic, static and their mix (static convolutions, dynamic matrix products) built, each held to the fidelity target below, timed against the float model on this machine: the fastest kept. Its coverage says what it measured and which form it chose.");
                         ui.label(RichText::new("fastest form that holds the target").small().weak());
                         ui.end_row();

@@ -286,6 +286,70 @@ pub(super) fn mix(
     Ok(p)
 }
 
+/// The matrix products (MatMul, Gemm) static int8 would take, and whether it takes
+/// convolutions too: what the mix splits.
+fn matrix_layers(m: &pb::ModelProto, o: &Int8Options) -> (Vec<String>, bool) {
+    let planned = qdq::plan_layers(m, o, &[]).quantized;
+    let matmuls = planned
+        .iter()
+        .filter(|l| l.weights && l.op != "Conv")
+        .map(|l| l.id.clone())
+        .collect();
+    (matmuls, planned.iter().any(|l| l.weights && l.op == "Conv"))
+}
+
+/// The mix, asked for by name (`int8:mix`): convolutions static and held to the target, the
+/// matrix products dynamic; if they then miss the target, they stay float (said so). LSTMs
+/// in int8 where that pays, as static int8 does.
+pub fn mixed(
+    model: &Model,
+    m: &mut pb::ModelProto,
+    o: &Int8Options,
+    data: &Samples,
+    cov: &mut Coverage,
+) -> Result<()> {
+    calibrate::check_data(&data.requests)?;
+    let judge = Judge::new(model, m, data, o.target.unwrap_or_default())?;
+    let (matmuls, has_conv) = matrix_layers(m, o);
+    if !has_conv {
+        bail!("the mix puts convolutions in static int8 and {} has none with constant weights: use dynamic or static int8", model.info.name);
+    }
+    let mut c = Coverage::default();
+    let mut p = mix(&judge, m, o, &matmuls, &mut c)?;
+    let r = judge.reading(&p, usize::MAX)?;
+    if !judge.meets(r) && !matmuls.is_empty() {
+        let mut s = m.clone();
+        let mut c2 = Coverage::default();
+        static_layers(
+            &judge,
+            &mut s,
+            &Int8Options {
+                exclude: o.exclude.iter().chain(&matmuls).cloned().collect(),
+                ..o.clone()
+            },
+            &mut c2,
+        )?;
+        for n in c2.skipped.iter_mut().filter(|n| matmuls.contains(&n.node)) {
+            n.note = format!(
+                "left in float: with the matrix products in dynamic int8 the mix held {}, under the target {}",
+                judge.says(r),
+                judge.target
+            );
+        }
+        (p, c) = (s, c2);
+    }
+    with_recurrent(&judge, &mut p, &mut c)?;
+    c.notes.splice(0..0, std::mem::take(&mut cov.notes));
+    *cov = Coverage {
+        notes: c.notes,
+        changed: c.changed,
+        skipped: c.skipped,
+        ..std::mem::take(cov)
+    };
+    *m = p;
+    Ok(())
+}
+
 /// int8 chosen by measuring on this machine: dynamic, static and (for a model with both
 /// convolutions and matrix products) their mix built, each held to the fidelity target,
 /// timed at batch 1 against the float model, interleaved; the fastest of those that hold
@@ -312,14 +376,7 @@ pub fn chosen(
         calibration: Some(o.calibration.unwrap_or_default()),
         ..o.clone()
     };
-    // Matrix products static int8 would take, when it takes convolutions too.
-    let planned = qdq::plan_layers(m, &static_o, &[]).quantized;
-    let matmuls: Vec<String> = planned
-        .iter()
-        .filter(|l| l.weights && l.op != "Conv")
-        .map(|l| l.id.clone())
-        .collect();
-    let has_conv = planned.iter().any(|l| l.weights && l.op == "Conv");
+    let (matmuls, has_conv) = matrix_layers(m, &static_o);
     for name in ["dynamic", "static", "mix"] {
         if name == "mix" && (matmuls.is_empty() || !has_conv) {
             continue;

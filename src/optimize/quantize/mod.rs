@@ -22,7 +22,7 @@ pub(crate) mod qdq;
 #[cfg(test)]
 mod tests;
 
-pub use choose::{calibrated, chosen};
+pub use choose::{calibrated, chosen, mixed};
 use emit::*;
 use math::*;
 pub use measure::{Samples, DEFAULT_MIN_COSINE};
