@@ -1469,3 +1469,120 @@ fn the_mix_puts_convolutions_in_static_and_matrix_products_in_dynamic_int8() {
     );
     assert_eq!(cov.changed.len(), 2, "both convolutions: {cov:?}");
 }
+
+/// A network held in the branches of an `If` (silero-vad's 16/8 kHz pattern): static int8
+/// calibrates and quantizes the branch the sample data takes (inlined, then put back), the
+/// other branch stays float and exact, and the coverage says which.
+#[test]
+fn static_int8_quantizes_the_if_branch_the_data_takes_and_leaves_the_other_exact() {
+    let graph_attr = |name: &str, g: pb::GraphProto| pb::AttributeProto {
+        name: name.into(),
+        r#type: pb::attribute_proto::AttributeType::Graph as i32,
+        g: Some(g),
+        ..Default::default()
+    };
+    // then: Conv(w1) -> Relu -> Conv(w2), weights in the main graph; else: Conv(w3) held by a
+    // Constant node of its own.
+    let mut then = pb::GraphProto {
+        name: "then".into(),
+        ..Default::default()
+    };
+    then.node
+        .push(node("Conv", "t_conv1", &["x", "w1"], &["t1"], vec![]));
+    then.node
+        .push(node("Relu", "t_relu", &["t1"], &["t2"], vec![]));
+    then.node
+        .push(node("Conv", "t_conv2", &["t2", "w2"], &["t_out"], vec![]));
+    then.output.push(value_info("t_out", &[-1, 4, 4, 4]));
+    let mut other = pb::GraphProto {
+        name: "else".into(),
+        ..Default::default()
+    };
+    other.node.push(graph::constant_node(f32_tensor(
+        "w3",
+        &[4, 3, 5, 5],
+        &wave(&[4, 3, 5, 5], 2.2),
+    )));
+    other
+        .node
+        .push(node("Conv", "e_conv", &["x", "w3"], &["e_out"], vec![]));
+    other.output.push(value_info("e_out", &[-1, 4, 4, 4]));
+    let mut g = pb::GraphProto::default();
+    g.input.push(value_info("x", &[-1, 3, 8, 8]));
+    let mut flag = value_info("flag", &[]);
+    if let Some(pb::type_proto::Value::TensorType(t)) =
+        flag.r#type.as_mut().and_then(|t| t.value.as_mut())
+    {
+        t.elem_type = 7; // int64
+        t.shape = Some(pb::TensorShapeProto::default());
+    }
+    g.input.push(flag);
+    g.output.push(value_info("y", &[-1, 4, 4, 4]));
+    g.initializer
+        .push(f32_tensor("w1", &[8, 3, 3, 3], &wave(&[8, 3, 3, 3], 0.4)));
+    g.initializer
+        .push(f32_tensor("w2", &[4, 8, 3, 3], &wave(&[4, 8, 3, 3], 1.3)));
+    g.initializer.push(graph::i64_tensor("one", &[], &[1]));
+    g.node
+        .push(node("Equal", "is_one", &["flag", "one"], &["cond"], vec![]));
+    g.node.push(node(
+        "If",
+        "pick",
+        &["cond"],
+        &["y"],
+        vec![
+            graph_attr("then_branch", then),
+            graph_attr("else_branch", other),
+        ],
+    ));
+    let m = built(g);
+    let x = synth(&m)[0].clone();
+    let flag = |v: i64| Tensor::new(vec![], TensorData::I64(vec![v])).unwrap();
+    let set = sample_set(vec![x.clone(), flag(1)], None);
+    let (q, cov) = static_variant(&m, "int8:static", &set);
+    let changed: Vec<&str> = cov.changed.iter().map(|c| c.node.as_str()).collect();
+    assert_eq!(changed, ["t_conv1", "t_conv2"], "{cov:?}");
+    assert!(
+        cov.skipped.iter().any(|s| s.node == "pick"
+            && s.note
+                .starts_with("its else_branch stays float: the sample data takes the then_branch")),
+        "{cov:?}"
+    );
+    let p = pb::ModelProto::decode(q.bytes.as_slice()).unwrap();
+    let pick = p
+        .graph
+        .as_ref()
+        .unwrap()
+        .node
+        .iter()
+        .find(|n| n.name == "pick")
+        .unwrap();
+    let branch = |name: &str| {
+        pick.attribute
+            .iter()
+            .find(|a| a.name == name)
+            .and_then(|a| a.g.as_ref())
+            .unwrap()
+            .node
+            .iter()
+            .map(|n| n.op_type.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(branch("then_branch").contains(&"QuantizeLinear".to_string()));
+    assert!(!branch("else_branch").contains(&"QuantizeLinear".to_string()));
+    // The branch taken within the error; the other one exactly as before.
+    let taken = [x.clone(), flag(1)];
+    let c = cosine(
+        &run(&m, EngineKind::Ort, &taken)[0],
+        &run(&q, EngineKind::Ort, &taken)[0],
+    );
+    assert!(c >= 0.99, "{c}");
+    let not_taken = [x, flag(0)];
+    assert_eq!(
+        max_abs_diff(
+            &run(&m, EngineKind::Ort, &not_taken)[0],
+            &run(&q, EngineKind::Ort, &not_taken)[0]
+        ),
+        0.0
+    );
+}

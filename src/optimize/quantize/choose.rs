@@ -53,6 +53,36 @@ pub(super) fn static_layers(
     o: &Int8Options,
     cov: &mut Coverage,
 ) -> Result<()> {
+    // A network held in the branches of an If: the branch the data takes, quantized inline.
+    if let Some((mut flat, info)) = branch::inline_taken(judge, m)? {
+        static_flat(judge, &mut flat, o, cov)?;
+        if !cov.changed.is_empty() {
+            branch::put_back(m, &flat, &info)?;
+            cov.skip(
+                &info.node,
+                "If",
+                format!(
+                    "its {} stays float: the sample data takes the {} (static int8 calibrates only the branch the data runs)",
+                    info.other, info.taken
+                ),
+            );
+            cov.notes.push(format!(
+                "static int8 inside {}'s {}, inlined to calibrate it (the branch the sample data takes) and put back",
+                info.node, info.taken
+            ));
+        }
+        return Ok(());
+    }
+    static_flat(judge, m, o, cov)
+}
+
+/// [`static_layers`] on a model whose layers are in its main graph.
+fn static_flat(
+    judge: &Judge,
+    m: &mut pb::ModelProto,
+    o: &Int8Options,
+    cov: &mut Coverage,
+) -> Result<()> {
     let requests = &judge.samples.requests;
     let how = o.calibration.unwrap_or_default();
     let opset = default_opset(m);

@@ -10,6 +10,7 @@ use anyhow::{bail, Result};
 use std::collections::HashMap;
 use tract_onnx::pb;
 
+mod branch;
 mod calibrate;
 mod choose;
 mod emit;
