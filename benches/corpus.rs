@@ -1,7 +1,7 @@
 //! The whole corpus of real third-party models (corpus/corpus.py): for each, the operators, ONNX
 //! Runtime's and tract's p50 on the model's sample input (or why an engine cannot run it), and
-//! what int8 does to it. Prints the coverage table and writes it into README.md between the
-//! `corpus:start` and `corpus:end` markers.
+//! what `optimize --int8` (auto, on the sample input) keeps. Prints the coverage table and
+//! writes it into README.md between the `corpus:start` and `corpus:end` markers.
 //!
 //! Run: `cargo bench --bench corpus` (downloads about 260 MB into ~/.cache/inferscope/corpus
 //! the first time).
@@ -90,11 +90,24 @@ fn main() {
         };
         let ort = cell(p50(&model, &data, EngineKind::Ort), &mut ort_ok);
         let tract = cell(p50(&model, &data, EngineKind::Tract), &mut tract_ok);
-        let int8 = match inferscope::optimize::rewrite(&model, &"int8".parse().unwrap()) {
+        // What `optimize --int8` does with the model's own sample data: the form it kept.
+        let int8 = match inferscope::optimize::rewrite_with(
+            &model,
+            &"int8:auto".parse().unwrap(),
+            Some(&data),
+        ) {
             Ok(r) => {
                 let c = &r.coverage;
+                let kept = c
+                    .notes
+                    .iter()
+                    .find_map(|n| {
+                        let k = n.split("; kept ").nth(1)?;
+                        k.split([',', ' ']).next().map(String::from)
+                    })
+                    .unwrap_or_default();
                 format!(
-                    "{} of {} weight layers; {} -> {}",
+                    "{kept}: {} of {} layers; {} -> {}",
                     c.changed.len(),
                     c.changed.len() + c.skipped.len(),
                     inferscope::format::bytes(c.file_bytes_before),

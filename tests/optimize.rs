@@ -1586,3 +1586,22 @@ fn static_int8_quantizes_the_if_branch_the_data_takes_and_leaves_the_other_exact
         0.0
     );
 }
+
+/// A model with a fixed batch (3 here) is calibrated and timed at that batch (the data as
+/// given), not refused for lacking batch 1.
+#[test]
+fn int8_auto_calibrates_a_fixed_batch_model_at_its_batch() {
+    let mut g = pb::GraphProto::default();
+    g.input.push(value_info("x", &[3, 32]));
+    g.output.push(value_info("y", &[3, 16]));
+    g.initializer
+        .push(f32_tensor("w", &[32, 16], &wave(&[32, 16], 0.6)));
+    g.node
+        .push(node("MatMul", "fc", &["x", "w"], &["y"], vec![]));
+    let m = built(g);
+    assert_eq!(m.fixed_batch(), Some(3));
+    let set = data::synthesize(&m, &SynthOptions::default()).unwrap();
+    let b = optimize::build_with(&m, &"int8:auto".parse().unwrap(), Some(&set))
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(!b.coverage.unwrap().changed.is_empty());
+}

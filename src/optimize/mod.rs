@@ -536,9 +536,11 @@ fn calibration_requests(
             &synthesized
         }
     };
-    // Calibrated on batch-1 requests; judged on the data as given.
+    // Calibrated on batch-1 requests (the data as given where the batch is fixed); judged on
+    // the data as given.
+    let batch = model.batch_symbol().is_some().then_some(1);
     Ok(quantize::Samples {
-        requests: crate::data::requests(model, set, Some(1), 32)?,
+        requests: crate::data::requests(model, set, batch, 32)?,
         check: vec![set.inputs.clone()],
         labels: set
             .labels

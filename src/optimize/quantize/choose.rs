@@ -86,6 +86,12 @@ fn static_flat(
     let requests = &judge.samples.requests;
     let how = o.calibration.unwrap_or_default();
     let opset = default_opset(m);
+    if opset == 0 {
+        bail!(
+            "static int8 needs an ai.onnx opset (QuantizeLinear); this model imports only {}",
+            other_domains(m)
+        );
+    }
     if opset < 11 {
         raise_opset(m, 11)?;
         cov.notes.push(format!(
