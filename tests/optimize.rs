@@ -1603,5 +1603,13 @@ fn int8_auto_calibrates_a_fixed_batch_model_at_its_batch() {
     let set = data::synthesize(&m, &SynthOptions::default()).unwrap();
     let b = optimize::build_with(&m, &"int8:auto".parse().unwrap(), Some(&set))
         .unwrap_or_else(|e| panic!("{e:#}"));
-    assert!(!b.coverage.unwrap().changed.is_empty());
+    let cov = b.coverage.unwrap();
+    assert!(!cov.changed.is_empty());
+    assert!(
+        cov.notes
+            .iter()
+            .any(|n| n.contains("(median of 20 interleaved runs at batch 3)")),
+        "{:?}",
+        cov.notes
+    );
 }

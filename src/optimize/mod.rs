@@ -546,6 +546,7 @@ fn calibration_requests(
             .labels
             .as_ref()
             .map(|l| l.to_f64_vec().iter().map(|&v| v as i64).collect()),
+        batch: batch.or_else(|| model.fixed_batch()),
     })
 }
 

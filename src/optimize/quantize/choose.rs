@@ -258,12 +258,13 @@ fn with_recurrent(judge: &Judge, m: &mut pb::ModelProto, cov: &mut Coverage) -> 
     if p50[1] < p50[0] {
         cov.changed.append(&mut c.changed);
         cov.notes.push(format!(
-            "int8 LSTM (DynamicQuantizeLSTM) kept: the model ran {before} with it in float and {after} in int8 (median of 20 interleaved runs at batch 1), {}",
+            "int8 LSTM (DynamicQuantizeLSTM) kept: the model ran {before} with it in float and {after} in int8 ({}), {}",
+            judge.timed(),
             judge.says(r)
         ));
         *m = p;
     } else {
-        skip_all(cov, &format!("left in float: in int8 (DynamicQuantizeLSTM) the model ran {after} against {before} in float here (median of 20 interleaved runs at batch 1)"));
+        skip_all(cov, &format!("left in float: in int8 (DynamicQuantizeLSTM) the model ran {after} against {before} in float here ({})", judge.timed()));
     }
     Ok(())
 }
@@ -388,7 +389,7 @@ pub fn mixed(
 
 /// int8 chosen by measuring on this machine: dynamic, static and (for a model with both
 /// convolutions and matrix products) their mix built, each held to the fidelity target,
-/// timed at batch 1 against the float model, interleaved; the fastest of those that hold
+/// timed against the float model, interleaved; the fastest of those that hold
 /// kept, its LSTMs in int8 where that pays, and the coverage says what was measured and why.
 pub fn chosen(
     model: &Model,
@@ -484,7 +485,8 @@ pub fn chosen(
     let faster = p50[0] / p50[best + 1];
     c.notes.append(&mut cov.notes);
     c.notes.push(format!(
-        "int8 chosen by measuring on {engine_name} (median of 20 interleaved runs at batch 1): float {}, {measured}; kept {name}, {}{}",
+        "int8 chosen by measuring on {engine_name} ({}): float {}, {measured}; kept {name}, {}{}",
+        judge.timed(),
         crate::format::ms(p50[0] / 1e3),
         if faster >= 1.0 {
             format!("{faster:.2}x the float model's speed")

@@ -22,6 +22,8 @@ pub struct Samples {
     pub check: Vec<Vec<Tensor>>,
     /// The data's labels, one per sample of `check`.
     pub labels: Option<Vec<i64>>,
+    /// The batch of each request: 1, or the model's fixed batch (`None`: the data as given).
+    pub batch: Option<usize>,
 }
 
 /// One output of a candidate against the float model's.
@@ -251,9 +253,20 @@ fn outputs_on(
 }
 
 impl Judge<'_> {
-    /// Median time of each model at batch 1 (the first calibration request), over 20
-    /// interleaved runs on the engine the target is judged on, microseconds; and that
-    /// engine's name and version.
+    /// How [`Judge::time`] times, for the coverage: `median of 20 interleaved runs at batch 1`.
+    pub(crate) fn timed(&self) -> String {
+        format!(
+            "median of 20 interleaved runs {}",
+            match self.samples.batch {
+                Some(b) => format!("at batch {b}"),
+                None => "on the sample data as given".into(),
+            }
+        )
+    }
+
+    /// Median time of each model on the first calibration request (batch 1, or the model's
+    /// fixed batch), over 20 interleaved runs on the engine the target is judged on,
+    /// microseconds; and that engine's name and version.
     pub(crate) fn time(&self, models: &[&pb::ModelProto]) -> Result<(Vec<f64>, String)> {
         let mut engines = models
             .iter()

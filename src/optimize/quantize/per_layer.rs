@@ -128,8 +128,9 @@ pub(super) fn per_layer(
             }
         }
         c.notes.push(format!(
-            "per layer: {} slower in int8 by the profile returned to float ({listed}): the model ran {now} against {was} with them in int8 (median of 20 interleaved runs at batch 1), {}",
+            "per layer: {} slower in int8 by the profile returned to float ({listed}): the model ran {now} against {was} with them in int8 ({}), {}",
             crate::format::plural(slow.len() as u64, "layer"),
+            judge.timed(),
             judge.says(r)
         ));
         let mut notes = std::mem::take(&mut cov.notes);
