@@ -1123,11 +1123,31 @@ fn static_int8_returns_the_most_harmful_layer_to_float_to_meet_the_target() {
         "{:?}",
         cov.skipped
     );
+    // What fc2 alone in int8 did, as a number the reader can check, and what returning it
+    // cost against everything in int8.
+    let fc2 = cov.skipped.iter().find(|s| s.node == "fc2").unwrap();
+    let alone: f64 = fc2
+        .note
+        .strip_prefix(
+            "returned to float for the fidelity target: alone in int8 it gave the outputs' cosine similarity ",
+        )
+        .unwrap_or_else(|| panic!("{}", fc2.note))
+        .parse()
+        .unwrap();
+    assert!((0.0..=1.0).contains(&alone), "{alone}");
     assert!(
         cov.notes
             .iter()
             .any(|n| n
                 .contains("meets the target min-cosine=0.99 with 1 of 2 layers returned to float")),
+        "{:?}",
+        cov.notes
+    );
+    assert!(
+        cov.notes
+            .iter()
+            .any(|n| n.starts_with("returning 1 layer to float cost ")
+                && n.contains(" with every layer in int8, ")),
         "{:?}",
         cov.notes
     );
@@ -1612,4 +1632,102 @@ fn int8_auto_calibrates_a_fixed_batch_model_at_its_batch() {
         "{:?}",
         cov.notes
     );
+}
+
+/// A `ConstantOfShape` node filling `out` (of shape initializer `shape`) with `value`.
+fn fill(out: &str, shape: &str, value: f32) -> pb::NodeProto {
+    let mut n = node("ConstantOfShape", out, &[shape], &[out], vec![]);
+    n.attribute.push(pb::AttributeProto {
+        name: "value".into(),
+        r#type: pb::attribute_proto::AttributeType::Tensor as i32,
+        t: Some(f32_tensor("", &[1], &[value])),
+        ..Default::default()
+    });
+    n
+}
+
+/// Weights filled at run time (`ConstantOfShape`, as ONNX's "light" models store theirs) are
+/// quantized: the int8 weight is stored as a fill again, a fill that is no weight stays one,
+/// and the outputs hold the target on ONNX Runtime.
+#[test]
+fn weights_filled_at_run_time_go_int8_and_stay_fills() {
+    // Conv 1->8 (weight and bias filled) + a filled offset -> Relu -> Flatten -> MatMul.
+    let mut g = pb::GraphProto::default();
+    g.input.push(value_info("x", &[-1, 1, 8, 8]));
+    g.output.push(value_info("y", &[-1, 10]));
+    g.initializer
+        .push(graph::i64_tensor("w_shape", &[4], &[8, 1, 3, 3]));
+    g.initializer.push(graph::i64_tensor("b_shape", &[1], &[8]));
+    g.initializer
+        .push(graph::i64_tensor("offset_shape", &[4], &[1, 8, 6, 6]));
+    g.initializer
+        .push(f32_tensor("fc", &[288, 10], &wave(&[288, 10], 1.7)));
+    g.node.push(fill("w", "w_shape", 0.05));
+    g.node.push(fill("b", "b_shape", 0.01));
+    g.node.push(fill("offset", "offset_shape", -0.02));
+    g.node
+        .push(node("Conv", "conv", &["x", "w", "b"], &["c"], vec![]));
+    g.node
+        .push(node("Add", "shift", &["c", "offset"], &["s"], vec![]));
+    g.node.push(node("Relu", "relu", &["s"], &["r"], vec![]));
+    g.node.push(node("Flatten", "flat", &["r"], &["f"], vec![]));
+    g.node
+        .push(node("MatMul", "dense", &["f", "fc"], &["y"], vec![]));
+    let m = built(g);
+    let set = data::synthesize(
+        &m,
+        &SynthOptions {
+            samples: 16,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (q, cov) = static_variant(&m, "int8:static", &set);
+    assert!(
+        cov.changed.iter().any(|c| c.node == "conv"),
+        "the filled Conv is quantized: {cov:?}"
+    );
+    assert!(
+        cov.notes.iter().any(|n| n.starts_with(
+            "3 weight(s) filled at run time (ConstantOfShape) were made constants to quantize them"
+        )),
+        "{:?}",
+        cov.notes
+    );
+    let g = pb::ModelProto::decode(q.bytes.as_slice())
+        .unwrap()
+        .graph
+        .unwrap();
+    // The Conv reads a DequantizeLinear of an int8 fill; the offset is still a float fill.
+    let producer = |name: &str| g.node.iter().find(|n| n.output.iter().any(|o| o == name));
+    let conv = g.node.iter().find(|n| n.op_type == "Conv").unwrap();
+    let dq = producer(&conv.input[1]).unwrap();
+    assert_eq!(dq.op_type, "DequantizeLinear");
+    let weight = producer(&dq.input[0]).expect("the int8 weight is a fill");
+    assert_eq!(weight.op_type, "ConstantOfShape");
+    let value = weight.attribute[0].t.as_ref().unwrap();
+    assert_eq!(value.data_type, graph::INT8, "{value:?}");
+    assert_eq!(
+        producer("offset").map(|n| n.op_type.as_str()),
+        Some("ConstantOfShape")
+    );
+    assert!(
+        g.initializer
+            .iter()
+            .all(|t| t.dims.iter().product::<i64>() < 64 || t.name.starts_with("dense")),
+        "only the stored MatMul weight holds values: {:?}",
+        g.initializer
+            .iter()
+            .map(|t| (&t.name, &t.dims))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        q.bytes.len() < m.bytes.len(),
+        "{} -> {}",
+        m.bytes.len(),
+        q.bytes.len()
+    );
+    let want = run(&m, EngineKind::Ort, &set.inputs);
+    let c = cosine(&want[0], &run(&q, EngineKind::Ort, &set.inputs)[0]);
+    assert!(c >= 0.99, "{c}");
 }

@@ -1,6 +1,7 @@
 //! Optimized variants of a model: graph rewrites on the ONNX protobuf (int8, weight-only int8,
 //! fp16, pruning, tree cuts), ONNX Runtime optimization levels, and other model files.
 
+mod fills;
 pub mod fp16;
 pub mod graph;
 pub mod prune;
@@ -571,6 +572,12 @@ pub fn rewrite_with(
                 .join(", ")
         ));
     }
+    // int8 needs a weight's numbers: fills computed at run time become constants first.
+    let int8 = matches!(variant, Variant::Int8(_) | Variant::WeightInt8 { .. });
+    let filled = match (int8, proto.graph.as_mut()) {
+        (true, Some(g)) => fills::fold(g),
+        _ => Vec::new(),
+    };
     crate::guard::catch(
         &format!("rewriting the model as {variant}"),
         || match variant {
@@ -608,6 +615,9 @@ pub fn rewrite_with(
             }
         },
     )?;
+    // Candidates built on the way (auto, per layer) may each have said the same thing.
+    let mut said = std::collections::HashSet::new();
+    cov.notes.retain(|n| said.insert(n.clone()));
     if cov.changed.is_empty() {
         let why = if cov.skipped.is_empty() {
             match variant {
@@ -624,6 +634,13 @@ pub fn rewrite_with(
                 .join("; ")
         };
         bail!("{variant} does not apply to {}: {why}", model.info.name);
+    }
+    if !filled.is_empty() {
+        let stored = proto.graph.as_mut().map(fills::collapse).unwrap_or(0);
+        cov.notes.push(format!(
+            "{} weight(s) filled at run time (ConstantOfShape) were made constants to quantize them; {stored} tensor(s) holding one value repeated are stored as fills again, so the file holds no weight values",
+            filled.len()
+        ));
     }
     let graph = proto.graph.as_ref().context("no graph")?;
     graph::check_structure(graph)

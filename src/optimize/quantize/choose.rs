@@ -24,8 +24,7 @@ fn build_static(
     Ok((p, layers, tables))
 }
 
-/// How much each layer (or table) alone in int8 moves the outputs, on the first check
-/// request.
+/// The outputs with each layer (or table) alone in int8, on the first check request.
 fn harm_alone(
     judge: &Judge,
     original: &pb::ModelProto,
@@ -33,15 +32,56 @@ fn harm_alone(
     ranges: &HashMap<String, (f32, f32)>,
     ids: &[String],
     vnni: bool,
-) -> Result<HashMap<String, (f64, f64)>> {
+) -> Result<HashMap<String, Reading>> {
     let mut harm = HashMap::new();
     for id in ids {
         let others: Vec<String> = ids.iter().filter(|x| *x != id).cloned().collect();
         let (alone, ..) =
             build_static(original, o, ranges, &others, vnni, &mut Coverage::default())?;
-        harm.insert(id.clone(), judge.harm(judge.reading(&alone, 1)?));
+        harm.insert(id.clone(), judge.reading(&alone, 1)?);
     }
     Ok(harm)
+}
+
+/// What returning `returned` to float cost: each one's coverage says what it alone in int8
+/// did to the outputs, and a note the time and file size against all in int8 (`all`, which
+/// missed the target).
+#[allow(clippy::too_many_arguments)]
+fn say_returned(
+    judge: &Judge,
+    all: &pb::ModelProto,
+    kept: &pb::ModelProto,
+    returned: &[String],
+    alone: &HashMap<String, Reading>,
+    cov: &mut Coverage,
+) -> Result<()> {
+    use prost::Message;
+    for s in cov
+        .skipped
+        .iter_mut()
+        .filter(|s| returned.contains(&s.node))
+    {
+        if let Some(r) = alone.get(&s.node) {
+            s.note = format!(
+                "returned to float for the fidelity target: alone in int8 it gave {}",
+                judge.says(*r)
+            );
+        }
+    }
+    let (p50, _) = judge.time(&[all, kept])?;
+    let (a, b) = (all.encoded_len() as u64, kept.encoded_len() as u64);
+    cov.notes.push(format!(
+        "returning {} to float cost {} per request ({} with every layer in int8, {} now; {}) and {} of file ({} -> {})",
+        crate::format::plural(returned.len() as u64, "layer"),
+        crate::format::ms((p50[1] - p50[0]).max(0.0) / 1e3),
+        crate::format::ms(p50[0] / 1e3),
+        crate::format::ms(p50[1] / 1e3),
+        judge.timed(),
+        crate::format::bytes(b.saturating_sub(a)),
+        crate::format::bytes(a),
+        crate::format::bytes(b),
+    ));
+    Ok(())
 }
 
 /// Static int8 (QDQ): activation ranges calibrated on the batch-1 requests, then, while the
@@ -135,6 +175,8 @@ fn static_flat(
     let original = m.clone();
     let mut returned: Vec<String> = Vec::new();
     let mut ranking: Option<Vec<String>> = None;
+    let mut alone: HashMap<String, Reading> = HashMap::new();
+    let mut all_int8: Option<pb::ModelProto> = None;
     for round in 0.. {
         let mut c = Coverage::default();
         let (candidate, quantized, tables) =
@@ -176,8 +218,14 @@ fn static_flat(
                 skipped: c.skipped,
                 ..std::mem::take(cov)
             };
+            if let (Some(all), false) = (&all_int8, returned.is_empty()) {
+                say_returned(judge, all, &candidate, &returned, &alone, cov)?;
+            }
             *m = candidate;
             return Ok(());
+        }
+        if round == 0 {
+            all_int8 = Some(candidate.clone());
         }
         let order = match &ranking {
             Some(r) => r.clone(),
@@ -187,10 +235,10 @@ fn static_flat(
                     .map(|l| l.id.clone())
                     .chain(tables)
                     .collect();
-                let harm = harm_alone(judge, &original, o, &ranges, &ids, vnni)?;
+                alone = harm_alone(judge, &original, o, &ranges, &ids, vnni)?;
                 let mut r = ids;
                 r.sort_by(|a, b| {
-                    let (x, y) = (harm[a], harm[b]);
+                    let (x, y) = (judge.harm(alone[a]), judge.harm(alone[b]));
                     y.0.total_cmp(&x.0).then(y.1.total_cmp(&x.1))
                 });
                 ranking = Some(r.clone());

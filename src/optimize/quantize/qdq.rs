@@ -70,11 +70,13 @@ pub(crate) fn plan_layers(m: &pb::ModelProto, o: &Int8Options, returned: &[Strin
         }
     }
     let is_returned = |n: &pb::NodeProto| {
-        returned.contains(&node_id(n))
+        let id = node_id(n);
+        (returned.contains(&id)
             && matches!(
                 plan(n, &scope, &static_o),
                 Some(Plan::MatMul { .. } | Plan::Conv { .. })
-            )
+            ))
+            || (o.exclude.contains(&id) && is_weight_layer(n))
     };
     for (i, n) in g.node.iter().enumerate() {
         let id = node_id(n);
@@ -94,6 +96,11 @@ pub(crate) fn plan_layers(m: &pb::ModelProto, o: &Int8Options, returned: &[Strin
                     n.op_type.clone(),
                     "returned to float: it moved the outputs most (the fidelity target)".into(),
                 ));
+                continue;
+            }
+            if o.exclude.contains(&id) {
+                l.left
+                    .push((id, n.op_type.clone(), "excluded by you".into()));
                 continue;
             }
             let out = n.output[0].clone();
