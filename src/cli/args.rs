@@ -151,7 +151,8 @@ pub struct OptimizeArgs {
     pub calibration: CalibrationArg,
     /// The fidelity target (static and auto int8; one of the four): every float output's
     /// cosine similarity with the float model's on the data at least C (default 0.99; 0: no
-    /// target). Static int8 returns layers to float, most harmful first, until it holds;
+    /// target), and outputs holding class scores keep their top class on that share of the
+    /// samples. Static int8 returns layers to float, most harmful first, until it holds;
     /// auto refuses a form that misses it.
     #[arg(long, value_name = "C", requires = "int8", group = "target")]
     pub min_cosine: Option<f64>,

@@ -10,7 +10,8 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Target {
-    /// Every float output's cosine similarity with the float model's: at least this.
+    /// Every float output's cosine similarity with the float model's: at least this; and
+    /// outputs holding class scores keep their top class on at least this share.
     MinCosine(f64),
     /// Top-1 agreement with the float model's predictions, on every output that holds class
     /// scores: at least this share.

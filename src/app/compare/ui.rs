@@ -144,7 +144,7 @@ impl InferscopeApp {
                                 .selected_text(s.target.kind())
                                 .show_ui(ui, |ui| {
                                     for (t, tip) in [
-                                        (Target::MinCosine(0.99), "every float output's cosine similarity with the float model's, at least"),
+                                        (Target::MinCosine(0.99), "every float output's cosine similarity with the float model's, at least; outputs holding class scores also keep their top class on that share of the samples"),
                                         (Target::MinTop1(0.99), "top-1 agreement with the float model's predictions (outputs holding class scores), at least"),
                                         (Target::MaxError(0.05), "no output further from the float model's than this share of its range"),
                                         (Target::MaxAccuracyDrop(0.01), "accuracy on the data's labels at most this far below the float model's"),

@@ -70,10 +70,14 @@ fn say_returned(
     }
     let (p50, _) = judge.time(&[all, kept])?;
     let (a, b) = (all.encoded_len() as u64, kept.encoded_len() as u64);
+    let time = if p50[1] > p50[0] {
+        format!("{} per request", crate::format::ms((p50[1] - p50[0]) / 1e3))
+    } else {
+        "no time".into()
+    };
     cov.notes.push(format!(
-        "returning {} to float cost {} per request ({} with every layer in int8, {} now; {}) and {} of file ({} -> {})",
+        "returning {} to float cost {time} ({} with every layer in int8, {} now; {}) and {} of file ({} -> {})",
         crate::format::plural(returned.len() as u64, "layer"),
-        crate::format::ms((p50[1] - p50[0]).max(0.0) / 1e3),
         crate::format::ms(p50[0] / 1e3),
         crate::format::ms(p50[1] / 1e3),
         judge.timed(),

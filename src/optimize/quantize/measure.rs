@@ -40,6 +40,8 @@ struct Seen {
 pub(crate) struct Reading {
     pub(crate) value: f64,
     pub(crate) cosine: f64,
+    /// The lowest top-1 agreement of the outputs holding class scores, if any.
+    pub(crate) top1: Option<f64>,
 }
 
 /// The float model's outputs on the check data, and the fidelity target measured against
@@ -199,12 +201,20 @@ impl<'a> Judge<'a> {
                 drops.into_iter().fold(f64::NEG_INFINITY, f64::max)
             }
         };
-        Ok(Reading { value, cosine })
+        let top1 = top1s().reduce(f64::min);
+        Ok(Reading {
+            value,
+            cosine,
+            top1,
+        })
     }
 
+    /// Whether `r` holds the target. A cosine target also holds outputs of class scores to
+    /// the same share of top-1 agreement: a cosine of 0.999 can still flip the top class.
     pub(crate) fn meets(&self, r: Reading) -> bool {
         match self.target {
-            Target::MinCosine(t) | Target::MinTop1(t) => r.value >= t,
+            Target::MinCosine(t) => r.value >= t && r.top1.is_none_or(|p| p >= t),
+            Target::MinTop1(t) => r.value >= t,
             Target::MaxError(t) | Target::MaxAccuracyDrop(t) => r.value <= t,
         }
     }
@@ -212,7 +222,8 @@ impl<'a> Judge<'a> {
     /// How far from the float model's outputs, on the target's measure then on cosine.
     pub(super) fn harm(&self, r: Reading) -> (f64, f64) {
         let on_target = match self.target {
-            Target::MinCosine(_) | Target::MinTop1(_) => 1.0 - r.value,
+            Target::MinCosine(_) => (1.0 - r.value) + (1.0 - r.top1.unwrap_or(1.0)),
+            Target::MinTop1(_) => 1.0 - r.value,
             Target::MaxError(_) | Target::MaxAccuracyDrop(_) => r.value,
         };
         (on_target, 1.0 - r.cosine)
@@ -221,7 +232,14 @@ impl<'a> Judge<'a> {
     /// `the outputs' cosine similarity 0.9952`, for the coverage.
     pub(crate) fn says(&self, r: Reading) -> String {
         match self.target {
-            Target::MinCosine(_) => format!("the outputs' cosine similarity {:.4}", r.value),
+            Target::MinCosine(_) => match r.top1 {
+                Some(p) => format!(
+                    "the outputs' cosine similarity {:.4}, top-1 agreement {:.2}%",
+                    r.value,
+                    p * 100.0
+                ),
+                None => format!("the outputs' cosine similarity {:.4}", r.value),
+            },
             Target::MinTop1(_) => format!(
                 "top-1 agreement {:.2}% (cosine {:.4})",
                 r.value * 100.0,
