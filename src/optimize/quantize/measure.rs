@@ -298,6 +298,16 @@ impl Judge<'_> {
     }
 }
 
+/// How much faster a model with more layers in float must run before it is preferred to one
+/// with more in int8: within this share the two tie, and the smaller file wins (timings of a
+/// few runs on a shared machine move by a few percent).
+pub(crate) const TIE: f64 = 0.03;
+
+/// Whether `us` is faster than `than` beyond a tie ([`TIE`]).
+pub(crate) fn clearly_faster(us: f64, than: f64) -> bool {
+    us < than * (1.0 - TIE)
+}
+
 /// Median time of each engine over `rounds` interleaved runs of `inputs` (after 3 warm-up runs
 /// each), microseconds.
 fn interleaved_p50(
@@ -326,4 +336,18 @@ fn interleaved_p50(
             t[t.len() / 2]
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// More layers in float are preferred only beyond a tie of 3%: a smaller file wins a tie.
+    #[test]
+    fn only_a_clear_gain_beats_the_smaller_file() {
+        assert!(clearly_faster(96.0, 100.0));
+        assert!(!clearly_faster(98.0, 100.0));
+        assert!(!clearly_faster(100.0, 100.0));
+        assert!(!clearly_faster(104.0, 100.0));
+    }
 }

@@ -119,7 +119,7 @@ pub(super) fn per_layer(
         crate::format::ms(p50[0] / 1e3),
         crate::format::ms(p50[1] / 1e3),
     );
-    if judge.meets(r) && p50[1] < p50[0] {
+    if judge.meets(r) && super::measure::clearly_faster(p50[1], p50[0]) {
         for s in c.skipped.iter_mut().filter(|s| slow_ids.contains(&s.node)) {
             if let Some((_, a, b)) = slow.iter().find(|x| x.0 == s.node) {
                 s.note = format!(
@@ -145,13 +145,14 @@ pub(super) fn per_layer(
         *best = p;
     } else {
         cov.notes.push(format!(
-            "per layer: {} slower in int8 by the profile ({listed}); with them in float the model {}, so they stay int8",
+            "per layer: {} slower in int8 by the profile ({listed}); with them in float the model {}, so they stay int8 (more layers in float must run at least {:.0}% faster to be kept)",
             crate::format::plural(slow.len() as u64, "layer"),
             if judge.meets(r) {
                 format!("ran {now} against {was}")
             } else {
                 format!("holds {}, under the target", judge.says(r))
-            }
+            },
+            super::measure::TIE * 100.0
         ));
     }
     Ok(())
