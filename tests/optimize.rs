@@ -1674,6 +1674,13 @@ fn weights_filled_at_run_time_go_int8_and_stay_fills() {
     g.node
         .push(node("MatMul", "dense", &["f", "fc"], &["y"], vec![]));
     let m = built(g);
+    // The fills count as parameters, said as filled: 72 + 8 + 288 values.
+    assert_eq!(m.info.filled_parameters, 368);
+    assert_eq!(m.info.parameter_count, 368 + 2880 + 9);
+    assert_eq!(
+        inferscope::model::parameter_notes(&m.info),
+        ", 368 filled at run time (ConstantOfShape: the file holds no values for them)"
+    );
     let set = data::synthesize(
         &m,
         &SynthOptions {

@@ -282,8 +282,12 @@ impl InferscopeApp {
                     ui.label("Size");
                     ui.label(crate::format::bytes(i.file_size_bytes));
                     ui.end_row();
-                    ui.label("Parameters").on_hover_text("Elements in initializers, Constant nodes (subgraphs included) and ML-operator attributes");
-                    ui.label(format!("{} ({})", crate::format::count(i.parameter_count), crate::format::bytes(i.parameter_bytes)));
+                    ui.label("Parameters").on_hover_text("Elements in initializers, Constant nodes (subgraphs included), ML-operator attributes and ConstantOfShape fills");
+                    let notes = crate::model::parameter_notes(i);
+                    let l = ui.label(format!("{} ({})", crate::format::count(i.parameter_count), crate::format::bytes(i.parameter_bytes)));
+                    if !notes.is_empty() {
+                        l.on_hover_text(crate::format::sentence(notes.trim_start_matches(", ")));
+                    }
                     ui.end_row();
                     ui.label("FLOPs").on_hover_text("2 x multiply-adds per inference (MatMul, Gemm, Conv...), from tract's cost model");
                     match i.flops {

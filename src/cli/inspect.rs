@@ -89,14 +89,7 @@ fn inspect(path: &Path, json: bool, dims: Vec<(String, usize)>) -> Result<()> {
         "Parameters  {} ({}){}",
         crate::format::count(i.parameter_count),
         crate::format::bytes(i.parameter_bytes),
-        if i.constant_node_parameters > 0 {
-            format!(
-                ", {} of them in Constant nodes",
-                crate::format::count(i.constant_node_parameters)
-            )
-        } else {
-            String::new()
-        }
+        crate::model::parameter_notes(i)
     )?;
     match i.flops {
         Some(f) => writeln!(

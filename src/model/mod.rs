@@ -126,6 +126,10 @@ pub struct ModelInfo {
     pub parameter_bytes: u64,
     /// Parameters held in `Constant` nodes rather than initializers.
     pub constant_node_parameters: u64,
+    /// Parameters filled at run time by `ConstantOfShape` from a stored shape (weights some
+    /// exporters write as one repeated value): counted, though the file holds no values.
+    #[serde(default)]
+    pub filled_parameters: u64,
     /// Multiply-adds x2 of MatMul/Gemm/Conv and the like at `flops_dims`, from tract's cost model.
     pub flops: Option<u64>,
     /// The symbolic dims FLOPs were counted at, or why they could not be.
@@ -241,6 +245,59 @@ fn tensor_elems(t: &pb::TensorProto) -> u64 {
         .fold(1u64, |a, &d| a.saturating_mul(d.max(0) as u64))
 }
 
+/// `, 200 of them in Constant nodes, 1.2 M filled at run time (ConstantOfShape)`: where the
+/// parameters are held when not all in initializers, for the parameter count's line.
+pub fn parameter_notes(i: &ModelInfo) -> String {
+    let mut s = String::new();
+    if i.constant_node_parameters > 0 {
+        s.push_str(&format!(
+            ", {} of them in Constant nodes",
+            crate::format::count(i.constant_node_parameters)
+        ));
+    }
+    if i.filled_parameters > 0 {
+        s.push_str(&format!(
+            ", {} filled at run time (ConstantOfShape: the file holds no values for them)",
+            crate::format::count(i.filled_parameters)
+        ));
+    }
+    s
+}
+
+/// Values a `ConstantOfShape` node fills from a shape stored in `g` (elements, bytes).
+fn filled_params(g: &pb::GraphProto, n: &pb::NodeProto) -> Option<(u64, u64)> {
+    if n.op_type != "ConstantOfShape" || !(n.domain.is_empty() || n.domain == "ai.onnx") {
+        return None;
+    }
+    let shape = g
+        .initializer
+        .iter()
+        .find(|t| Some(&t.name) == n.input.first())?;
+    if shape.data_type != pb::tensor_proto::DataType::Int64 as i32 {
+        return None;
+    }
+    let dims: Vec<i64> = if shape.raw_data.is_empty() {
+        shape.int64_data.clone()
+    } else {
+        shape
+            .raw_data
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect()
+    };
+    let count = dims
+        .iter()
+        .fold(1u64, |a, &d| a.saturating_mul(d.max(0) as u64));
+    let elem = n
+        .attribute
+        .iter()
+        .find(|a| a.name == "value")
+        .and_then(|a| a.t.as_ref())
+        .map(|t| elem_size(t.data_type))
+        .unwrap_or(4);
+    Some((count, count.saturating_mul(elem)))
+}
+
 /// Parameters held by a `Constant` node: its tensor or list attribute.
 fn constant_node_params(n: &pb::NodeProto) -> (u64, u64) {
     let mut count = 0;
@@ -334,6 +391,7 @@ impl Model {
         let mut parameter_count = 0;
         let mut parameter_bytes = 0;
         let mut constant_node_parameters = 0;
+        let mut filled_parameters = 0;
         visit_graphs(graph, 0, &mut |g, depth| {
             if depth > 0 {
                 subgraph_count += 1;
@@ -343,6 +401,11 @@ impl Model {
                 parameter_bytes += tensor_elems(t) * elem_size(t.data_type);
             }
             for n in &g.node {
+                if let Some((c, b)) = filled_params(g, n) {
+                    parameter_count += c;
+                    parameter_bytes += b;
+                    filled_parameters += c;
+                }
                 node_count += 1;
                 let key = if n.domain.is_empty() || n.domain == "ai.onnx" {
                     n.op_type.clone()
@@ -406,6 +469,7 @@ impl Model {
             parameter_count,
             parameter_bytes,
             constant_node_parameters,
+            filled_parameters,
             flops: None,
             flops_note: "not computed".into(),
         };
