@@ -264,6 +264,17 @@ pub fn parameter_notes(i: &ModelInfo) -> String {
     s
 }
 
+/// The values of an int64 tensor held inline (raw or typed).
+pub fn i64_values(t: &pb::TensorProto) -> Vec<i64> {
+    if t.raw_data.is_empty() {
+        return t.int64_data.clone();
+    }
+    t.raw_data
+        .chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+        .collect()
+}
+
 /// Values a `ConstantOfShape` node fills from a shape stored in `g` (elements, bytes).
 fn filled_params(g: &pb::GraphProto, n: &pb::NodeProto) -> Option<(u64, u64)> {
     if n.op_type != "ConstantOfShape" || !(n.domain.is_empty() || n.domain == "ai.onnx") {
@@ -276,16 +287,7 @@ fn filled_params(g: &pb::GraphProto, n: &pb::NodeProto) -> Option<(u64, u64)> {
     if shape.data_type != pb::tensor_proto::DataType::Int64 as i32 {
         return None;
     }
-    let dims: Vec<i64> = if shape.raw_data.is_empty() {
-        shape.int64_data.clone()
-    } else {
-        shape
-            .raw_data
-            .chunks_exact(8)
-            .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-            .collect()
-    };
-    let count = dims
+    let count = i64_values(shape)
         .iter()
         .fold(1u64, |a, &d| a.saturating_mul(d.max(0) as u64));
     let elem = n

@@ -27,7 +27,7 @@ pub fn fold(g: &mut pb::GraphProto) -> Vec<String> {
         .initializer
         .iter()
         .filter(|t| t.data_type == INT64 && t.dims.len() == 1)
-        .filter_map(|t| Some((t.name.clone(), i64_values(t)?)))
+        .map(|t| (t.name.clone(), crate::model::i64_values(t)))
         .collect();
     let mut folded = Vec::new();
     let mut inits = Vec::new();
@@ -131,18 +131,6 @@ fn uniform(t: &pb::TensorProto) -> Option<Vec<u8>> {
     raw.chunks_exact(size)
         .all(|c| c == first)
         .then(|| first.to_vec())
-}
-
-fn i64_values(t: &pb::TensorProto) -> Option<Vec<i64>> {
-    if !t.raw_data.is_empty() {
-        return Some(
-            t.raw_data
-                .chunks_exact(8)
-                .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-                .collect(),
-        );
-    }
-    Some(t.int64_data.clone())
 }
 
 #[cfg(test)]
