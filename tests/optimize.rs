@@ -33,11 +33,16 @@ fn samples(model: &Model, data: &str) -> Vec<Tensor> {
 }
 
 fn synth(model: &Model) -> Vec<Tensor> {
+    synth_set(model, 16).inputs
+}
+
+/// `samples` samples synthesized from the model's shapes.
+fn synth_set(model: &Model, samples: usize) -> data::SampleSet {
     let opts = SynthOptions {
-        samples: 16,
+        samples,
         ..Default::default()
     };
-    data::synthesize(model, &opts).unwrap().inputs
+    data::synthesize(model, &opts).unwrap()
 }
 
 fn run(model: &Model, kind: EngineKind, inputs: &[Tensor]) -> Vec<Tensor> {
@@ -987,14 +992,7 @@ fn static_int8_on_a_conv_model_and_a_transformer_block_stays_within_the_stated_e
         Model::from_bytes(&conv.info.path, p.encode_to_vec()).unwrap()
     };
     for (m, quantized) in [(&conv, 4), (&conv12, 4), (&block, 4)] {
-        let set = data::synthesize(
-            m,
-            &SynthOptions {
-                samples: 16,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let set = synth_set(m, 16);
         let (q, cov) = static_variant(m, "int8:static", &set);
         assert_eq!(
             cov.changed.len(),
@@ -1095,14 +1093,7 @@ fn static_int8_returns_the_most_harmful_layer_to_float_to_meet_the_target() {
     g.node
         .push(node("MatMul", "fc2", &["h1", "w2"], &["y"], vec![]));
     let m = built(g);
-    let set = data::synthesize(
-        &m,
-        &SynthOptions {
-            samples: 32,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let set = synth_set(&m, 32);
     let want = run(&m, EngineKind::Ort, &set.inputs);
     // No target to speak of: everything in int8, and the output moves.
     let (all, cov) = static_variant(&m, "int8:static:min-cosine=0", &set);
@@ -1435,14 +1426,7 @@ fn the_mix_puts_convolutions_in_static_and_matrix_products_in_dynamic_int8() {
     g.node
         .push(node("MatMul", "dense", &["f", "fc"], &["y"], vec![]));
     let m = built(g);
-    let set = data::synthesize(
-        &m,
-        &SynthOptions {
-            samples: 16,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let set = synth_set(&m, 16);
     let v: Variant = "int8:mix:min-top1=0.9".parse().unwrap();
     assert_eq!(v.to_string(), "int8:mix:min-top1=0.9");
     let (q, cov) = static_variant(&m, "int8:mix", &set);
@@ -1681,14 +1665,7 @@ fn weights_filled_at_run_time_go_int8_and_stay_fills() {
         inferscope::model::parameter_notes(&m.info),
         ", 368 filled at run time (ConstantOfShape: the file holds no values for them)"
     );
-    let set = data::synthesize(
-        &m,
-        &SynthOptions {
-            samples: 16,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let set = synth_set(&m, 16);
     let (q, cov) = static_variant(&m, "int8:static", &set);
     assert!(
         cov.changed.iter().any(|c| c.node == "conv"),

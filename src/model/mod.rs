@@ -1,10 +1,13 @@
 //! Loading and inspecting ONNX models: signature, ops, parameters, FLOPs, hashes.
 
+mod params;
 mod signature;
 
 use crate::fsutil::sha256_hex;
 use crate::tensor::DType;
 use anyhow::{bail, Context, Result};
+use params::{constant_node_params, elem_size, filled_params, tensor_elems};
+pub use params::{i64_values, parameter_notes};
 use prost::Message;
 use serde::{Deserialize, Serialize};
 use signature::{ModelSig, TypeSig, TypeValue};
@@ -157,17 +160,6 @@ pub fn elem_type_name(code: i32) -> String {
     }
 }
 
-fn elem_size(code: i32) -> u64 {
-    use pb::tensor_proto::DataType as T;
-    match T::try_from(code) {
-        Ok(T::Double | T::Int64 | T::Uint64 | T::Complex64) => 8,
-        Ok(T::Complex128) => 16,
-        Ok(T::Float | T::Int32 | T::Uint32) => 4,
-        Ok(T::Float16 | T::Bfloat16 | T::Int16 | T::Uint16) => 2,
-        _ => 1,
-    }
-}
-
 fn dims_of(shape: &pb::TensorShapeProto) -> Vec<Dim> {
     use pb::tensor_shape_proto::dimension::Value;
     shape
@@ -237,97 +229,6 @@ fn visit_graphs<'a>(
             }
         }
     }
-}
-
-fn tensor_elems(t: &pb::TensorProto) -> u64 {
-    t.dims
-        .iter()
-        .fold(1u64, |a, &d| a.saturating_mul(d.max(0) as u64))
-}
-
-/// `, 200 of them in Constant nodes, 1.2 M filled at run time (ConstantOfShape)`: where the
-/// parameters are held when not all in initializers, for the parameter count's line.
-pub fn parameter_notes(i: &ModelInfo) -> String {
-    let mut s = String::new();
-    if i.constant_node_parameters > 0 {
-        s.push_str(&format!(
-            ", {} of them in Constant nodes",
-            crate::format::count(i.constant_node_parameters)
-        ));
-    }
-    if i.filled_parameters > 0 {
-        s.push_str(&format!(
-            ", {} filled at run time (ConstantOfShape: the file holds no values for them)",
-            crate::format::count(i.filled_parameters)
-        ));
-    }
-    s
-}
-
-/// The values of an int64 tensor held inline (raw or typed).
-pub fn i64_values(t: &pb::TensorProto) -> Vec<i64> {
-    if t.raw_data.is_empty() {
-        return t.int64_data.clone();
-    }
-    t.raw_data
-        .chunks_exact(8)
-        .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-        .collect()
-}
-
-/// Values a `ConstantOfShape` node fills from a shape stored in `g` (elements, bytes).
-fn filled_params(g: &pb::GraphProto, n: &pb::NodeProto) -> Option<(u64, u64)> {
-    if n.op_type != "ConstantOfShape" || !(n.domain.is_empty() || n.domain == "ai.onnx") {
-        return None;
-    }
-    let shape = g
-        .initializer
-        .iter()
-        .find(|t| Some(&t.name) == n.input.first())?;
-    if shape.data_type != pb::tensor_proto::DataType::Int64 as i32 {
-        return None;
-    }
-    let count = i64_values(shape)
-        .iter()
-        .fold(1u64, |a, &d| a.saturating_mul(d.max(0) as u64));
-    let elem = n
-        .attribute
-        .iter()
-        .find(|a| a.name == "value")
-        .and_then(|a| a.t.as_ref())
-        .map(|t| elem_size(t.data_type))
-        .unwrap_or(4);
-    Some((count, count.saturating_mul(elem)))
-}
-
-/// Parameters held by a `Constant` node: its tensor or list attribute.
-fn constant_node_params(n: &pb::NodeProto) -> (u64, u64) {
-    let mut count = 0;
-    let mut bytes = 0;
-    for a in &n.attribute {
-        match a.name.as_str() {
-            "value" => {
-                if let Some(t) = &a.t {
-                    count += tensor_elems(t);
-                    bytes += tensor_elems(t) * elem_size(t.data_type);
-                }
-            }
-            "value_floats" => {
-                count += a.floats.len() as u64;
-                bytes += 4 * a.floats.len() as u64;
-            }
-            "value_ints" => {
-                count += a.ints.len() as u64;
-                bytes += 8 * a.ints.len() as u64;
-            }
-            "value_float" | "value_int" => {
-                count += 1;
-                bytes += if a.name == "value_int" { 8 } else { 4 };
-            }
-            _ => {}
-        }
-    }
-    (count, bytes)
 }
 
 /// Decodes ONNX bytes, telling apart an empty file, a truncated one and one that is not ONNX.
