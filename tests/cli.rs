@@ -2284,6 +2284,41 @@ fn static_int8_from_the_command_line_calibrates_and_runs_as_integer_convolutions
         assert!(printed.contains("kept dynamic"), "{printed}");
         assert!(ops["op_histogram"]["MatMulInteger"].as_u64().unwrap() > 0);
     }
+    assert!(
+        printed.contains("median of 20 interleaved runs at batch 1"),
+        "{printed}"
+    );
+    // Timed at the batch to be served.
+    let printed = succeeds(&run(&[
+        "optimize",
+        cnn.to_str().unwrap(),
+        "--int8",
+        "--batch",
+        "16",
+        "--data",
+        data.to_str().unwrap(),
+        "-o",
+        auto.to_str().unwrap(),
+        "--force",
+    ]));
+    assert!(
+        printed.contains("int8 chosen by measuring on onnxruntime")
+            && printed.contains("median of 20 interleaved runs at batch 16"),
+        "{printed}"
+    );
+    fails_with(
+        &run(&[
+            "optimize",
+            cnn.to_str().unwrap(),
+            "--int8",
+            "dynamic",
+            "--batch",
+            "16",
+            "-o",
+            dir.path().join("d.onnx").to_str().unwrap(),
+        ]),
+        &["--batch: dynamic int8 times nothing, so it takes no batch"],
+    );
     // Neither form applies to a tree ensemble: both reasons.
     fails_with(
         &run(&[

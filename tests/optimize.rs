@@ -654,9 +654,180 @@ fn old_opsets_are_raised_to_11_where_every_operator_keeps_its_meaning() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("uses ONNX opset 8; only opset 9 and 10 are raised"),
+        e.contains("uses ONNX opset 8; only opsets 9 to 12 are raised"),
         "{e}"
     );
+}
+
+fn ints(name: &str, v: &[i64]) -> pb::AttributeProto {
+    pb::AttributeProto {
+        name: name.into(),
+        r#type: pb::attribute_proto::AttributeType::Ints as i32,
+        ints: v.to_vec(),
+        ..Default::default()
+    }
+}
+
+/// An opset-12 model: Conv (output channels of weights 1x to 1000x apart) -> LeakyRelu ->
+/// Split (split attribute) -> Add -> Conv -> Squeeze (axes attribute) -> Softmax on the last
+/// axis; with `softmax_inside`, also a Softmax on axis 1 of the 4-D tensor between the Convs
+/// (whose meaning changed in 13).
+fn opset12_model(softmax_inside: bool) -> Model {
+    let mut g = pb::GraphProto::default();
+    g.input.push(value_info("x", &[-1, 3, 8, 8]));
+    g.output.push(value_info("y", &[-1, 6]));
+    let mut w1 = wave(&[8, 3, 3, 3], 0.1);
+    for (i, v) in w1.iter_mut().enumerate() {
+        *v *= 10f32.powi((i / 27) as i32 % 4);
+    }
+    g.initializer.push(f32_tensor("w1", &[8, 3, 3, 3], &w1));
+    g.initializer
+        .push(f32_tensor("w2", &[6, 4, 6, 6], &wave(&[6, 4, 6, 6], 0.7)));
+    g.node
+        .push(node("Conv", "c1", &["x", "w1"], &["h"], vec![]));
+    g.node.push(node("LeakyRelu", "lr", &["h"], &["a"], vec![]));
+    g.node.push(node(
+        "Split",
+        "split",
+        &["a"],
+        &["a1", "a2"],
+        vec![graph::attr_int("axis", 1), ints("split", &[4, 4])],
+    ));
+    g.node
+        .push(node("Add", "sum", &["a1", "a2"], &["s"], vec![]));
+    let into_c2 = if softmax_inside {
+        g.node.push(node(
+            "Softmax",
+            "sm_inside",
+            &["s"],
+            &["p"],
+            vec![graph::attr_int("axis", 1)],
+        ));
+        "p"
+    } else {
+        "s"
+    };
+    g.node
+        .push(node("Conv", "c2", &[into_c2, "w2"], &["z"], vec![]));
+    g.node.push(node(
+        "Squeeze",
+        "sq",
+        &["z"],
+        &["z2"],
+        vec![ints("axes", &[2, 3])],
+    ));
+    g.node.push(node(
+        "Softmax",
+        "sm",
+        &["z2"],
+        &["y"],
+        vec![graph::attr_int("axis", 1)],
+    ));
+    Model::from_bytes(
+        Path::new("opset12.onnx"),
+        graph::model_of(g, 12).encode_to_vec(),
+    )
+    .unwrap()
+}
+
+/// Static int8 raises opset 12 to 13 for weights scaled per output channel where every
+/// operator keeps its meaning (Split's and Squeeze's attributes become inputs, a Softmax on
+/// the last axis stays), and runs within the target on both engines; a Softmax whose meaning
+/// changed keeps the model at 12 with one scale per weight, said with the node. Ops that only
+/// move values (Split) share their input's scale, and a LeakyRelu after an int8 layer runs
+/// on uint8.
+#[test]
+fn static_int8_raises_opset_12_to_13_for_per_channel_weights_where_meanings_hold() {
+    let m = opset12_model(false);
+    let set = synth_set(&m, 16);
+    let (q, cov) = static_variant(&m, "int8:static", &set);
+    assert!(
+        cov.notes
+            .iter()
+            .any(|n| n.contains("ONNX opset 12 raised to 13")),
+        "{:?}",
+        cov.notes
+    );
+    let p = pb::ModelProto::decode(q.bytes.as_slice()).unwrap();
+    assert_eq!(graph::default_opset(&p), 13);
+    let g = p.graph.as_ref().unwrap();
+    let by_name = |name: &str| g.node.iter().find(|n| n.name == name).unwrap();
+    // The attributes that became inputs in 13 are inputs.
+    for (n, attr) in [("split", "split"), ("sq", "axes")] {
+        let n = by_name(n);
+        assert_eq!(n.input.len(), 2, "{n:?}");
+        assert!(n.attribute.iter().all(|a| a.name != attr), "{n:?}");
+    }
+    // c1's weight has one scale per output channel.
+    let w_dq = g
+        .node
+        .iter()
+        .find(|n| n.op_type == "DequantizeLinear" && n.output[0].starts_with("c1_weight"))
+        .expect("c1's weight is dequantized");
+    assert_eq!(graph::attr_i(w_dq, "axis", -1), 0);
+    let scales = g
+        .initializer
+        .iter()
+        .find(|t| t.name == w_dq.input[1])
+        .unwrap();
+    assert_eq!(scales.dims, vec![8]);
+    // Split's outputs are quantized at the scale its input was dequantized at.
+    let producer = |t: &str| g.node.iter().find(|n| n.output.iter().any(|o| o == t));
+    let scale_of = |name: &str| {
+        let t = g.initializer.iter().find(|t| t.name == name).unwrap();
+        graph::tensor_f32(t).unwrap().data[0]
+    };
+    let split = by_name("split");
+    let before = producer(&split.input[0]).unwrap();
+    assert_eq!(before.op_type, "DequantizeLinear");
+    for out in &split.output {
+        let q = g
+            .node
+            .iter()
+            .find(|n| n.op_type == "QuantizeLinear" && n.input[0] == *out)
+            .unwrap_or_else(|| panic!("{out} is quantized for the Add"));
+        assert_eq!(scale_of(&q.input[1]), scale_of(&before.input[1]));
+    }
+    assert!(
+        cov.changed
+            .iter()
+            .any(|c| c.node == "lr" && c.note.starts_with("static int8")),
+        "{:?}",
+        cov.changed
+    );
+    let x = set.inputs.clone();
+    for k in [EngineKind::Ort, EngineKind::Tract] {
+        let (want, got) = (&run(&m, k, &x)[0], &run(&q, k, &x)[0]);
+        let c = cosine(want, got);
+        assert!(c >= 0.99, "cosine {c} on {k}");
+    }
+
+    // A Softmax whose meaning changed in 13 keeps opset 12: one scale per weight, said why.
+    let m = opset12_model(true);
+    let set = synth_set(&m, 16);
+    let (q, cov) = static_variant(&m, "int8:static", &set);
+    let p = pb::ModelProto::decode(q.bytes.as_slice()).unwrap();
+    assert_eq!(graph::default_opset(&p), 12);
+    assert!(
+        cov.changed
+            .iter()
+            .filter(|c| c.op == "Conv")
+            .all(|c| c.note.contains("per-tensor int8")),
+        "{:?}",
+        cov.changed
+    );
+    assert!(
+        cov.notes.iter().any(|n| n.contains(
+            "weights have one scale per tensor: opset 12 has no per-channel DequantizeLinear, and this model uses ONNX opset 12 and per-channel int8 needs 13; it cannot be raised because an operator's meaning changed in between: Softmax (node sm_inside): before opset 13 it flattened its input to 2D"
+        )),
+        "{:?}",
+        cov.notes
+    );
+    let c = cosine(
+        &run(&m, EngineKind::Ort, &set.inputs)[0],
+        &run(&q, EngineKind::Ort, &set.inputs)[0],
+    );
+    assert!(c >= 0.99, "cosine {c}");
 }
 
 /// Fields prost does not know are dropped on re-encoding: the rewrite says so.
@@ -984,8 +1155,8 @@ fn static_int8_on_a_conv_model_and_a_transformer_block_stays_within_the_stated_e
     g.initializer.retain(|i| i.name != "perm");
     let block = built(g);
 
-    // The same convolutions at opset 12: no per-channel DequantizeLinear there, so the
-    // weights and biases take one scale per tensor.
+    // The same convolutions at opset 12 (no per-channel DequantizeLinear there): raised to 13,
+    // where every operator keeps its meaning, for one scale per output channel.
     let conv12 = {
         let mut p = pb::ModelProto::decode(conv.bytes.as_slice()).unwrap();
         p.opset_import[0].version = 12;
@@ -1020,15 +1191,16 @@ fn static_int8_on_a_conv_model_and_a_transformer_block_stays_within_the_stated_e
             );
         }
         if std::ptr::eq(m, &conv12) {
+            // Raised to 13 (every operator keeps its meaning) for per-channel weights.
             assert!(
                 cov.changed
                     .iter()
                     .filter(|c| c.op == "Conv")
-                    .all(|c| c.note.contains("per-tensor int8"))
+                    .all(|c| c.note.contains("per-channel int8"))
                     && cov
                         .notes
                         .iter()
-                        .any(|n| n.contains("opset 12 has no per-channel")),
+                        .any(|n| n.contains("ONNX opset 12 raised to 13")),
                 "{cov:?}"
             );
         }

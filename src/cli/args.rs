@@ -167,6 +167,11 @@ pub struct OptimizeArgs {
     /// Target: accuracy against the data's labels at most D (0..1) below the float model's.
     #[arg(long, value_name = "D", requires = "int8", group = "target")]
     pub max_accuracy_drop: Option<f64>,
+    /// The batch size the model will serve: static, mix and auto int8 time their choices (the
+    /// forms, the layers the profile shows slower in int8) on requests of N samples. Default 1:
+    /// the form fastest for one request is not always the fastest for 32.
+    #[arg(long, value_name = "N", requires = "int8")]
+    pub batch: Option<usize>,
     /// Sample data to calibrate static int8 on (.npy/.npz/.csv); without it, data synthesized
     /// from the model's shapes (the ranges are then guesses).
     #[arg(long, value_name = "FILE")]

@@ -29,7 +29,7 @@ impl OptimizeArgs {
                 CalibrationArg::Percentile => crate::optimize::Calibration::Percentile,
                 CalibrationArg::Entropy => crate::optimize::Calibration::Entropy,
             };
-            Variant::Int8(Int8Options {
+            let o = Int8Options {
                 per_channel: self.per_channel,
                 format: match self.format {
                     FormatArg::Qoperator => QuantFormat::QOperator,
@@ -45,7 +45,10 @@ impl OptimizeArgs {
                 target: self.target()?,
                 auto: mode == Int8Mode::Auto,
                 mix: mode == Int8Mode::Mix,
-            })
+                batch: self.batch,
+            };
+            o.check().map_err(|e| anyhow::anyhow!("--batch: {e}"))?;
+            Variant::Int8(o)
         } else if self.weight_int8 {
             Variant::WeightInt8 {
                 per_channel: self.per_channel,

@@ -77,6 +77,23 @@ pub struct Int8Options {
     pub auto: bool,
     /// The mix: convolutions in static int8 (calibrated), matrix products in dynamic int8.
     pub mix: bool,
+    /// The batch size the model will serve: static, mix and auto int8 time their choices (the
+    /// forms, the per-layer pass's profile, returned layers' cost) on requests of this many
+    /// samples. `None`: batch 1 (or the model's fixed batch).
+    pub batch: Option<usize>,
+}
+
+impl Int8Options {
+    /// Refuses options that cannot go together, as the user spelled them.
+    pub fn check(&self) -> Result<()> {
+        match self.batch {
+            Some(0) => bail!("the batch size must be a whole number of at least 1"),
+            Some(_) if self.calibration.is_none() && !self.auto => bail!(
+                "dynamic int8 times nothing, so it takes no batch: a batch is for static, mix and auto int8"
+            ),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// One variant of the model being compared.
@@ -102,7 +119,8 @@ pub enum Variant {
 
 pub const SPELLINGS: &str = "int8[:per-channel][:qdq][:unsigned][:conv][:exclude=NODE,NODE], \
 int8:static[:minmax|:percentile|:entropy][:TARGET], int8:mix[:TARGET], int8:auto[:TARGET] (TARGET: \
-min-cosine=C, min-top1=P, max-error=E or max-accuracy-drop=D), \
+min-cosine=C, min-top1=P, max-error=E or max-accuracy-drop=D; each also takes :batch=N, the batch \
+size to time at), \
 weight-int8[:per-channel], fp16, prune:S[:structured|:per-layer], trees:K, max-depth:D, \
 ort:disabled|basic|extended|all, file:PATH";
 
@@ -128,6 +146,9 @@ impl fmt::Display for Variant {
                     if let Some(t) = o.target {
                         write!(f, ":{t}")?;
                     }
+                    if let Some(b) = o.batch {
+                        write!(f, ":batch={b}")?;
+                    }
                     return Ok(());
                 }
                 if let Some(c) = o.calibration {
@@ -137,6 +158,9 @@ impl fmt::Display for Variant {
                     }
                     if let Some(t) = o.target {
                         write!(f, ":{t}")?;
+                    }
+                    if let Some(b) = o.batch {
+                        write!(f, ":batch={b}")?;
                     }
                     if !o.exclude.is_empty() {
                         write!(f, ":exclude={}", o.exclude.join(","))?;
@@ -242,6 +266,11 @@ impl FromStr for Variant {
                                 o.calibration.get_or_insert(Calibration::MinMax);
                             }
                         }
+                        x if x.starts_with("batch=") => {
+                            o.batch = Some(x["batch=".len()..].parse::<usize>().map_err(|_| {
+                                bad("the batch size must be a whole number of at least 1")
+                            })?)
+                        }
                         x if x.starts_with("exclude=") => o.exclude.extend(
                             x["exclude=".len()..]
                                 .split(',')
@@ -258,9 +287,10 @@ impl FromStr for Variant {
                     })
                 {
                     return Err(bad(
-                        "static int8 (and the mix) is always QDQ, per-channel int8 weights, uint8 activations, Conv included: it takes only a calibration method, a fidelity target and exclude",
+                        "static int8 (and the mix) is always QDQ, per-channel int8 weights, uint8 activations, Conv included: it takes only a calibration method, a fidelity target, a batch and exclude",
                     ));
                 }
+                o.check().map_err(|e| bad(&e.to_string()))?;
                 Ok(Variant::Int8(o))
             }
             "weight-int8" => match rest.as_slice() {
@@ -320,10 +350,14 @@ impl Variant {
     pub fn describe(&self) -> String {
         match self {
             Variant::Int8(Int8Options {
-                auto: true, target, ..
+                auto: true,
+                target,
+                batch,
+                ..
             }) => format!(
-                "int8 as this machine runs it fastest: dynamic, static and their mix (static convolutions, dynamic matrix products) built, each held to {} on the sample data, timed against the float model, the fastest kept",
-                target.unwrap_or_default().describe()
+                "int8 as this machine runs it fastest: dynamic, static and their mix (static convolutions, dynamic matrix products) built, each held to {} on the sample data, timed against the float model at batch {}, the fastest kept",
+                target.unwrap_or_default().describe(),
+                batch.unwrap_or(1)
             ),
             Variant::Int8(Int8Options {
                 mix: true, target, ..
@@ -514,10 +548,12 @@ pub fn rewrite(model: &Model, variant: &Variant) -> Result<Rewrite> {
 
 /// Batch-1 requests of `data` to calibrate static int8 with (at most 32), or of data
 /// synthesized from the model's shapes when there is none (said in the coverage: the ranges
-/// are then guesses); and that data as given, in one request, which fidelity is judged on.
+/// are then guesses); that data as given, in one request, which fidelity is judged on; and
+/// the request choices are timed on, of `batch` samples (`None`: the first batch-1 request).
 fn calibration_requests(
     model: &Model,
     data: Option<&crate::data::SampleSet>,
+    batch: Option<usize>,
     cov: &mut Coverage,
 ) -> Result<quantize::Samples> {
     let synthesized;
@@ -539,15 +575,23 @@ fn calibration_requests(
     };
     // Calibrated on batch-1 requests (the data as given where the batch is fixed); judged on
     // the data as given.
-    let batch = model.batch_symbol().is_some().then_some(1);
+    let one = model.batch_symbol().is_some().then_some(1);
+    let requests = crate::data::requests(model, set, one, 32)?;
+    let timing = match batch {
+        Some(b) if Some(b) != one => crate::data::requests(model, set, Some(b), 1)
+            .with_context(|| format!("int8 cannot be timed at batch {b}"))?
+            .swap_remove(0),
+        _ => requests[0].clone(),
+    };
     Ok(quantize::Samples {
-        requests: crate::data::requests(model, set, batch, 32)?,
+        requests,
+        timing,
         check: vec![set.inputs.clone()],
         labels: set
             .labels
             .as_ref()
             .map(|l| l.to_f64_vec().iter().map(|&v| v as i64).collect()),
-        batch: batch.or_else(|| model.fixed_batch()),
+        batch: batch.or(one).or_else(|| model.fixed_batch()),
     })
 }
 
@@ -582,15 +626,15 @@ pub fn rewrite_with(
         &format!("rewriting the model as {variant}"),
         || match variant {
             Variant::Int8(o) if o.auto => {
-                let samples = calibration_requests(model, data, &mut cov)?;
+                let samples = calibration_requests(model, data, o.batch, &mut cov)?;
                 quantize::chosen(model, &mut proto, o, &samples, &mut cov)
             }
             Variant::Int8(o) if o.mix => {
-                let samples = calibration_requests(model, data, &mut cov)?;
+                let samples = calibration_requests(model, data, o.batch, &mut cov)?;
                 quantize::mixed(model, &mut proto, o, &samples, &mut cov)
             }
             Variant::Int8(o) if o.calibration.is_some() => {
-                let samples = calibration_requests(model, data, &mut cov)?;
+                let samples = calibration_requests(model, data, o.batch, &mut cov)?;
                 quantize::calibrated(model, &mut proto, o, &samples, &mut cov)
             }
             Variant::Int8(o) => quantize::dynamic(&mut proto, o, &mut cov),

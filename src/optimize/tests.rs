@@ -37,6 +37,8 @@ fn variants_parse_and_print_the_same() {
         "int8",
         "int8:per-channel:qdq",
         "int8:unsigned:conv:exclude=a,b",
+        "int8:auto:batch=32",
+        "int8:static:entropy:batch=8:exclude=a",
         "weight-int8:per-channel",
         "fp16",
         "prune:0.5",
@@ -62,4 +64,54 @@ fn variants_parse_and_print_the_same() {
         let e = bad.parse::<Variant>().unwrap_err().to_string();
         assert!(e.contains(bad.split(':').next().unwrap()), "{e}");
     }
+    // A batch is the batch choices are timed at: dynamic int8 times nothing.
+    for (bad, why) in [
+        (
+            "int8:batch=32",
+            "dynamic int8 times nothing, so it takes no batch",
+        ),
+        (
+            "int8:auto:batch=0",
+            "the batch size must be a whole number of at least 1",
+        ),
+        (
+            "int8:mix:batch=x",
+            "the batch size must be a whole number of at least 1",
+        ),
+    ] {
+        let e = bad.parse::<Variant>().unwrap_err().to_string();
+        assert!(e.contains(why), "{bad}: {e}");
+    }
+}
+
+/// Static, mix and auto int8 time their choices on a request of the batch to be served; the
+/// ranges are still calibrated one sample at a time.
+#[test]
+fn int8_is_timed_at_the_batch_to_be_served() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = Model::load(&root.join("assets/mlp.onnx")).unwrap();
+    let set = crate::data::load(
+        &model,
+        &crate::data::DataSource::File {
+            path: root.join("assets/digits.npz"),
+            label_column: None,
+        },
+    )
+    .unwrap();
+    let mut cov = Coverage::default();
+    let s = calibration_requests(&model, Some(&set), Some(48), &mut cov).unwrap();
+    assert_eq!(s.timing[0].shape[0], 48);
+    assert!(s.requests.iter().all(|r| r[0].shape[0] == 1));
+    assert_eq!(s.batch, Some(48));
+    let s = calibration_requests(&model, Some(&set), None, &mut cov).unwrap();
+    assert_eq!(s.timing[0].shape[0], 1);
+    assert_eq!(s.batch, Some(1));
+    // A model whose batch is fixed cannot be timed at another, and says so.
+    let fixed = Model::load(&root.join("tests/data/fixed_batch.onnx")).unwrap();
+    let Err(e) = calibration_requests(&fixed, None, Some(8), &mut cov) else {
+        panic!("a fixed-batch model was timed at batch 8");
+    };
+    let e = format!("{e:#}");
+    assert!(e.contains("int8 cannot be timed at batch 8"), "{e}");
+    assert!(e.contains("fixed batch dimension"), "{e}");
 }

@@ -30,6 +30,8 @@ pub struct CompareSettings {
     pub auto_int8: bool,
     pub calibration: crate::optimize::Calibration,
     pub target: crate::optimize::Target,
+    /// The batch static, mix and auto int8 time their choices at (the batch to be served).
+    pub int8_batch: usize,
     pub weight_int8: bool,
     pub fp16: bool,
     pub prune: bool,
@@ -59,6 +61,7 @@ impl Default for CompareSettings {
             auto_int8: false,
             calibration: crate::optimize::Calibration::MinMax,
             target: crate::optimize::Target::default(),
+            int8_batch: 1,
             weight_int8: false,
             fp16: false,
             prune: false,
@@ -84,11 +87,13 @@ impl CompareSettings {
             v.push(Variant::Int8(self.int8_options.clone()));
         }
         let target = (self.target != crate::optimize::Target::default()).then_some(self.target);
+        let batch = (self.int8_batch > 1).then_some(self.int8_batch);
         if self.static_int8 {
             v.push(Variant::Int8(Int8Options {
                 signed: true,
                 calibration: Some(self.calibration),
                 target,
+                batch,
                 ..Default::default()
             }));
         }
@@ -98,6 +103,7 @@ impl CompareSettings {
                 mix: true,
                 calibration: Some(self.calibration),
                 target,
+                batch,
                 ..Default::default()
             }));
         }
@@ -108,6 +114,7 @@ impl CompareSettings {
                 calibration: (self.calibration != crate::optimize::Calibration::MinMax)
                     .then_some(self.calibration),
                 target,
+                batch,
                 ..Default::default()
             }));
         }
@@ -158,6 +165,7 @@ impl CompareSettings {
                     }
                     self.calibration = o.calibration.unwrap_or_default();
                     self.target = o.target.unwrap_or_default();
+                    self.int8_batch = o.batch.unwrap_or(1);
                 }
                 Variant::Int8(o) => {
                     self.int8 = true;
@@ -458,6 +466,14 @@ mod tests {
         .map(|x| x.parse().unwrap())
         .collect();
         s.apply(&v);
+        assert_eq!(s.variants(), v);
+        // The batch int8 is timed at (a preset's, or the tab's) reaches every timed form.
+        let v: Vec<Variant> = ["int8:static:batch=16", "int8:auto:batch=16"]
+            .iter()
+            .map(|x| x.parse().unwrap())
+            .collect();
+        s.apply(&v);
+        assert_eq!(s.int8_batch, 16);
         assert_eq!(s.variants(), v);
     }
 }

@@ -170,6 +170,12 @@ impl InferscopeApp {
                             }
                         });
                         ui.end_row();
+                        let tip = "The batch size the model will serve: static, mix and auto int8 time their choices (which form, which layers go back to float) on requests of this many samples (the sample data wraps around). The form fastest for one request is not always the fastest for 32.";
+                        let l = ui.label("timed at batch").on_hover_text(tip);
+                        ui.horizontal(|ui| {
+                            ui.add(egui::DragValue::new(&mut s.int8_batch).range(1..=1024)).labelled_by(l.id).on_hover_text(tip);
+                        });
+                        ui.end_row();
                         ui.checkbox(&mut s.weight_int8, "weight-only int8").on_hover_text("int8 weights turned back into float by DequantizeLinear: a file about 4x smaller. tract folds that at load (same speed); ONNX Runtime keeps the DequantizeLinear nodes and pays for them on every request (measured 0.4x on the CNN)");
                         ui.label(RichText::new("smaller file, same math").small().weak());
                         ui.end_row();

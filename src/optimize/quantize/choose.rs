@@ -97,6 +97,7 @@ pub(super) fn static_layers(
     o: &Int8Options,
     cov: &mut Coverage,
 ) -> Result<()> {
+    raise_for_static(judge, m, cov)?;
     // A network held in the branches of an If: the branch the data takes, quantized inline.
     if let Some((mut flat, info)) = branch::inline_taken(judge, m)? {
         static_flat(judge, &mut flat, o, cov)?;
@@ -120,6 +121,69 @@ pub(super) fn static_layers(
     static_flat(judge, m, o, cov)
 }
 
+/// Static int8 needs opset 11 (QuantizeLinear, DequantizeLinear) and weights scaled per
+/// output channel need 13 (their axis): raised to 13 where every operator keeps its meaning,
+/// else to 11 (weights then have one scale per tensor, said with the reason).
+fn raise_for_static(judge: &Judge, m: &mut pb::ModelProto, cov: &mut Coverage) -> Result<()> {
+    let opset = default_opset(m);
+    if opset == 0 {
+        bail!(
+            "static int8 needs an ai.onnx opset (QuantizeLinear); this model imports only {}",
+            other_domains(m)
+        );
+    }
+    if opset >= 13 {
+        return Ok(());
+    }
+    let shapes = softmax_shapes(judge, m);
+    match raise_opset(m, 13, &|t| shapes.get(t).cloned()) {
+        Ok(_) => cov.notes.push(format!(
+            "ONNX opset {opset} raised to 13, so that each weight has one scale per output channel (DequantizeLinear's axis); every operator of this model keeps its meaning across those versions"
+        )),
+        Err(e) => {
+            if opset < 11 {
+                raise_opset(m, 11, &|_| None)?;
+                cov.notes.push(format!(
+                    "ONNX opset {opset} raised to 11; every operator of this model keeps its meaning across those versions"
+                ));
+            }
+            cov.notes.push(format!(
+                "weights have one scale per tensor: opset {} has no per-channel DequantizeLinear, and {e:#}",
+                default_opset(m)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The shape of each main-graph Softmax, LogSoftmax and Hardmax input, from one run of the
+/// float model on the first calibration request (empty where that fails: shapes unknown).
+fn softmax_shapes(judge: &Judge, m: &pb::ModelProto) -> HashMap<String, Vec<usize>> {
+    let tensors: Vec<String> = m
+        .graph
+        .iter()
+        .flat_map(|g| &g.node)
+        .filter(|n| matches!(n.op_type.as_str(), "Softmax" | "LogSoftmax" | "Hardmax"))
+        .filter_map(|n| n.input.first().cloned())
+        .collect();
+    if tensors.is_empty() {
+        return HashMap::new();
+    }
+    let run = || -> Result<HashMap<String, Vec<usize>>> {
+        let (mut e, at) = calibrate::with_outputs(judge.model, m, &tensors)?;
+        let out = e.run(&judge.samples.requests[0])?;
+        Ok(tensors
+            .iter()
+            .zip(at)
+            .filter_map(|(t, k)| match out.get(k) {
+                Some(crate::engine::Output::Tensor(x)) => Some((t.clone(), x.shape.clone())),
+                _ => None,
+            })
+            .collect())
+    };
+    run().unwrap_or_default()
+}
+
 /// [`static_layers`] on a model whose layers are in its main graph.
 fn static_flat(
     judge: &Judge,
@@ -129,25 +193,6 @@ fn static_flat(
 ) -> Result<()> {
     let requests = &judge.samples.requests;
     let how = o.calibration.unwrap_or_default();
-    let opset = default_opset(m);
-    if opset == 0 {
-        bail!(
-            "static int8 needs an ai.onnx opset (QuantizeLinear); this model imports only {}",
-            other_domains(m)
-        );
-    }
-    if opset < 11 {
-        raise_opset(m, 11)?;
-        cov.notes.push(format!(
-            "ONNX opset {opset} raised to 11; every operator of this model keeps its meaning across those versions"
-        ));
-    }
-    if default_opset(m) < 13 {
-        cov.notes.push(format!(
-            "opset {} has no per-channel DequantizeLinear: weights have one scale per tensor",
-            default_opset(m)
-        ));
-    }
     if let Some(g) = m.graph.as_mut() {
         let folded = qdq::fold_batchnorm(g);
         if folded > 0 {
@@ -173,7 +218,16 @@ fn static_flat(
             }
         }
     }
-    let ranges = calibrate::ranges(judge.model, m, &tensors, requests, how)?;
+    let mut ranges = calibrate::ranges(judge.model, m, &tensors, requests, how)?;
+    let shared = m
+        .graph
+        .as_ref()
+        .map_or(0, |g| qdq::share_ranges(g, &mut ranges));
+    if shared > 0 {
+        cov.notes.push(format!(
+            "{shared} tensor(s) made by ops that only move values (MaxPool, Split, Reshape and the like) take their input's range, so ONNX Runtime runs those ops on uint8 without requantizing"
+        ));
+    }
     let vnni = vnni();
     let target = judge.target;
     let original = m.clone();

@@ -15,14 +15,18 @@ pub const DEFAULT_MIN_COSINE: f64 = 0.99;
 
 /// The sample data int8 is calibrated, judged and timed on.
 pub struct Samples {
-    /// Batch-1 requests (at most 32): activation ranges, and timing on the first.
+    /// Batch-1 requests (at most 32): activation ranges.
     pub requests: Vec<Vec<Tensor>>,
+    /// The request choices are timed (and layers profiled) on: at the batch the model will
+    /// serve ([`Int8Options::batch`]), else the first of `requests`.
+    pub timing: Vec<Tensor>,
     /// The data as given, all samples in one request, so that a sequence model's state runs
     /// through them as it will: what fidelity is judged on.
     pub check: Vec<Vec<Tensor>>,
     /// The data's labels, one per sample of `check`.
     pub labels: Option<Vec<i64>>,
-    /// The batch of each request: 1, or the model's fixed batch (`None`: the data as given).
+    /// The batch of the timing request: the serving batch, 1, or the model's fixed batch
+    /// (`None`: the data as given).
     pub batch: Option<usize>,
 }
 
@@ -282,8 +286,8 @@ impl Judge<'_> {
         )
     }
 
-    /// Median time of each model on the first calibration request (batch 1, or the model's
-    /// fixed batch), over 20 interleaved runs on the engine the target is judged on,
+    /// Median time of each model on the timing request (at the serving batch, else batch 1
+    /// or the model's fixed batch), over 20 interleaved runs on the engine the target is judged on,
     /// microseconds; and that engine's name and version.
     pub(crate) fn time(&self, models: &[&pb::ModelProto]) -> Result<(Vec<f64>, String)> {
         let mut engines = models
@@ -292,7 +296,7 @@ impl Judge<'_> {
             .collect::<Result<Vec<_>>>()?;
         let name = engines.first().map(|e| e.version()).unwrap_or_default();
         Ok((
-            interleaved_p50(&mut engines, &self.samples.requests[0], 20)?,
+            interleaved_p50(&mut engines, &self.samples.timing, 20)?,
             name,
         ))
     }

@@ -154,7 +154,7 @@ pub fn dynamic(m: &mut pb::ModelProto, o: &Int8Options, cov: &mut Coverage) -> R
         bail!("int8 needs ONNX opset 11 or later (DynamicQuantizeLinear); this model imports no ai.onnx opset (only {})", other_domains(m));
     }
     if opset < 11 {
-        raise_opset(m, 11)?;
+        raise_opset(m, 11, &|_| None)?;
         cov.notes.push(format!(
             "ONNX opset {opset} raised to 11 (DynamicQuantizeLinear needs it); every operator of this model keeps its meaning across those versions"
         ));

@@ -7,7 +7,7 @@ use super::*;
 use crate::model::Model;
 
 /// The layers of `candidate` (among `ids`) that ran slower than in float, by ONNX Runtime's
-/// profile of both on one batch-1 request (30 requests each; a layer's int8 time includes the
+/// profile of both on the timing request (batch 1, or the serving batch) (30 requests each; a layer's int8 time includes the
 /// quantizers of its input): `(layer, us in float, us in int8)`, slowest change first.
 fn slower_layers(
     judge: &Judge,
@@ -16,7 +16,7 @@ fn slower_layers(
     ids: &[String],
 ) -> Result<Vec<(String, f64, f64)>> {
     use prost::Message;
-    let inputs = &judge.samples.requests[0];
+    let inputs = &judge.samples.timing;
     let options = crate::engine::EngineOptions::default();
     let path = &judge.model.info.path;
     let profile = |p: &pb::ModelProto| -> Result<crate::profile::OpProfile> {

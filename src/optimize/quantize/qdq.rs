@@ -29,16 +29,65 @@ pub(crate) struct Layer {
 
 /// Ops without weights that ONNX Runtime runs on uint8 when all their inputs come through
 /// DequantizeLinear and their output goes through QuantizeLinear (QLinearAdd, QLinearMul,
-/// QLinearConcat, QLinearSigmoid, QLinearAveragePool, QLinearGlobalAveragePool), so that the
-/// tensors between convolutions stay uint8 instead of a round trip through float per layer.
+/// QLinearConcat, QLinearSigmoid, QLinearLeakyRelu, QLinearAveragePool,
+/// QLinearGlobalAveragePool), so that the tensors between convolutions stay uint8 instead of
+/// a round trip through float per layer.
 pub(crate) const UINT8_OPS: &[&str] = &[
     "Add",
     "Mul",
     "Concat",
     "Sigmoid",
+    "LeakyRelu",
     "AveragePool",
     "GlobalAveragePool",
 ];
+
+/// The [`UINT8_OPS`] of one input: on uint8 a table lookup or a pool, worth it wherever their
+/// input is already uint8 (the DequantizeLinear only moves after them), even when no int8
+/// layer reads their output.
+const UNARY_UINT8_OPS: &[&str] = &["Sigmoid", "LeakyRelu", "AveragePool", "GlobalAveragePool"];
+
+/// Ops that only move or select values (the output's range lies within the input's):
+/// ONNX Runtime runs them on uint8, dropping the DequantizeLinear before and the
+/// QuantizeLinear after, when both have one scale and zero point. So their outputs take
+/// their input's range ([`share_ranges`]).
+const SAME_RANGE_OPS: &[&str] = &[
+    "MaxPool",
+    "Split",
+    "Reshape",
+    "Transpose",
+    "Squeeze",
+    "Unsqueeze",
+    "Flatten",
+    "Slice",
+    "Gather",
+    "Expand",
+    "Tile",
+    "SpaceToDepth",
+    "DepthToSpace",
+];
+
+/// Gives each calibrated output of a [`SAME_RANGE_OPS`] node its calibrated input's range
+/// (in graph order, so a chain of them shares one): no requantization between, and ONNX
+/// Runtime runs them on uint8. Returns how many outputs took their input's range.
+pub(crate) fn share_ranges(g: &pb::GraphProto, ranges: &mut HashMap<String, (f32, f32)>) -> usize {
+    let mut shared = 0;
+    for n in &g.node {
+        if !SAME_RANGE_OPS.contains(&n.op_type.as_str()) || !is_default_domain(n) {
+            continue;
+        }
+        let Some(r) = n.input.first().and_then(|x| ranges.get(x)).copied() else {
+            continue;
+        };
+        for o in &n.output {
+            if let Some(v) = ranges.get_mut(o) {
+                *v = r;
+                shared += 1;
+            }
+        }
+    }
+    shared
+}
 
 /// What static int8 does with the main graph's layers.
 #[derive(Default)]
@@ -107,9 +156,13 @@ pub(crate) fn plan_layers(m: &pb::ModelProto, o: &Int8Options, returned: &[Strin
             let read_quantized = readers
                 .get(out.as_str())
                 .is_some_and(|r| r.iter().any(|n| !is_returned(n)));
+            let input_quantized = UNARY_UINT8_OPS.contains(&n.op_type.as_str())
+                && l.quantized
+                    .iter()
+                    .any(|q| q.quantize_out && q.out == n.input[0]);
             // Only with its output in uint8 too does ONNX Runtime run it on uint8; else
             // quantizing its inputs only costs precision.
-            if outputs.contains(out.as_str()) || !read_quantized {
+            if outputs.contains(out.as_str()) || !(read_quantized || input_quantized) {
                 continue;
             }
             l.quantized.push(Layer {
@@ -446,14 +499,22 @@ pub(crate) fn rewrite(
                 }
                 Plan::Skip(why) => bail!("layer {}: {why}", l.id),
             };
-            let qmax: Vec<f32> = if vnni {
-                vec![127.0]
-            } else if conv {
-                vec![CONV_QMAX]
-            } else {
-                signed_range(&w, per_channel)
+            let quantized = |per_channel: bool| {
+                let qmax: Vec<f32> = if vnni {
+                    vec![127.0]
+                } else if conv {
+                    vec![CONV_QMAX]
+                } else {
+                    signed_range(&w, per_channel)
+                };
+                quantize(&w, axis, per_channel, true, &qmax)
             };
-            let q = quantize(&w, axis, per_channel, true, &qmax);
+            let mut q = quantized(per_channel);
+            // One scale for every channel (a uniform fill, say): per tensor is the same
+            // numbers, stored as one scale.
+            if q.scales.len() > 1 && q.scales.windows(2).all(|p| p[0] == p[1]) {
+                q = quantized(false);
+            }
             let [wq, ws, wz] = q.tensors(&mut names, &l.id, &w.dims, false);
             let w_dq = names.fresh(&format!("{}_weight_dequantized", l.id));
             let attrs = if q.scales.len() > 1 {
