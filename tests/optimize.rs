@@ -1922,3 +1922,31 @@ fn the_default_target_keeps_the_top_class_of_a_real_classifier() {
         cov.notes
     );
 }
+
+/// Timed at a batch the model cannot run with the sample data (silero-vad: its recurrent
+/// state has no batch axis to follow), int8 says so before building anything.
+#[test]
+fn a_batch_the_model_cannot_run_at_is_refused_with_the_reason() {
+    let (path, data_path) = common::corpus_model("silero-vad");
+    let m = Model::load(&path).unwrap();
+    let set = data::load(
+        &m,
+        &DataSource::File {
+            path: data_path,
+            label_column: None,
+        },
+    )
+    .unwrap();
+    for spec in ["int8:static:batch=4", "int8:auto:batch=4"] {
+        let e = optimize::build_with(&m, &spec.parse().unwrap(), Some(&set))
+            .err()
+            .unwrap_or_else(|| panic!("{spec} built at a batch silero-vad cannot run"));
+        let e = format!("{e:#}");
+        assert!(
+            e.contains(
+                "int8 cannot be timed at batch 4: silero-vad does not run at that batch on the sample data"
+            ),
+            "{spec}: {e}"
+        );
+    }
+}

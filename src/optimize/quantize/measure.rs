@@ -8,6 +8,7 @@ use crate::engine::Output;
 use crate::model::Model;
 use crate::optimize::Target;
 use crate::tensor::Tensor;
+use anyhow::Context;
 
 /// The fidelity target static and automatic int8 meet by default: cosine similarity of every
 /// float output with the float model's, on the sample data.
@@ -68,6 +69,17 @@ impl<'a> Judge<'a> {
         samples: &'a Samples,
         target: Target,
     ) -> Result<Judge<'a>> {
+        // The request choices are timed on must run: at a batch other than the data's, an
+        // input without a batch axis (a recurrent state, say) may not follow.
+        if samples.timing != samples.requests[0] {
+            outputs_on(model, m, std::slice::from_ref(&samples.timing)).with_context(|| {
+                format!(
+                    "int8 cannot be timed at batch {}: {} does not run at that batch on the sample data",
+                    samples.batch.unwrap_or(1),
+                    model.info.name
+                )
+            })?;
+        }
         let j = Judge {
             model,
             samples,
