@@ -249,6 +249,25 @@ fn tabs_and_theme() {
     h.run();
     h.get_by_label_contains("Benchmarked with the Profile tab's settings");
     h.snapshot("compare_tab");
+    // The batch int8 is timed at, typed in the tab, reaches the variant it builds.
+    h.get_by_label("int8 (auto)").click();
+    h.run();
+    h.get_by_label("timed at batch").click();
+    h.run();
+    h.get_by_label("timed at batch").type_text("16");
+    h.run();
+    h.key_press(egui::Key::Enter);
+    h.run();
+    assert_eq!(h.state().saved.compare.int8_batch, 16);
+    assert!(h
+        .state()
+        .saved
+        .compare
+        .variants()
+        .iter()
+        .any(|v| v.to_string() == "int8:auto:batch=16"));
+    h.get_by_label("int8 (auto)").click();
+    h.run();
     h.get_by_label("Cost").click();
     h.run();
     h.get_by_label_contains("Service time from a typed latency");
