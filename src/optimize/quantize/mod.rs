@@ -4,6 +4,7 @@
 //! and weight-only int8 (int8 weights dequantized at load).
 
 use super::graph::*;
+use super::opset::raise_opset;
 use super::prune::Chains;
 use super::{node_id, Coverage, Int8Options, QuantFormat, Reordered};
 use anyhow::{bail, Result};
