@@ -185,7 +185,11 @@ fn main() {
                         .coverage
                         .notes
                         .iter()
-                        .find_map(|n| n.split("; kept ").nth(1).and_then(|k| k.split(',').next()))
+                        .find_map(|n| {
+                            n.split("; kept ")
+                                .nth(1)
+                                .and_then(|k| k.split([',', ' ']).next())
+                        })
                         .unwrap_or("?")
                         .to_string();
                     let changed = r.coverage.changed.iter().map(|c| c.node.clone()).collect();

@@ -499,6 +499,22 @@ pub fn mixed(
     Ok(())
 }
 
+/// Which form to keep, by median time (`p50`), harm to the outputs (target's measure, then
+/// cosine) and file size: among the forms that tie with the fastest (within
+/// [`super::measure::TIE`]), the most faithful, then the smallest.
+fn pick(p50: &[f64], harm_size: &[((f64, f64), usize)]) -> usize {
+    let fastest = p50.iter().copied().fold(f64::INFINITY, f64::min);
+    (0..p50.len())
+        .filter(|&k| !super::measure::clearly_faster(fastest, p50[k]))
+        .min_by(|&a, &b| {
+            let ((ha, sa), (hb, sb)) = (harm_size[a], harm_size[b]);
+            ha.0.total_cmp(&hb.0)
+                .then(ha.1.total_cmp(&hb.1))
+                .then(sa.cmp(&sb))
+        })
+        .unwrap_or(0)
+}
+
 /// int8 chosen by measuring on this machine: dynamic, static and (for a model with both
 /// convolutions and matrix products) their mix built, each held to the fidelity target,
 /// timed against the float model, interleaved; the fastest of those that hold
@@ -577,10 +593,16 @@ pub fn chosen(
     let models: Vec<&pb::ModelProto> = std::iter::once(&*m)
         .chain(candidates.iter().map(|c| &c.1))
         .collect();
+    use prost::Message;
     let (p50, engine_name) = judge.time(&models)?;
-    let best = (0..candidates.len())
-        .min_by(|&a, &b| p50[a + 1].total_cmp(&p50[b + 1]))
-        .unwrap_or(0);
+    let fastest = p50[1..].iter().copied().fold(f64::INFINITY, f64::min);
+    let best = pick(
+        &p50[1..],
+        &candidates
+            .iter()
+            .map(|c| (judge.harm(c.3), c.1.encoded_len()))
+            .collect::<Vec<_>>(),
+    );
     let measured = candidates
         .iter()
         .enumerate()
@@ -596,8 +618,16 @@ pub fn chosen(
     let (name, mut p, mut c, _) = candidates.swap_remove(best);
     let faster = p50[0] / p50[best + 1];
     c.notes.append(&mut cov.notes);
+    let tie = if p50[best + 1] > fastest {
+        format!(
+            " (within {:.0}% of the fastest: the most faithful of those)",
+            super::measure::TIE * 100.0
+        )
+    } else {
+        String::new()
+    };
     c.notes.push(format!(
-        "int8 chosen by measuring on {engine_name} ({}): float {}, {measured}; kept {name}, {}{}",
+        "int8 chosen by measuring on {engine_name} ({}): float {}, {measured}; kept {name}{tie}, {}{}",
         judge.timed(),
         crate::format::ms(p50[0] / 1e3),
         if faster >= 1.0 {
@@ -620,4 +650,20 @@ pub fn chosen(
     };
     *m = p;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pick;
+
+    /// The clearly fastest form wins; within 3% of it, the most faithful, then the smallest.
+    #[test]
+    fn ties_in_time_go_to_the_most_faithful_form() {
+        let faithful = ((0.0, 0.0), 100);
+        let lossy = ((0.001, 0.001), 50);
+        assert_eq!(pick(&[10.0, 8.0], &[faithful, lossy]), 1);
+        assert_eq!(pick(&[10.0, 9.8], &[faithful, lossy]), 0);
+        assert_eq!(pick(&[9.8, 10.0], &[lossy, faithful]), 1);
+        assert_eq!(pick(&[10.0, 10.1], &[faithful, ((0.0, 0.0), 60)]), 1);
+    }
 }
