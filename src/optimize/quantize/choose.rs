@@ -595,7 +595,6 @@ pub fn chosen(
         .collect();
     use prost::Message;
     let (p50, engine_name) = judge.time(&models)?;
-    let fastest = p50[1..].iter().copied().fold(f64::INFINITY, f64::min);
     let best = pick(
         &p50[1..],
         &candidates
@@ -618,7 +617,7 @@ pub fn chosen(
     let (name, mut p, mut c, _) = candidates.swap_remove(best);
     let faster = p50[0] / p50[best + 1];
     c.notes.append(&mut cov.notes);
-    let tie = if p50[best + 1] > fastest {
+    let tie = if p50[1..].iter().any(|&t| t < p50[best + 1]) {
         format!(
             " (within {:.0}% of the fastest: the most faithful of those)",
             super::measure::TIE * 100.0

@@ -381,7 +381,6 @@ fn block_size(us: f64) -> usize {
 mod tests {
     use super::*;
 
-    /// More layers in float are preferred only beyond a tie of 3%: a smaller file wins a tie.
     /// Microsecond models are timed in blocks of about 2 ms; slow ones a request at a time.
     #[test]
     fn fast_models_are_timed_in_blocks() {
@@ -392,6 +391,7 @@ mod tests {
         assert_eq!(block_size(f64::INFINITY), 1);
     }
 
+    /// More layers in float are preferred only beyond a tie of 3%: a smaller file wins a tie.
     #[test]
     fn only_a_clear_gain_beats_the_smaller_file() {
         assert!(clearly_faster(96.0, 100.0));
