@@ -569,6 +569,34 @@ fn variants_that_do_not_apply_say_so_and_nothing_overwrites_the_original() {
     let e = optimize::save(&mine, &r, &copy).unwrap_err().to_string();
     assert!(e.contains("original"), "{e}");
     assert_eq!(std::fs::read(&copy).unwrap(), *m.bytes);
+    // A model quantized before says so, with what it holds, rather than only each layer's
+    // reason (int8 of our own int8 file, as of a package's prequantized export).
+    let twice = dir.path().join("m8.onnx");
+    optimize::save(&m, &r, &twice).unwrap();
+    let layers = r.coverage.changed.len();
+    let e = optimize::build(&Model::load(&twice).unwrap(), &"int8".parse().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!(
+            "it is already quantized ({layers} DynamicQuantizeLinear, {layers} MatMulInteger)"
+        )) && e.contains("so it has no float weights left to quantize"),
+        "{e}"
+    );
+    let cnn = load("assets/cnn.onnx");
+    let set = synth_set(&cnn, 4);
+    let (qdq, _) = static_variant(&cnn, "int8:static:min-cosine=0", &set);
+    let e = optimize::build(&qdq, &"weight-int8".parse().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("it is already quantized (")
+            && e.contains("DequantizeLinear")
+            && e.contains("; in float still: ")
+            && e.contains("no constant float weight"),
+        "{e}"
+    );
+    assert!(optimize::build(&cnn, &"weight-int8".parse().unwrap()).is_ok());
     // Another file for the same task must take the same inputs.
     let e = optimize::build(&m, &Variant::File(root("assets/cnn.onnx")))
         .unwrap_err()

@@ -413,6 +413,50 @@ pub fn use_counts(g: &pb::GraphProto) -> HashMap<String, usize> {
     counts
 }
 
+/// Ops that mark a model as already quantized: integer kernels (ONNX's and ONNX Runtime's
+/// com.microsoft ones) and the quantize/dequantize nodes around them.
+const QUANTIZED_OPS: &[&str] = &[
+    "MatMulInteger",
+    "ConvInteger",
+    "QLinearConv",
+    "QLinearMatMul",
+    "QGemm",
+    "DynamicQuantizeLSTM",
+    "DynamicQuantizeMatMul",
+    "MatMulIntegerToFloat",
+    "MatMulNBits",
+    "GatherBlockQuantized",
+    "QAttention",
+    "QLinearAdd",
+    "QLinearMul",
+    "QuantizeLinear",
+    "DequantizeLinear",
+    "DynamicQuantizeLinear",
+];
+
+/// The [`QUANTIZED_OPS`] in `g` and its subgraphs, with how many of each, in the order first
+/// met: "3 DynamicQuantizeLSTM, 4 MatMulInteger". Empty for a float model.
+pub fn quantized_ops(g: &pb::GraphProto) -> String {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    visit(g, &mut |g| {
+        for n in g
+            .node
+            .iter()
+            .filter(|n| QUANTIZED_OPS.contains(&n.op_type.as_str()))
+        {
+            match counts.iter_mut().find(|(op, _)| *op == n.op_type) {
+                Some((_, c)) => *c += 1,
+                None => counts.push((n.op_type.clone(), 1)),
+            }
+        }
+    });
+    counts
+        .iter()
+        .map(|(op, c)| format!("{c} {op}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub fn default_opset(m: &pb::ModelProto) -> i64 {
     m.opset_import
         .iter()

@@ -231,6 +231,12 @@ pub fn rewrite_with(
     }
     // int8 needs a weight's numbers: fills computed at run time become constants first.
     let int8 = matches!(variant, Variant::Int8(_) | Variant::WeightInt8 { .. });
+    // A model quantized before (by its package, or by us) has no float weights left: said
+    // first when nothing applies, rather than only each layer's reason.
+    let quantized = match (int8, proto.graph.as_ref()) {
+        (true, Some(g)) => graph::quantized_ops(g),
+        _ => String::new(),
+    };
     let filled = match (int8, proto.graph.as_mut()) {
         (true, Some(g)) => fills::fold(g),
         _ => Vec::new(),
@@ -290,6 +296,17 @@ pub fn rewrite_with(
                 .collect::<Vec<_>>()
                 .join("; ")
         };
+        if !quantized.is_empty() {
+            let left = if cov.skipped.is_empty() {
+                String::new()
+            } else {
+                format!("; in float still: {why}")
+            };
+            bail!(
+                "{variant} does not apply to {}: it is already quantized ({quantized}), so it has no float weights left to quantize{left}",
+                model.info.name
+            );
+        }
         bail!("{variant} does not apply to {}: {why}", model.info.name);
     }
     if !filled.is_empty() {
