@@ -4,7 +4,7 @@
 //! one interleaved run per model and thread setting: `quantize_dynamic` (defaults) and
 //! `quantize_static` (QDQ, per-channel, MinMax, calibrated on the same sample data). For each:
 //! file size, p50 at batch 1 (and 32 where the batch is free) on ONNX Runtime with one thread
-//! and with all, and the outputs' cosine similarity and top-1 agreement with the float model.
+//! and with all (each thread setting one interleaved run), and the outputs' cosine similarity and top-1 agreement with the float model.
 //!
 //! Run: `cargo bench --bench int8` (needs python3 with onnxruntime 1.31.1, numpy and onnx, which
 //! `onnxruntime.quantization` imports; the corpus test subset is fetched by corpus/corpus.py);
@@ -91,11 +91,12 @@ fn compare(
         .map_err(|e| format!("{e:#}"))
 }
 
+/// "0.123 ms", or "-" where the batch is fixed or the variant did not run at it.
 fn p50(c: &Comparison, variant: &str, batch: usize) -> String {
     c.runs
         .iter()
         .find(|r| r.variant == variant && r.batch_size == batch)
-        .map(|r| format!("{:.3}", r.latency_p50))
+        .map(|r| format!("{:.3} ms", r.latency_p50))
         .unwrap_or_else(|| "-".into())
 }
 
@@ -135,9 +136,9 @@ fn main() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     println!(
-        "| model | form | size | p50 b1, 1 thread | p50 b1, all | p50 b32, all | cosine | top-1 |"
+        "| model | form | size | p50 b1, 1 thread | p50 b1, all | p50 b32, 1 thread | p50 b32, all | cosine | top-1 |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (id, path, data_path) in cases {
         let Ok(model) = Model::load(&path) else {
             continue;
@@ -214,7 +215,7 @@ fn main() {
             .map(|(_, p)| Variant::File(p.clone()))
             .collect();
         let batches: Vec<usize> = if batch_free { vec![1, 32] } else { vec![1] };
-        let one = compare(&model, &source, &specs, Some(1), &[1]);
+        let one = compare(&model, &source, &specs, Some(1), &batches);
         let all = compare(&model, &source, &specs, None, &batches);
         let (one, all) = match (one, all) {
             (Ok(a), Ok(b)) => (a, b),
@@ -224,15 +225,12 @@ fn main() {
             }
         };
         println!(
-            "| {id} | float | {} | {} ms | {} ms | {} | 1 | 1 |",
+            "| {id} | float | {} | {} | {} | {} | {} | 1 | 1 |",
             inferscope::format::bytes(model.bytes.len() as u64),
             p50(&one, "original", 1),
             p50(&all, "original", 1),
-            if batch_free {
-                format!("{} ms", p50(&all, "original", 32))
-            } else {
-                "-".into()
-            },
+            p50(&one, "original", 32),
+            p50(&all, "original", 32),
         );
         for ((label, _), v) in variants.iter().zip(&all.variants) {
             let f = v.fidelity.as_ref();
@@ -252,15 +250,12 @@ fn main() {
             match &v.error {
                 Some(e) => println!("| {id} | {label} | - | {e} |"),
                 None => println!(
-                    "| {id} | {label} | {} | {} ms | {} ms | {} | {cosine} | {top1} |",
+                    "| {id} | {label} | {} | {} | {} | {} | {} | {cosine} | {top1} |",
                     inferscope::format::bytes(v.file_size_bytes),
                     p50(&one, &v.name, 1),
                     p50(&all, &v.name, 1),
-                    if batch_free {
-                        format!("{} ms", p50(&all, &v.name, 32))
-                    } else {
-                        "-".into()
-                    },
+                    p50(&one, &v.name, 32),
+                    p50(&all, &v.name, 32),
                 ),
             }
         }

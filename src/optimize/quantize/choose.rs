@@ -356,18 +356,19 @@ fn with_recurrent(judge: &Judge, m: &mut pb::ModelProto, cov: &mut Coverage) -> 
         );
         return Ok(());
     }
-    let (p50, _) = judge.time(&[m, &p])?;
-    let (before, after) = (
-        crate::format::ms(p50[0] / 1e3),
-        crate::format::ms(p50[1] / 1e3),
-    );
     // A tie keeps int8: the same speed from a smaller file.
-    if !super::measure::clearly_faster(p50[0], p50[1]) {
+    let (float_faster, after, before) = judge.confirmed_faster(&p, m)?;
+    let slower = after > before;
+    let (before, after) = (
+        crate::format::ms(before / 1e3),
+        crate::format::ms(after / 1e3),
+    );
+    if !float_faster {
         cov.changed.append(&mut c.changed);
         cov.notes.push(format!(
             "int8 LSTM (DynamicQuantizeLSTM) kept: the model ran {before} with it in float and {after} in int8 ({}){}, {}",
             judge.timed(),
-            if p50[1] > p50[0] {
+            if slower {
                 format!(", a tie within {:.0}%: the smaller file wins", super::measure::TIE * 100.0)
             } else {
                 String::new()

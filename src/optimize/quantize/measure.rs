@@ -299,6 +299,22 @@ impl Judge<'_> {
         )
     }
 
+    /// Whether `candidate` runs clearly faster ([`clearly_faster`]) than `incumbent` on the timing
+    /// request, confirmed by a second interleaved measurement when the first says so: one
+    /// measurement on a shared machine can be off by more than the tie, and must not alone
+    /// trade int8 layers for float. The medians of the last measurement, microseconds
+    /// (incumbent, candidate).
+    pub(crate) fn confirmed_faster(
+        &self,
+        incumbent: &pb::ModelProto,
+        candidate: &pb::ModelProto,
+    ) -> Result<(bool, f64, f64)> {
+        confirmed(|| {
+            let (p50, _) = self.time(&[incumbent, candidate])?;
+            Ok((p50[0], p50[1]))
+        })
+    }
+
     /// Median time of each model on the timing request (at the serving batch, else batch 1
     /// or the model's fixed batch), over 20 interleaved runs on the engine the target is judged on,
     /// microseconds; and that engine's name and version.
@@ -313,6 +329,17 @@ impl Judge<'_> {
             name,
         ))
     }
+}
+
+/// [`Judge::confirmed_faster`]'s rule over a measurement of (incumbent, candidate): taken
+/// once, and again only when the first finds the candidate clearly faster.
+fn confirmed(mut measure: impl FnMut() -> Result<(f64, f64)>) -> Result<(bool, f64, f64)> {
+    let (a, b) = measure()?;
+    if !clearly_faster(b, a) {
+        return Ok((false, a, b));
+    }
+    let (a, b) = measure()?;
+    Ok((clearly_faster(b, a), a, b))
 }
 
 /// How much faster a model with more layers in float must run before it is preferred to one
@@ -389,6 +416,31 @@ mod tests {
         assert_eq!(block_size(2000.0), 1);
         assert_eq!(block_size(80_000.0), 1);
         assert_eq!(block_size(f64::INFINITY), 1);
+    }
+
+    /// A candidate found faster once is timed again, and kept only if faster again; one found
+    /// not faster is not timed twice.
+    #[test]
+    fn a_gain_is_confirmed_by_a_second_measurement() {
+        let runs = |seq: Vec<(f64, f64)>| {
+            let mut it = seq.into_iter();
+            let mut n = 0;
+            let r = confirmed(|| {
+                n += 1;
+                Ok(it.next().unwrap())
+            })
+            .unwrap();
+            (r, n)
+        };
+        assert_eq!(
+            runs(vec![(100.0, 90.0), (100.0, 101.0)]),
+            ((false, 100.0, 101.0), 2)
+        );
+        assert_eq!(
+            runs(vec![(100.0, 90.0), (100.0, 95.0)]),
+            ((true, 100.0, 95.0), 2)
+        );
+        assert_eq!(runs(vec![(100.0, 99.0)]), ((false, 100.0, 99.0), 1));
     }
 
     /// More layers in float are preferred only beyond a tie of 3%: a smaller file wins a tie.

@@ -114,12 +114,9 @@ pub(super) fn per_layer(
         return Ok(());
     }
     let r = judge.reading(&p, usize::MAX)?;
-    let (p50, _) = judge.time(&[best, &p])?;
-    let (was, now) = (
-        crate::format::ms(p50[0] / 1e3),
-        crate::format::ms(p50[1] / 1e3),
-    );
-    if judge.meets(r) && super::measure::clearly_faster(p50[1], p50[0]) {
+    let (faster, was, now) = judge.confirmed_faster(best, &p)?;
+    let (was, now) = (crate::format::ms(was / 1e3), crate::format::ms(now / 1e3));
+    if judge.meets(r) && faster {
         for s in c.skipped.iter_mut().filter(|s| slow_ids.contains(&s.node)) {
             if let Some((_, a, b)) = slow.iter().find(|x| x.0 == s.node) {
                 s.note = format!(
@@ -145,7 +142,7 @@ pub(super) fn per_layer(
         *best = p;
     } else {
         cov.notes.push(format!(
-            "per layer: {} slower in int8 by the profile ({listed}); with them in float the model {}, so they stay int8 (more layers in float must run at least {:.0}% faster to be kept)",
+            "per layer: {} slower in int8 by the profile ({listed}); with them in float the model {}, so they stay int8 (more layers in float must run at least {:.0}% faster, twice, to be kept)",
             crate::format::plural(slow.len() as u64, "layer"),
             if judge.meets(r) {
                 format!("ran {now} against {was}")
