@@ -638,6 +638,42 @@ fn presets_load_by_drop_and_save_from_the_menu() {
     ));
 }
 
+/// A variant that cannot be built says why in full, below the verdicts where it wraps to the
+/// panel, and the comparison of the rest goes on (int8 of a tree ensemble).
+#[test]
+fn a_variant_that_cannot_be_built_says_why_in_the_compare_tab() {
+    let mut h = harness();
+    drop_file(&mut h, &root("assets/forest.onnx"));
+    drop_file(&mut h, &root("assets/breast_cancer.npz"));
+    {
+        let s = &mut h.state_mut().saved.settings;
+        s.batch_sizes = vec![1];
+        s.stop = Stop::Iterations(30);
+        s.warmup_iterations = 2;
+    }
+    h.get_by_label("Compare").click();
+    h.run();
+    assert!(h.state().saved.compare.int8, "int8 is on by default");
+    h.get_by_label("Run comparison").click();
+    h.step();
+    step_until(&mut h, Duration::from_secs(120), |a| {
+        a.compare
+            .as_ref()
+            .is_some_and(|c| c.worker.is_none() && c.result.is_some())
+    });
+    let cmp = h.state().compare.as_ref().unwrap().result.clone().unwrap();
+    let why = cmp.variants[0]
+        .error
+        .clone()
+        .expect("int8 of a forest is not built");
+    assert_eq!(
+        why,
+        "int8 does not apply to forest: it has no MatMul, Gemm or Conv with constant float weights"
+    );
+    h.get_by_label("not built (why: below)");
+    h.get_by_label(&format!("int8: not built: {why}"));
+}
+
 /// The Compare tab through the real app: switch on variants, run the interleaved comparison,
 /// read the table and the drift, and exclude a layer with one click, which compares again.
 #[test]

@@ -320,6 +320,7 @@ impl InferscopeApp {
             i.latency_target_ms
         ));
         let mut profile = None;
+        let mut broken = Vec::new();
         egui::Grid::new("verdicts")
             .num_columns(4)
             .spacing([12.0, 3.0])
@@ -348,7 +349,14 @@ impl InferscopeApp {
                         (Some(c), None) => c.label(),
                         _ => String::new(),
                     });
-                    ui.label(RichText::new(verdict.text).color(color));
+                    if verdict.kind == Kind::Broken {
+                        // Why a variant was not built can run long (every layer's reason):
+                        // below the grid, where it wraps to the panel's width.
+                        ui.label(RichText::new("not built (why: below)").color(color));
+                        broken.push(format!("{}: {}", v.name, verdict.text));
+                    } else {
+                        ui.label(RichText::new(verdict.text).color(color));
+                    }
                     if v.error.is_none()
                         && ui
                             .small_button("Where the time goes")
@@ -363,6 +371,9 @@ impl InferscopeApp {
                     ui.end_row();
                 }
             });
+        for why in broken {
+            ui.label(RichText::new(why).color(Color32::from_rgb(190, 40, 40)));
+        }
         if let Some(v) = profile {
             self.command(Command::OpsForVariant(v));
         }
