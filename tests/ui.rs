@@ -81,6 +81,13 @@ fn click_run(h: &mut Harness<'static, InferscopeApp>) {
     panic!("the run did not start; errors: {:?}", h.state().errors);
 }
 
+/// The Compare tab's comparison has finished with a result.
+fn compared(a: &InferscopeApp) -> bool {
+    a.compare
+        .as_ref()
+        .is_some_and(|c| c.worker.is_none() && c.result.is_some())
+}
+
 fn finished(app: &InferscopeApp) -> bool {
     app.session.as_ref().is_some_and(|s| s.finished)
 }
@@ -656,11 +663,7 @@ fn a_variant_that_cannot_be_built_says_why_in_the_compare_tab() {
     assert!(h.state().saved.compare.int8, "int8 is on by default");
     h.get_by_label("Run comparison").click();
     h.step();
-    step_until(&mut h, Duration::from_secs(120), |a| {
-        a.compare
-            .as_ref()
-            .is_some_and(|c| c.worker.is_none() && c.result.is_some())
-    });
+    step_until(&mut h, Duration::from_secs(120), compared);
     let cmp = h.state().compare.as_ref().unwrap().result.clone().unwrap();
     let why = cmp.variants[0]
         .error
@@ -696,11 +699,7 @@ fn compare_tab_runs_variants_and_excludes_a_layer() {
     assert!(h.state().saved.compare.prune);
     h.get_by_label("Run comparison").click();
     h.step();
-    let done = |a: &InferscopeApp| {
-        a.compare
-            .as_ref()
-            .is_some_and(|c| c.worker.is_none() && c.result.is_some())
-    };
+    let done = compared;
     step_until(&mut h, Duration::from_secs(240), done);
     let cmp = h.state().compare.as_ref().unwrap().result.clone().unwrap();
     let names: Vec<&str> = cmp.variants.iter().map(|v| v.name.as_str()).collect();
@@ -1177,11 +1176,6 @@ fn the_operators_tab_profiles_nodes_and_diffs_a_compared_variant() {
     h.run();
     h.get_by_label("Run comparison").click();
     h.step();
-    let compared = |a: &InferscopeApp| {
-        a.compare
-            .as_ref()
-            .is_some_and(|c| c.worker.is_none() && c.result.is_some())
-    };
     step_until(&mut h, Duration::from_secs(240), compared);
     h.run();
     h.get_by_label("Where the time goes").click();
@@ -1282,11 +1276,7 @@ fn the_compare_tab_offers_static_int8_and_shows_each_layers_form() {
     }
     h.get_by_label("Run comparison").click();
     h.step();
-    let done = |a: &InferscopeApp| {
-        a.compare
-            .as_ref()
-            .is_some_and(|c| c.worker.is_none() && c.result.is_some())
-    };
+    let done = compared;
     step_until(&mut h, Duration::from_secs(400), done);
     let cmp = h.state().compare.as_ref().unwrap().result.clone().unwrap();
     // The time it took stays what it was once it is done.
