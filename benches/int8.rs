@@ -4,7 +4,8 @@
 //! one interleaved run per model and thread setting: `quantize_dynamic` (defaults) and
 //! `quantize_static` (QDQ, per-channel, MinMax, calibrated on the same sample data). For each:
 //! file size, p50 at batch 1 (and 32 where the batch is free) on ONNX Runtime with one thread
-//! and with all (each thread setting one interleaved run), and the outputs' cosine similarity and top-1 agreement with the float model.
+//! and with all (each thread setting one interleaved run), and the outputs' cosine similarity
+//! and top-1 agreement with the float model.
 //!
 //! Run: `cargo bench --bench int8` (needs python3 with onnxruntime 1.31.1, numpy and onnx, which
 //! `onnxruntime.quantization` imports; the corpus test subset is fetched by corpus/corpus.py);

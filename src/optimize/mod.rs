@@ -231,12 +231,6 @@ pub fn rewrite_with(
     }
     // int8 needs a weight's numbers: fills computed at run time become constants first.
     let int8 = matches!(variant, Variant::Int8(_) | Variant::WeightInt8 { .. });
-    // A model quantized before (by its package, or by us) has no float weights left: said
-    // first when nothing applies, rather than only each layer's reason.
-    let quantized = match (int8, proto.graph.as_ref()) {
-        (true, Some(g)) => graph::quantized_ops(g),
-        _ => String::new(),
-    };
     let filled = match (int8, proto.graph.as_mut()) {
         (true, Some(g)) => fills::fold(g),
         _ => Vec::new(),
@@ -295,6 +289,12 @@ pub fn rewrite_with(
                 .map(|s| format!("{} ({}): {}", s.node, s.op, s.note))
                 .collect::<Vec<_>>()
                 .join("; ")
+        };
+        // A model quantized before (by its package, or by us) has no float weights left:
+        // said first, rather than only each layer's reason.
+        let quantized = match (int8, proto.graph.as_ref()) {
+            (true, Some(g)) => graph::quantized_ops(g),
+            _ => String::new(),
         };
         if !quantized.is_empty() {
             let left = if cov.skipped.is_empty() {
