@@ -26,6 +26,7 @@ fn run(engine: FakeEngine, concurrency: usize, warmup: u64, n: u64) -> RunResult
         requests: &requests,
         load: &load,
         only: None,
+        isolate: None,
     };
     let plan = Plan {
         batch_sizes: vec![Some(1)],

@@ -180,7 +180,7 @@ fn main() {
     ];
     println!("int8 on ONNX Runtime: ours against quantize_dynamic (defaults: per tensor, int8 weights), interleaved with the original, 2000 iterations per run");
     println!("ratios are ours / theirs (below 1: ours smaller or faster); fidelity on the worst output\n");
-    let ours_specs = ["int8", "int8:unsigned", "int8:per-channel"];
+    let ours_specs = ["int8:dynamic", "int8:unsigned", "int8:per-channel"];
     for (name, path, source) in &cases {
         let model = Model::load(path).expect("model");
         let q = dir.path().join(format!("theirs_{}.onnx", model.info.name));

@@ -14,8 +14,9 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Component, Path, PathBuf};
 
-/// The schema version this build writes.
-pub const VERSION: u32 = 2;
+/// The schema version this build writes. Version 3: bare `int8` in `variants` is `int8:auto`
+/// (the form that runs fastest here), as `optimize --int8` is; in version 2 it was dynamic int8.
+pub const VERSION: u32 = 3;
 
 /// Presets are small; anything bigger is not one.
 const MAX_BYTES: u64 = 1 << 20;
@@ -125,6 +126,21 @@ fn migrate(v1: PresetV1) -> Result<Preset> {
     Ok(p)
 }
 
+/// Version 2 to the current schema: each variant spelled as version 2 read it (bare `int8`
+/// was dynamic int8, static with a calibration method or target) is spelled so that it keeps
+/// that meaning; the others are left as they were written.
+fn migrate_v2(mut p: Preset) -> Result<Preset> {
+    for v in &mut p.variants {
+        let then = crate::optimize::Variant::parse_dynamic_default(v)
+            .map_err(|e| anyhow::anyhow!("variants: {e:#}"))?;
+        if v.parse::<crate::optimize::Variant>().ok().as_ref() != Some(&then) {
+            *v = then.to_string();
+        }
+    }
+    p.version = VERSION;
+    Ok(p)
+}
+
 /// A parse error with its line and column, and the field it concerns: RON names unknown and
 /// missing fields itself; for a bad value, the field is the last `name:` before the error.
 fn describe(text: &str, e: ron::error::SpannedError) -> anyhow::Error {
@@ -187,6 +203,14 @@ pub struct Loaded {
     pub file_version: u32,
 }
 
+impl Loaded {
+    /// The model file the preset names, resolved, when there is no file there to read: the
+    /// study cannot run as saved.
+    pub fn missing_model(&self) -> Option<&Path> {
+        self.model_path.as_deref().filter(|p| !p.is_file())
+    }
+}
+
 impl Preset {
     /// Parses preset text (no file access). Errors name the line, column and field.
     pub fn parse(text: &str) -> Result<(Preset, u32)> {
@@ -207,6 +231,7 @@ impl Preset {
         }
         let preset = match version {
             1 => migrate(ron.from_str::<PresetV1>(text).map_err(|e| describe(text, e))?)?,
+            2 => migrate_v2(ron.from_str::<Preset>(text).map_err(|e| describe(text, e))?)?,
             VERSION => ron.from_str::<Preset>(text).map_err(|e| describe(text, e))?,
             v => bail!(
                 "preset version {v} is not supported by this Inferscope (it reads versions 1 to {VERSION})"
@@ -321,9 +346,13 @@ impl Preset {
         })
     }
 
-    /// The preset as RON text, current version.
+    /// The preset as RON text, current version (one read from an older document, such as a
+    /// report's JSON, migrated first so that its variants keep their meaning).
     pub fn to_ron(&self) -> Result<String> {
-        let mut p = self.clone();
+        let mut p = match self.version {
+            2 => migrate_v2(self.clone())?,
+            _ => self.clone(),
+        };
         p.version = VERSION;
         let cfg = ron::ser::PrettyConfig::new()
             .depth_limit(4)
@@ -519,8 +548,70 @@ mod tests {
         assert!(e.contains("serverless_usd_per_gb_second"), "{e}");
         // Not versioned, from the future, or not RON at all.
         assert!(err("(name: \"x\")").contains("no `version`"));
-        assert!(err("(version: 9)").contains("versions 1 to 2"));
+        assert!(err("(version: 9)").contains("versions 1 to 3"));
         assert!(err("{{{").contains("not a preset"));
+    }
+
+    /// Bare `int8` was dynamic int8 in version 2 and is auto now: a version-2 preset keeps
+    /// the study it was saved with, spelled so, and one of this version reads as it is written.
+    #[test]
+    fn version_2_variants_keep_their_meaning() {
+        let (p, v) = Preset::parse(
+            r#"(version: 2, variants: ["int8", "int8:conv", "int8:percentile", "int8:auto:batch=4", "prune:0.5"])"#,
+        )
+        .unwrap();
+        assert_eq!((v, p.version), (2, VERSION));
+        assert_eq!(
+            p.variants,
+            [
+                "int8:dynamic",
+                "int8:conv",
+                "int8:static:percentile",
+                "int8:auto:batch=4",
+                "prune:0.5"
+            ]
+        );
+        let (p, _) = Preset::parse(r#"(version: 3, variants: ["int8"])"#).unwrap();
+        assert_eq!(p.variants, ["int8"]);
+        assert!(matches!(
+            p.variants[0].parse::<crate::optimize::Variant>(),
+            Ok(crate::optimize::Variant::Int8(o)) if o.auto
+        ));
+        // One read from an older document (a report's JSON) is migrated when written out.
+        let old = Preset {
+            version: 2,
+            variants: vec!["int8".into()],
+            ..Preset::default()
+        };
+        let (back, _) = Preset::parse(&old.to_ron().unwrap()).unwrap();
+        assert_eq!(back.variants, ["int8:dynamic"]);
+        // What version 2 refused stays refused.
+        let e = format!(
+            "{:#}",
+            Preset::parse(r#"(version: 2, variants: ["int8:batch=4"])"#).unwrap_err()
+        );
+        assert!(
+            e.contains("variants") && e.contains("dynamic int8 times nothing"),
+            "{e}"
+        );
+    }
+
+    /// A preset whose model file is not there says which file; one with no model is whole.
+    #[test]
+    fn a_missing_model_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = dir.path().join("with.ron");
+        std::fs::write(&with, r#"(version: 3, model: (path: "gone.onnx"))"#).unwrap();
+        let gone = dir.path().join("gone.onnx");
+        assert_eq!(
+            Preset::load(&with).unwrap().missing_model(),
+            Some(gone.as_path())
+        );
+        std::fs::write(&gone, b"a model").unwrap();
+        assert_eq!(Preset::load(&with).unwrap().missing_model(), None);
+        let without = dir.path().join("without.ron");
+        std::fs::write(&without, "(version: 3)").unwrap();
+        assert_eq!(Preset::load(&without).unwrap().missing_model(), None);
     }
 
     #[test]

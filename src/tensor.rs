@@ -16,6 +16,8 @@ pub enum DType {
     I8,
     U8,
     Bool,
+    /// UTF-8 text (ONNX `STRING`): fed to ONNX Runtime; tract has no string kernels.
+    Str,
 }
 
 impl DType {
@@ -29,10 +31,11 @@ impl DType {
             DType::I64 => 7,
             DType::Bool => 9,
             DType::F64 => 11,
+            DType::Str => 8,
         }
     }
 
-    /// The inverse of [`DType::onnx_code`]; `None` for types we cannot feed (strings, fp16, ...).
+    /// The inverse of [`DType::onnx_code`]; `None` for types we cannot feed (fp16, ...).
     pub fn from_onnx_code(code: i32) -> Option<DType> {
         Some(match code {
             1 => DType::F32,
@@ -42,16 +45,19 @@ impl DType {
             7 => DType::I64,
             9 => DType::Bool,
             11 => DType::F64,
+            8 => DType::Str,
             _ => return None,
         })
     }
 
-    /// Bytes per element.
+    /// Bytes per element (a string's: its pointer, length and capacity, what it holds in
+    /// memory besides its text).
     pub fn size(self) -> usize {
         match self {
             DType::F64 | DType::I64 => 8,
             DType::F32 | DType::I32 => 4,
             DType::I8 | DType::U8 | DType::Bool => 1,
+            DType::Str => std::mem::size_of::<String>(),
         }
     }
 
@@ -65,6 +71,7 @@ impl DType {
             DType::I8 => "int8",
             DType::U8 => "uint8",
             DType::Bool => "bool",
+            DType::Str => "str_",
         }
     }
 
@@ -89,6 +96,7 @@ pub enum TensorData {
     I8(Vec<i8>),
     U8(Vec<u8>),
     Bool(Vec<bool>),
+    Str(Vec<String>),
 }
 
 macro_rules! each_data {
@@ -101,6 +109,7 @@ macro_rules! each_data {
             TensorData::I8($v) => $body,
             TensorData::U8($v) => $body,
             TensorData::Bool($v) => $body,
+            TensorData::Str($v) => $body,
         }
     };
 }
@@ -116,6 +125,7 @@ impl TensorData {
             DType::I8 => TensorData::I8(Vec::with_capacity(cap)),
             DType::U8 => TensorData::U8(Vec::with_capacity(cap)),
             DType::Bool => TensorData::Bool(Vec::with_capacity(cap)),
+            DType::Str => TensorData::Str(Vec::with_capacity(cap)),
         }
     }
 
@@ -129,6 +139,7 @@ impl TensorData {
             (TensorData::I8(o), TensorData::I8(s)) => o.extend_from_slice(&s[range]),
             (TensorData::U8(o), TensorData::U8(s)) => o.extend_from_slice(&s[range]),
             (TensorData::Bool(o), TensorData::Bool(s)) => o.extend_from_slice(&s[range]),
+            (TensorData::Str(o), TensorData::Str(s)) => o.extend_from_slice(&s[range]),
             (o, s) => bail!("cannot join {} data with {} data", o.dtype(), s.dtype()),
         }
         Ok(())
@@ -151,6 +162,7 @@ impl TensorData {
             TensorData::I8(_) => DType::I8,
             TensorData::U8(_) => DType::U8,
             TensorData::Bool(_) => DType::Bool,
+            TensorData::Str(_) => DType::Str,
         }
     }
 }
@@ -274,7 +286,8 @@ impl Tensor {
         Tensor::new(shape, data)
     }
 
-    /// Values as f64, for statistics and comparisons (bools become 0/1).
+    /// Values as f64, for statistics and comparisons (bools become 0/1; strings NaN: they
+    /// are compared as text, [`Tensor::strings`]).
     pub fn to_f64_vec(&self) -> Vec<f64> {
         match &self.data {
             TensorData::F32(v) => v.iter().map(|&x| x as f64).collect(),
@@ -284,6 +297,15 @@ impl Tensor {
             TensorData::I8(v) => v.iter().map(|&x| x as f64).collect(),
             TensorData::U8(v) => v.iter().map(|&x| x as f64).collect(),
             TensorData::Bool(v) => v.iter().map(|&x| x as u8 as f64).collect(),
+            TensorData::Str(v) => vec![f64::NAN; v.len()],
+        }
+    }
+
+    /// The text of a string tensor.
+    pub fn strings(&self) -> Option<&[String]> {
+        match &self.data {
+            TensorData::Str(v) => Some(v),
+            _ => None,
         }
     }
 
@@ -301,6 +323,9 @@ impl Tensor {
     pub fn cast_to(&self, to: DType) -> Result<Tensor> {
         if self.dtype() == to {
             return Ok(self.clone());
+        }
+        if self.dtype() == DType::Str || to == DType::Str {
+            bail!("cannot convert {} to {}", self.dtype(), to);
         }
         let v = self.to_f64_vec();
         let data = match to {

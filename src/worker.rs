@@ -247,6 +247,8 @@ impl Worker<LoadMsg> {
                                     Some(job.target_ms),
                                     flag,
                                 )?;
+                                let mut r = r;
+                                r.bound_q = job.q;
                                 sink(LoadMsg::Run(Box::new(r)));
                             }
                             Ok(None)
@@ -269,6 +271,8 @@ impl Worker<LoadMsg> {
                                         Some(job.target_ms),
                                         flag,
                                     )?;
+                                    let mut r = r;
+                                    r.bound_q = job.q;
                                     (shared.borrow_mut())(LoadMsg::Run(Box::new(r.clone())));
                                     Ok(r)
                                 },
@@ -304,6 +308,8 @@ pub struct ProfileJob {
     pub kind: crate::engine::EngineKind,
     pub options: crate::engine::EngineOptions,
     pub batch: Option<usize>,
+    /// Each profiling pass ends by this long.
+    pub max_time: Option<std::time::Duration>,
     pub warmup: usize,
     pub requests: usize,
     pub variant: Option<Variant>,
@@ -339,6 +345,7 @@ impl Worker<ProfileMsg> {
                             options: &job.options,
                             warmup: job.warmup,
                             requests: job.requests,
+                            max_time: job.max_time,
                             variant: job.variant.as_ref(),
                             samples: Some(&samples),
                             ceilings: true,

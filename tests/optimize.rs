@@ -100,7 +100,11 @@ fn quantized_and_fp16_variants_run_on_both_engines_within_the_stated_error() {
     let reference = run(&m, EngineKind::Ort, &x);
     let probs = 1; // outputs: label, probabilities
     for (spec, max_err, engines) in [
-        ("int8", 0.05, &[EngineKind::Ort, EngineKind::Tract][..]),
+        (
+            "int8:dynamic",
+            0.05,
+            &[EngineKind::Ort, EngineKind::Tract][..],
+        ),
         (
             "int8:per-channel",
             0.05,
@@ -131,7 +135,7 @@ fn quantized_and_fp16_variants_run_on_both_engines_within_the_stated_error() {
         // Per tensor, the hidden layers' rows are reordered to pair up without saturating at
         // the full range; the first layer reads the model's input, which keeps its order: a
         // slightly narrower range and two capped pairs.
-        if spec == "int8" {
+        if spec == "int8:dynamic" {
             let notes: Vec<&str> = cov.changed.iter().map(|c| c.note.as_str()).collect();
             assert!(
                 notes[0].contains("range ±97, 2 weight pairs capped"),
@@ -197,7 +201,7 @@ fn weights_in_constant_nodes_and_subgraphs_are_found() {
     }
 
     let e = load("tests/data/multi_io.onnx");
-    let msg = optimize::build(&e, &"int8".parse().unwrap())
+    let msg = optimize::build(&e, &"int8:dynamic".parse().unwrap())
         .unwrap_err()
         .to_string();
     assert!(
@@ -217,7 +221,7 @@ fn weights_in_constant_nodes_and_subgraphs_are_found() {
     assert!(max_abs_diff(&a[0], &b[0]) < 0.05);
 
     let r = load("tests/data/recurrent.onnx");
-    let (q, cov) = variant(&r, "int8");
+    let (q, cov) = variant(&r, "int8:dynamic");
     assert_eq!(cov.changed.len(), 2);
     let inputs = synth(&r);
     let (a, b) = (
@@ -251,7 +255,7 @@ fn excluded_nodes_stay_float_and_the_coverage_says_why() {
         assert!(agreement(&a[0], &b[0]) >= 0.99, "{k}");
     }
     // Default int8 leaves Conv in float and says why.
-    let (_, cov) = variant(&m, "int8");
+    let (_, cov) = variant(&m, "int8:dynamic");
     assert!(cov
         .skipped
         .iter()
@@ -550,7 +554,7 @@ fn round_trips_keep_the_outputs_of_unusual_models_identical() {
 fn variants_that_do_not_apply_say_so_and_nothing_overwrites_the_original() {
     let forest = load("assets/forest.onnx");
     for (spec, needle) in [
-        ("int8", "no MatMul"),
+        ("int8:dynamic", "no MatMul"),
         ("weight-int8", "does not apply"),
         ("fp16", "float32 only"),
         ("prune:0.5:structured", "does not apply"),
@@ -561,7 +565,7 @@ fn variants_that_do_not_apply_say_so_and_nothing_overwrites_the_original() {
         assert!(e.contains(needle), "{spec}: {e}");
     }
     let m = load("assets/mlp.onnx");
-    let r = optimize::rewrite(&m, &"int8".parse().unwrap()).unwrap();
+    let r = optimize::rewrite(&m, &"int8:dynamic".parse().unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("m.onnx");
     std::fs::copy(root("assets/mlp.onnx"), &copy).unwrap();
@@ -574,9 +578,12 @@ fn variants_that_do_not_apply_say_so_and_nothing_overwrites_the_original() {
     let twice = dir.path().join("m8.onnx");
     optimize::save(&m, &r, &twice).unwrap();
     let layers = r.coverage.changed.len();
-    let e = optimize::build(&Model::load(&twice).unwrap(), &"int8".parse().unwrap())
-        .unwrap_err()
-        .to_string();
+    let e = optimize::build(
+        &Model::load(&twice).unwrap(),
+        &"int8:dynamic".parse().unwrap(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         e.contains(&format!(
             "it is already quantized ({layers} DynamicQuantizeLinear, {layers} MatMulInteger)"
@@ -619,9 +626,9 @@ fn old_opsets_are_raised_to_11_where_every_operator_keeps_its_meaning() {
         }
         Model::from_bytes(&m.info.path, proto.encode_to_vec()).unwrap()
     };
-    let (current, _) = variant(&m, "int8");
+    let (current, _) = variant(&m, "int8:dynamic");
     for opset in [9, 10] {
-        let (q, cov) = variant(&at(opset, None), "int8");
+        let (q, cov) = variant(&at(opset, None), "int8:dynamic");
         let p = pb::ModelProto::decode(q.bytes.as_slice()).unwrap();
         assert_eq!(graph::default_opset(&p), 11);
         assert_eq!(
@@ -670,7 +677,7 @@ fn old_opsets_are_raised_to_11_where_every_operator_keeps_its_meaning() {
             "Clip (node clip): its min and max became inputs in opset 11",
         ),
     ] {
-        let e = optimize::build(&at(10, Some(n)), &"int8".parse().unwrap())
+        let e = optimize::build(&at(10, Some(n)), &"int8:dynamic".parse().unwrap())
             .unwrap_err()
             .to_string();
         assert!(
@@ -678,7 +685,7 @@ fn old_opsets_are_raised_to_11_where_every_operator_keeps_its_meaning() {
             "{e}"
         );
     }
-    let e = optimize::build(&at(8, None), &"int8".parse().unwrap())
+    let e = optimize::build(&at(8, None), &"int8:dynamic".parse().unwrap())
         .unwrap_err()
         .to_string();
     assert!(
@@ -884,7 +891,7 @@ fn fields_this_build_cannot_carry_are_reported() {
         ]
     );
     let m = Model::from_bytes(&root("assets/mlp.onnx"), bytes).unwrap();
-    let r = optimize::rewrite(&m, &"int8".parse().unwrap()).unwrap();
+    let r = optimize::rewrite(&m, &"int8:dynamic".parse().unwrap()).unwrap();
     assert!(
         r.coverage
             .notes
@@ -893,7 +900,8 @@ fn fields_this_build_cannot_carry_are_reported() {
         "{:?}",
         r.coverage.notes
     );
-    let clean = optimize::rewrite(&load("assets/mlp.onnx"), &"int8".parse().unwrap()).unwrap();
+    let clean =
+        optimize::rewrite(&load("assets/mlp.onnx"), &"int8:dynamic".parse().unwrap()).unwrap();
     assert!(clean.coverage.notes.is_empty());
 }
 
@@ -937,7 +945,12 @@ fn rewrites_keep_initializers_listed_as_inputs_consistent() {
     );
     let x = samples(&m, "assets/digits.npz");
     let want = run(&old, EngineKind::Ort, &x);
-    for spec in ["fp16", "int8", "weight-int8", "prune:0.5:structured"] {
+    for spec in [
+        "fp16",
+        "int8:dynamic",
+        "weight-int8",
+        "prune:0.5:structured",
+    ] {
         let (v, _) = variant(&old, spec);
         let got = run(&v, EngineKind::Ort, &x);
         assert_eq!(got[1].shape, want[1].shape, "{spec}");
@@ -980,7 +993,7 @@ fn int8_rows_that_would_saturate_in_pairs_are_reordered_and_stay_exact() {
     g.node
         .push(node("MatMul", "mm2", &["r", "w2"], &["y"], vec![]));
     let m = built(g);
-    let (v, cov) = variant(&m, "int8");
+    let (v, cov) = variant(&m, "int8:dynamic");
     let note = |id: &str| &cov.changed.iter().find(|c| c.node == id).unwrap().note;
     assert!(
         note("mm2").contains("rows reordered with mm1's units"),
@@ -1034,7 +1047,7 @@ fn crafted_weights_are_refused_with_the_reason() {
     g.node.push(node("Relu", "relu", &["h"], &["y"], vec![]));
     let m = built(g);
     for spec in [
-        "int8",
+        "int8:dynamic",
         "int8:per-channel",
         "prune:0.5:structured",
         "prune:0.5",
@@ -1428,8 +1441,8 @@ fn embedding_tables_and_lstms_go_int8_within_the_stated_error() {
     let want = run(&m, EngineKind::Ort, &x);
     // Dynamic int8: the table (the LSTM stays float: it is measured only where int8 is timed).
     // tract needs the batch fixed to build an LSTM without an initial state.
-    let (q, cov) = variant(&m, "int8");
-    let (q4, _) = variant(&embedding_lstm(4), "int8");
+    let (q, cov) = variant(&m, "int8:dynamic");
+    let (q4, _) = variant(&embedding_lstm(4), "int8:dynamic");
     let table = cov
         .changed
         .iter()
@@ -1812,7 +1825,7 @@ fn int8_auto_calibrates_a_fixed_batch_model_at_its_batch() {
     assert!(
         cov.notes
             .iter()
-            .any(|n| n.contains("(median of 20 interleaved runs at batch 3)")),
+            .any(|n| n.contains("(median of 20 runs in 5 interleaved turns at batch 3)")),
         "{:?}",
         cov.notes
     );

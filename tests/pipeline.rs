@@ -1,6 +1,9 @@
 //! The scheduler and statistics end to end: exact with a scripted engine and clock, then on
 //! the real engines and assets.
 
+mod common;
+
+use common::value_info;
 use inferscope::bench::scheduler::{run_model, run_plan, Workload};
 use inferscope::bench::stats::nearest_rank;
 use inferscope::bench::{Event, Phase, Plan, RunResult, StopRule, Warmup};
@@ -42,6 +45,7 @@ fn run_fake(
         requests: &requests,
         load: &load,
         only: None,
+        isolate: None,
     };
     let mut events = Vec::new();
     let results = run_plan(plan, &w, clock, cancel, &mut |e| events.push(e));
@@ -475,7 +479,7 @@ fn tract_binary_tree_ensemble_labels_are_still_wrong_upstream() {
 /// workloads, the totals add up, and each workload's statistics are its own.
 #[test]
 fn interleaved_runs_alternate_and_keep_each_workloads_numbers() {
-    use inferscope::bench::scheduler::{run_interleaved, ROUNDS};
+    use inferscope::bench::scheduler::{run_interleaved, ROUNDS, TURN_WARMUP};
     let clock = Arc::new(FakeClock::default());
     let fast = FakeEngine::new(vec![1_000_000], FakeTime::Scripted(clock.clone()));
     let slow = FakeEngine::new(vec![3_000_000], FakeTime::Scripted(clock.clone()));
@@ -494,6 +498,7 @@ fn interleaved_runs_alternate_and_keep_each_workloads_numbers() {
             requests: &requests,
             load: &load_fast,
             only: None,
+            isolate: None,
         },
         Workload {
             model_name: "m".into(),
@@ -501,6 +506,7 @@ fn interleaved_runs_alternate_and_keep_each_workloads_numbers() {
             requests: &requests,
             load: &load_slow,
             only: None,
+            isolate: None,
         },
     ];
     let p = plan(
@@ -513,12 +519,13 @@ fn interleaved_runs_alternate_and_keep_each_workloads_numbers() {
         events.push(e)
     });
     assert_eq!(results.len(), 4);
+    let turn_warmups = (ROUNDS - 1) * TURN_WARMUP as usize;
     assert_eq!(
         fast.calls(),
-        2 * (5 + 200),
-        "warm-up once per batch, then 10 rounds of 20"
+        2 * (5 + 200 + turn_warmups),
+        "warm-up once per batch, then 10 rounds of 20, each round after the first with its own"
     );
-    assert_eq!(slow.calls(), 2 * (5 + 200));
+    assert_eq!(slow.calls(), 2 * (5 + 200 + turn_warmups));
     for r in &results {
         assert_eq!(r.n_iterations, 200);
         let want = if r.variant == "original" { 1.0 } else { 3.0 };
@@ -541,6 +548,81 @@ fn interleaved_runs_alternate_and_keep_each_workloads_numbers() {
     }
     assert_eq!(order.len(), 2 * ROUNDS, "{order:?}");
     assert!(order.chunks(2).all(|c| c == [0, 1]), "{order:?}");
+}
+
+/// An idle ONNX Runtime session keeps its workers spinning for a while after a run, on the
+/// cores the next session needs: an interleaved turn starts only once the other workloads'
+/// threads are idle, so no measured call of one overlaps another's spinning (as when each
+/// runs alone), and the runs say so.
+#[test]
+fn interleaved_turns_start_after_the_other_sessions_stop_spinning() {
+    use inferscope::bench::scheduler::run_interleaved;
+    use inferscope::bench::RealClock;
+    let spinning = |ms: u64| {
+        let mut e = FakeEngine::new(vec![ms * 1_000_000], FakeTime::Sleep);
+        e.spin_after = Some(Duration::from_millis(40));
+        e
+    };
+    let (a, b) = (spinning(2), spinning(3));
+    let requests = |b: Option<usize>| -> anyhow::Result<(Vec<Vec<Tensor>>, usize)> {
+        Ok((vec![vec![]], b.unwrap_or(1)))
+    };
+    let (a2, b2) = (a.clone(), b.clone());
+    let load_a =
+        move |_k: EngineKind| -> anyhow::Result<Box<dyn Engine>> { Ok(Box::new(a2.clone())) };
+    let load_b =
+        move |_k: EngineKind| -> anyhow::Result<Box<dyn Engine>> { Ok(Box::new(b2.clone())) };
+    let workloads = [
+        Workload {
+            model_name: "m".into(),
+            variant: "original".into(),
+            requests: &requests,
+            load: &load_a,
+            only: None,
+            isolate: None,
+        },
+        Workload {
+            model_name: "m".into(),
+            variant: "other".into(),
+            requests: &requests,
+            load: &load_b,
+            only: None,
+            isolate: None,
+        },
+    ];
+    let p = plan(
+        vec![Some(1)],
+        Warmup::Iterations(2),
+        StopRule::Iterations(40),
+    );
+    let results = run_interleaved(
+        &p,
+        &workloads,
+        Arc::new(RealClock::new()),
+        &AtomicBool::new(false),
+        &mut |_| {},
+    );
+    assert_eq!(results.len(), 2);
+    let overlaps = |calls: &[(std::time::Instant, std::time::Instant)],
+                    spins: &[(std::time::Instant, std::time::Instant)]| {
+        calls
+            .iter()
+            .filter(|(s, e)| spins.iter().any(|(a, b)| s < b && a < e))
+            .count()
+    };
+    let (ca, cb) = (a.call_spans(), b.call_spans());
+    assert_eq!(ca.len(), 2 + 40 + 9, "{}", ca.len());
+    assert!(!a.spin_spans().is_empty() && !b.spin_spans().is_empty());
+    assert_eq!(overlaps(&ca, &b.spin_spans()), 0, "A ran while B spun");
+    assert_eq!(overlaps(&cb, &a.spin_spans()), 0, "B ran while A spun");
+    for r in &results {
+        assert!(
+            r.stop_reason
+                .contains("after the other sessions' threads were idle"),
+            "{}",
+            r.stop_reason
+        );
+    }
 }
 
 /// The default study on a model that takes a second per request stays near a minute over the
@@ -573,4 +655,494 @@ fn a_default_study_on_a_one_second_model_takes_about_a_minute_and_says_so() {
         );
         assert!(r.warnings.iter().any(|w| w.kind == "too_few_samples"));
     }
+}
+
+/// The library's own tests run in a test harness: the process a model's memory is measured
+/// in is the real binary.
+fn use_the_real_binary() {
+    // The same value each time, whichever test sets it first.
+    std::env::set_var("INFERSCOPE_EXE", env!("CARGO_BIN_EXE_inferscope"));
+}
+
+/// An exporter that leaves every node unnamed (PyTorch 1.2 did) and names tensors by number:
+/// ONNX Runtime then calls its nodes `Conv_0` and `FusedConv_8`, which nothing in the graph is
+/// called. The profile's nodes are matched to the graph's layers all the same, and the
+/// variant's diff is by layer, every convolution and the Gemm with nodes on both sides.
+#[test]
+fn a_profile_diff_matches_every_layer_of_a_model_whose_nodes_have_no_names() {
+    use inferscope::profile::pass;
+    use prost::Message;
+    let cnn = Model::load(&asset("assets/cnn.onnx")).unwrap();
+    let mut m = inferscope::model::decode_proto(&cnn.bytes, &cnn.info.path).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    let keep: Vec<String> = g
+        .input
+        .iter()
+        .chain(&g.output)
+        .map(|v| v.name.clone())
+        .chain(g.initializer.iter().map(|t| t.name.clone()))
+        .collect();
+    let mut renamed = std::collections::HashMap::new();
+    for n in &mut g.node {
+        n.name.clear();
+        for t in n.output.iter_mut().filter(|t| !keep.contains(t)) {
+            let number = (360 + renamed.len()).to_string();
+            renamed.insert(t.clone(), number.clone());
+            *t = number;
+        }
+    }
+    for n in &mut g.node {
+        for t in n.input.iter_mut() {
+            if let Some(r) = renamed.get(t) {
+                *t = r.clone();
+            }
+        }
+    }
+    let model = Model::from_bytes(&asset("assets/cnn.onnx"), m.encode_to_vec()).unwrap();
+    let samples = data::load(
+        &model,
+        &DataSource::File {
+            path: asset("assets/digits_images.npz"),
+            label_column: None,
+        },
+    )
+    .unwrap();
+    let inputs = data::requests(&model, &samples, Some(1), 1)
+        .unwrap()
+        .remove(0);
+    let variant: inferscope::optimize::Variant = "weight-int8".parse().unwrap();
+    let p = pass::run(
+        &pass::Request {
+            model: &model,
+            inputs: &inputs,
+            kind: EngineKind::Ort,
+            options: &EngineOptions::default(),
+            warmup: 3,
+            requests: 10,
+            max_time: None,
+            variant: Some(&variant),
+            samples: Some(&samples),
+            ceilings: false,
+        },
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap();
+    let (_, d) = p.variant.unwrap();
+    assert!(
+        d.layers_matched(),
+        "{:?} unmatched: {:#?}",
+        d.unmatched_share,
+        d.layers
+    );
+    // The layers of the graph that do the arithmetic, by their first output.
+    for layer in [&renamed["c1"], &renamed["c2"], &renamed["logits"]] {
+        let l = d
+            .layers
+            .iter()
+            .find(|l| &l.layer == layer)
+            .unwrap_or_else(|| panic!("no layer {layer} in {:#?}", d.layers));
+        assert!(
+            !l.before.is_empty() && !l.after.is_empty(),
+            "layer {layer} is not matched on both sides: {l:#?}"
+        );
+    }
+    let text = d.text();
+    assert!(!text.contains("not shown"), "{text}");
+}
+
+/// A comparison keeps every variant loaded in one process while the rounds alternate, so each
+/// variant's memory is measured in a process of its own: a model with a 32 MB weight and its
+/// weight-only int8 form (8 MB) get different peaks, each what serving that variant alone
+/// holds; priced with a function that holds the int8 form but not the float one, the int8
+/// form's plan gets serverless and the float one's cannot.
+#[test]
+fn each_variant_of_a_comparison_has_its_own_memory_and_the_planner_prices_it() {
+    use inferscope::cost::plan::CostInputs;
+    use inferscope::cost::{Pricing, Tier};
+    use inferscope::optimize::graph::{f32_tensor, node};
+    use tract_onnx::pb;
+    use_the_real_binary();
+    let (k, n) = (2048i64, 4096i64);
+    let w: Vec<f32> = (0..k * n)
+        .map(|i| ((i % 251) as f32 - 125.0) / 500.0)
+        .collect();
+    let mut g = pb::GraphProto::default();
+    g.input.push(value_info("x", &[-1, k]));
+    g.output.push(value_info("y", &[-1, n]));
+    g.initializer.push(f32_tensor("w", &[k, n], &w));
+    g.node
+        .push(node("MatMul", "mm", &["x", "w"], &["y"], vec![]));
+    let bytes = prost::Message::encode_to_vec(&inferscope::optimize::graph::model_of(g, 17));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.onnx");
+    std::fs::write(&path, &bytes).unwrap();
+    let model = Model::load(&path).unwrap();
+    let samples = data::synthesize(
+        &model,
+        &SynthOptions {
+            samples: 4,
+            ..SynthOptions::default()
+        },
+    )
+    .unwrap();
+    let variants: Vec<inferscope::optimize::Variant> = vec!["weight-int8".parse().unwrap()];
+    let mut p = plan(
+        vec![Some(1)],
+        Warmup::Iterations(2),
+        StopRule::Iterations(20),
+    );
+    p.engines = vec![EngineKind::Ort];
+    let cmp = inferscope::compare::run(
+        &inferscope::compare::Request {
+            model: &model,
+            samples: &samples,
+            variants: &variants,
+            plan: &p,
+            importance_threshold: 0.01,
+        },
+        &AtomicBool::new(false),
+        &mut |_| {},
+        &mut |_| {},
+    )
+    .unwrap();
+    let own = |variant: &str| -> (f64, &RunResult) {
+        let r = cmp
+            .runs
+            .iter()
+            .find(|r| r.variant == variant)
+            .unwrap_or_else(|| panic!("no run of {variant}: {:?}", cmp.variants));
+        match &r.own_process {
+            Some(inferscope::bench::OwnProcess::Measured { peak_rss_mb, .. }) => (*peak_rss_mb, r),
+            other => panic!("{variant}: {other:?}"),
+        }
+    };
+    let (float_mb, float_run) = own("original");
+    let (int8_mb, int8_run) = own("weight-int8");
+    assert!(
+        float_mb > int8_mb + 15.0,
+        "a 32 MB weight against 8 MB: {float_mb} MB and {int8_mb} MB"
+    );
+    assert_eq!(float_run.peak_memory_mb(), float_mb);
+    // A function between the two holds the int8 form only.
+    let serverless_ok = |r: &RunResult| {
+        let mut inputs = CostInputs {
+            function_memory_mb: (float_mb + int8_mb) / 2.0,
+            ..CostInputs::default()
+        };
+        let (service, _) = inputs.serve_run(r);
+        let priced = inferscope::cost::plan::plan(&inputs, &Pricing::default(), &service).unwrap();
+        priced
+            .tiers
+            .iter()
+            .find(|t| t.cost.tier == Tier::Serverless)
+            .map(|t| t.feasible)
+            .unwrap()
+    };
+    assert!(serverless_ok(int8_run), "int8 at {int8_mb} MB");
+    assert!(!serverless_ok(float_run), "float at {float_mb} MB");
+}
+
+/// Writes `cnn.onnx` with its weights in `cnn.onnx.data` beside it (ONNX's external-data
+/// format, as PyTorch's exporter writes large models): the model in `dir`, and the order of
+/// its external tensors.
+fn cnn_with_external_data(dir: &Path) -> (std::path::PathBuf, Vec<String>) {
+    use prost::Message;
+    use tract_onnx::pb;
+    let cnn = Model::load(&asset("assets/cnn.onnx")).unwrap();
+    let mut m = inferscope::model::decode_proto(&cnn.bytes, &cnn.info.path).unwrap();
+    let mut data = Vec::new();
+    let mut moved = Vec::new();
+    for t in &mut m.graph.as_mut().unwrap().initializer {
+        let w = inferscope::optimize::graph::tensor_f32(t).unwrap();
+        let bytes: Vec<u8> = w.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let entry = |k: &str, v: String| pb::StringStringEntryProto {
+            key: k.into(),
+            value: v,
+        };
+        t.external_data = vec![
+            entry("location", "cnn.onnx.data".into()),
+            entry("offset", data.len().to_string()),
+            entry("length", bytes.len().to_string()),
+        ];
+        t.data_location = Some(1);
+        t.raw_data.clear();
+        t.float_data.clear();
+        data.extend_from_slice(&bytes);
+        moved.push(t.name.clone());
+    }
+    let path = dir.join("cnn.onnx");
+    std::fs::write(&path, m.encode_to_vec()).unwrap();
+    std::fs::write(dir.join("cnn.onnx.data"), &data).unwrap();
+    (path, moved)
+}
+
+/// A model whose weights are in an external data file loads with them (its size and sha256
+/// count the data file), runs on both engines as the same model inline does, and every
+/// rewrite builds from it and is written as a model that reads back; a data file that is
+/// truncated, missing or outside the model's folder is an error naming the tensor and file.
+#[test]
+fn a_model_with_external_data_runs_on_both_engines_and_every_variant_builds() {
+    use inferscope::optimize::Variant;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, moved) = cnn_with_external_data(dir.path());
+    let inline = Model::load(&asset("assets/cnn.onnx")).unwrap();
+    let ext = Model::load(&path).unwrap();
+    let e = ext
+        .info
+        .external_data
+        .as_ref()
+        .expect("external data noticed");
+    assert_eq!(e.tensors, moved.len());
+    let data_len = std::fs::metadata(dir.path().join("cnn.onnx.data"))
+        .unwrap()
+        .len();
+    assert_eq!(e.bytes, data_len);
+    assert_eq!(
+        ext.info.file_size_bytes,
+        std::fs::metadata(&path).unwrap().len() + data_len
+    );
+    assert_ne!(ext.info.sha256, inline.info.sha256);
+    assert_eq!(ext.info.parameter_count, inline.info.parameter_count);
+    let samples = data::load(
+        &inline,
+        &DataSource::File {
+            path: asset("assets/digits_images.npz"),
+            label_column: None,
+        },
+    )
+    .unwrap();
+    let request = data::requests(&inline, &samples, Some(2), 1)
+        .unwrap()
+        .remove(0);
+    for kind in [EngineKind::Ort, EngineKind::Tract] {
+        let want = engine::load(kind, &inline, &EngineOptions::default())
+            .unwrap()
+            .run(&request)
+            .unwrap();
+        let got = engine::load(kind, &ext, &EngineOptions::default())
+            .unwrap_or_else(|e| panic!("{kind}: {e:#}"))
+            .run(&request)
+            .unwrap();
+        assert_eq!(want, got, "{kind}");
+    }
+    for spelling in ["weight-int8", "fp16", "prune:0.5:structured", "int8:static"] {
+        let v: Variant = spelling.parse().unwrap();
+        let built = inferscope::optimize::build_with(&ext, &v, Some(&samples))
+            .unwrap_or_else(|e| panic!("{spelling}: {e:#}"));
+        let out = dir.path().join("variants").join(format!("{spelling}.onnx"));
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        std::fs::write(&out, built.model.bytes.as_slice()).unwrap();
+        let back = Model::load(&out).unwrap();
+        engine::load(EngineKind::Ort, &back, &EngineOptions::default())
+            .unwrap()
+            .run(&request)
+            .unwrap_or_else(|e| panic!("{spelling}: {e:#}"));
+    }
+
+    // Truncated: the last tensor's bytes run past the end.
+    let data_path = dir.path().join("cnn.onnx.data");
+    let full = std::fs::read(&data_path).unwrap();
+    std::fs::write(&data_path, &full[..full.len() - 8]).unwrap();
+    let err = format!("{:#}", Model::load(&path).unwrap_err());
+    assert!(
+        err.contains(moved.last().unwrap()) && err.contains("truncated"),
+        "{err}"
+    );
+    // Missing.
+    std::fs::remove_file(&data_path).unwrap();
+    let err = format!("{:#}", Model::load(&path).unwrap_err());
+    assert!(
+        err.contains("missing") && err.contains("cnn.onnx.data"),
+        "{err}"
+    );
+    // Outside the model's folder.
+    let mut m = inferscope::model::decode_proto(&std::fs::read(&path).unwrap(), &path).unwrap();
+    for t in &mut m.graph.as_mut().unwrap().initializer {
+        for e in &mut t.external_data {
+            if e.key == "location" {
+                e.value = "../cnn.onnx.data".into();
+            }
+        }
+    }
+    let sub = dir.path().join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(dir.path().join("cnn.onnx.data"), &full).unwrap();
+    let escaping = sub.join("cnn.onnx");
+    std::fs::write(&escaping, prost::Message::encode_to_vec(&m)).unwrap();
+    let err = format!("{:#}", Model::load(&escaping).unwrap_err());
+    assert!(err.contains("outside the model's folder"), "{err}");
+}
+
+/// A ViT-style decoder resizes to `Shape(x) * 2`: tract folds that into a constant still
+/// holding the symbolic batch, which its Resize cannot read at run time ("Undetermined symbol
+/// in expression: batch_size"). Each shape is tried, and compiled at its own shape when the
+/// symbolic plan fails: the model runs at batch 1 and 2 with the right output shapes.
+#[test]
+fn tract_runs_a_resize_to_a_shape_computed_from_a_symbolic_batch() {
+    use inferscope::optimize::graph::node;
+    use tract_onnx::pb;
+    let mut g = pb::GraphProto::default();
+    let mut x = value_info("x", &[-1, 1, 4, 4]);
+    if let Some(pb::type_proto::Value::TensorType(t)) =
+        x.r#type.as_mut().and_then(|t| t.value.as_mut())
+    {
+        if let Some(d) = t.shape.as_mut().and_then(|s| s.dim.first_mut()) {
+            d.value = Some(pb::tensor_shape_proto::dimension::Value::DimParam(
+                "batch_size".into(),
+            ));
+        }
+    }
+    g.input.push(x);
+    g.output.push(value_info("y", &[-1, 1, 8, 8]));
+    g.initializer.push(pb::TensorProto {
+        name: "scale".into(),
+        dims: vec![4],
+        data_type: 7,
+        int64_data: vec![1, 1, 2, 2],
+        ..Default::default()
+    });
+    g.node.push(node("Shape", "shape", &["x"], &["s"], vec![]));
+    g.node
+        .push(node("Mul", "twice", &["s", "scale"], &["sz"], vec![]));
+    g.node.push(node(
+        "Resize",
+        "/decoder/Resize",
+        &["x", "", "", "sz"],
+        &["y"],
+        vec![],
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("resize.onnx");
+    std::fs::write(&path, common::model_bytes(g)).unwrap();
+    let model = Model::load(&path).unwrap();
+    let mut e = engine::load(EngineKind::Tract, &model, &EngineOptions::default()).unwrap();
+    for batch in [1usize, 2] {
+        let x = Tensor::new(
+            vec![batch, 1, 4, 4],
+            inferscope::tensor::TensorData::F32((0..batch * 16).map(|i| i as f32).collect()),
+        )
+        .unwrap();
+        let out = e
+            .run(&[x])
+            .unwrap_or_else(|err| panic!("batch {batch}: {err:#}"));
+        match &out[0] {
+            Output::Tensor(t) => assert_eq!(t.shape, vec![batch, 1, 8, 8]),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// A model that takes text (an skl2onnx pipeline maps categories to ids inside the graph):
+/// string inputs are fed from an npz of numpy strings, synthesized from the vocabulary the
+/// graph holds, run on both engines, and text outputs come back and compare by agreement.
+#[test]
+fn a_model_that_takes_strings_runs_on_text_from_a_file_or_from_its_vocabulary() {
+    use inferscope::optimize::graph::node;
+    use inferscope::tensor::TensorData;
+    use tract_onnx::pb;
+    let text = |name: &str| {
+        let mut v = value_info(name, &[-1]);
+        if let Some(pb::type_proto::Value::TensorType(t)) =
+            v.r#type.as_mut().and_then(|t| t.value.as_mut())
+        {
+            t.elem_type = 8;
+        }
+        v
+    };
+    let mut g = pb::GraphProto::default();
+    g.input.push(text("s"));
+    let mut ids = value_info("ids", &[-1]);
+    if let Some(pb::type_proto::Value::TensorType(t)) =
+        ids.r#type.as_mut().and_then(|t| t.value.as_mut())
+    {
+        t.elem_type = 7;
+    }
+    g.output.push(ids);
+    g.output.push(text("echo"));
+    let mut map = node("CategoryMapper", "map", &["s"], &["ids"], vec![]);
+    map.domain = "ai.onnx.ml".into();
+    map.attribute = vec![
+        pb::AttributeProto {
+            name: "cats_strings".into(),
+            r#type: pb::attribute_proto::AttributeType::Strings as i32,
+            strings: ["red", "green", "blue"]
+                .iter()
+                .map(|s| s.as_bytes().to_vec())
+                .collect(),
+            ..Default::default()
+        },
+        pb::AttributeProto {
+            name: "cats_int64s".into(),
+            r#type: pb::attribute_proto::AttributeType::Ints as i32,
+            ints: vec![0, 1, 2],
+            ..Default::default()
+        },
+        pb::AttributeProto {
+            name: "default_int64".into(),
+            r#type: pb::attribute_proto::AttributeType::Int as i32,
+            i: -1,
+            ..Default::default()
+        },
+    ];
+    g.node.push(map);
+    g.node
+        .push(node("Identity", "echo", &["s"], &["echo"], vec![]));
+    let mut m = inferscope::optimize::graph::model_of(g, 17);
+    m.opset_import.push(pb::OperatorSetIdProto {
+        domain: "ai.onnx.ml".into(),
+        version: 3,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("categories.onnx");
+    std::fs::write(&path, prost::Message::encode_to_vec(&m)).unwrap();
+    let model = Model::load(&path).unwrap();
+    let words: Vec<String> = ["red", "blue", "plaid", "green", "red"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let s = Tensor::new(vec![5], TensorData::Str(words.clone())).unwrap();
+    let npz = dir.path().join("text.npz");
+    inferscope::data::npy::write_npz(&npz, &[("s".to_string(), &s)]).unwrap();
+    let samples = data::load(
+        &model,
+        &DataSource::File {
+            path: npz,
+            label_column: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        samples.inputs[0], s,
+        "numpy's fixed-width strings read back"
+    );
+    for kind in [EngineKind::Ort, EngineKind::Tract] {
+        let out = engine::load(kind, &model, &EngineOptions::default())
+            .unwrap()
+            .run(&samples.inputs)
+            .unwrap_or_else(|e| panic!("{kind}: {e:#}"));
+        let want_ids = Tensor::new(vec![5], TensorData::I64(vec![0, 2, -1, 1, 0])).unwrap();
+        assert_eq!(out[0], Output::Tensor(want_ids), "{kind}");
+        assert_eq!(out[1], Output::Tensor(s.clone()), "{kind}");
+    }
+    // Requests cut from text batch like any input.
+    let reqs = data::requests(&model, &samples, Some(2), 8).unwrap();
+    assert_eq!(reqs[1][0].strings().unwrap(), &words[2..4]);
+    // Without data: words of the graph's own vocabulary.
+    let synth = data::synthesize(&model, &SynthOptions::default()).unwrap();
+    let drawn = synth.inputs[0].strings().unwrap();
+    assert!(
+        drawn
+            .iter()
+            .all(|w| ["red", "green", "blue"].contains(&w.as_str())),
+        "{drawn:?}"
+    );
+    assert!(
+        synth.notes.iter().any(|n| n.contains("3 categories")),
+        "{:?}",
+        synth.notes
+    );
+    // Text outputs compare by agreement.
+    let f = inferscope::compare::fidelity::compare_output("echo", &s, &s, None, None);
+    assert_eq!(f.top1_agreement, Some(1.0));
 }

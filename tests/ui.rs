@@ -20,6 +20,9 @@ fn root(p: &str) -> PathBuf {
 /// The app as `InferscopeApp::new` builds it, except that finished runs are not kept in the
 /// user's history folder (a test that wants a history gives it a temporary one).
 fn harness() -> Harness<'static, InferscopeApp> {
+    // The app measures each model's memory in a process of its own: this binary is the test
+    // harness, so it is told where Inferscope's is (the same value each time).
+    std::env::set_var("INFERSCOPE_EXE", env!("CARGO_BIN_EXE_inferscope"));
     Harness::builder()
         .with_size(egui::vec2(1280.0, 860.0))
         .build_eframe(|cc| InferscopeApp::new_with_storage(cc, cc.storage))
@@ -671,10 +674,10 @@ fn a_variant_that_cannot_be_built_says_why_in_the_compare_tab() {
         .expect("int8 of a forest is not built");
     assert_eq!(
         why,
-        "int8 does not apply to forest: it has no MatMul, Gemm or Conv with constant float weights"
+        "int8:dynamic does not apply to forest: it has no MatMul, Gemm or Conv with constant float weights"
     );
     h.get_by_label("not built (why: below)");
-    h.get_by_label(&format!("int8: not built: {why}"));
+    h.get_by_label(&format!("int8:dynamic: not built: {why}"));
 }
 
 /// The Compare tab through the real app: switch on variants, run the interleaved comparison,
@@ -703,7 +706,7 @@ fn compare_tab_runs_variants_and_excludes_a_layer() {
     step_until(&mut h, Duration::from_secs(240), done);
     let cmp = h.state().compare.as_ref().unwrap().result.clone().unwrap();
     let names: Vec<&str> = cmp.variants.iter().map(|v| v.name.as_str()).collect();
-    assert_eq!(names, ["int8", "prune:0.5:structured"]);
+    assert_eq!(names, ["int8:dynamic", "prune:0.5:structured"]);
     assert_eq!(cmp.runs.len(), 6, "original + 2 variants at batch 1 and 32");
     assert!(
         h.query_all_by_label("prune:0.5:structured").count() >= 2,
@@ -769,7 +772,7 @@ fn compare_tab_runs_variants_and_excludes_a_layer() {
     step_until(&mut h, Duration::from_secs(240), done);
     let cmp = h.state().compare.as_ref().unwrap().result.clone().unwrap();
     let q = &cmp.variants[0];
-    assert_eq!(q.name, "int8:exclude=MatMul1");
+    assert_eq!(q.name, "int8:dynamic:exclude=MatMul1");
     let cov = q.coverage.as_ref().unwrap();
     assert_eq!(cov.changed.len(), 2);
     assert!(cov
@@ -802,7 +805,7 @@ fn compare_tab_runs_variants_and_excludes_a_layer() {
         name
     };
     let name = save_as(&mut h, &out);
-    assert_eq!(name, "int8:exclude=MatMul1");
+    assert_eq!(name, "int8:dynamic:exclude=MatMul1");
     assert!(h.state().errors.is_empty(), "{:?}", h.state().errors);
     let saved = inferscope::model::Model::load(&out).unwrap();
     assert_eq!(saved.info.op_histogram.get("MatMulInteger"), Some(&2));

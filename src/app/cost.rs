@@ -50,6 +50,8 @@ pub struct CostView {
     pub source: String,
     /// The inputs as planned (with the run's batch size and memory).
     pub inputs: CostInputs,
+    /// The measured run it serves, if any.
+    pub served: Option<crate::report::doc::ServedRun>,
 }
 
 const TIER_COLORS: [Color32; 4] = [
@@ -141,6 +143,17 @@ impl InferscopeApp {
         if self.cost_cache.as_ref().is_some_and(|c| c.key == key) {
             return false;
         }
+        // A newly chosen run measured with more threads per inference than the instances
+        // have vCPUs: price instances that can run it as measured (the slider shows it, and
+        // dragging it lower shows why those tiers cannot serve).
+        let new_run = self.cost_cache.as_ref().map(|c| c.key.1) != Some(key.1);
+        if let (true, Some((_, r))) = (new_run, run) {
+            let threads = r.threads.unwrap_or(1) as f64;
+            if threads > self.saved.cost.inputs.vcpus {
+                self.saved.cost.inputs.vcpus = threads;
+            }
+        }
+        let key = (self.saved.cost.clone(), key.1);
         let mut settings = self.saved.cost.clone();
         let (service, what) = match run {
             Some((_, r)) => settings.inputs.serve_run(r),
@@ -151,6 +164,9 @@ impl InferscopeApp {
             curves: curves(&settings.inputs, &settings.pricing, &service),
             source: what,
             inputs: settings.inputs.clone(),
+            served: run.map(|(_, r)| {
+                crate::report::doc::ServedRun::of(r, self.model.as_ref().map(|m| &m.info))
+            }),
             key,
         });
         true
@@ -247,7 +263,7 @@ impl InferscopeApp {
                 egui::Slider::new(&mut i.budget_usd, 0.0..=1e6).logarithmic(true).smallest_positive(1.0).prefix("$").max_decimals(0));
             slider_row(ui, "Function memory", "Memory given to each serverless function; billed per GB-second.",
                 egui::Slider::new(&mut i.function_memory_mb, 128.0..=10_240.0).logarithmic(true).suffix(" MB").max_decimals(0));
-            slider_row(ui, "vCPUs / instance", "vCPUs of each container or Kubernetes node; each whole vCPU serves one inference at a time.",
+            slider_row(ui, "vCPUs / instance", "vCPUs of each container or Kubernetes node. Each inference takes as many as the run's threads per inference (set when a run is chosen); an instance serves vCPUs / threads inferences at once.",
                 egui::Slider::new(&mut i.vcpus, 0.25..=64.0).logarithmic(true).max_decimals(2));
             slider_row(ui, "Memory / instance", "Memory of each container or Kubernetes node, GB.",
                 egui::Slider::new(&mut i.instance_memory_gb, 0.25..=256.0).logarithmic(true).suffix(" GB").max_decimals(2));
@@ -391,10 +407,7 @@ impl InferscopeApp {
             if let Some(u) = r.runner_up {
                 facts.push(format!("runner-up: {}", u.label()));
             }
-            for (v, t) in &r.flips {
-                let dir = if *v > inputs.monthly_requests { "above" } else { "below" };
-                facts.push(format!("{dir} {}/month: {}", volume(*v), t.map(|t| t.label()).unwrap_or("no tier")));
-            }
+            facts.extend(r.flip_lines(inputs.monthly_requests));
             if !facts.is_empty() {
                 ui.label(facts.join("  ·  "));
             }

@@ -257,6 +257,7 @@ impl InferscopeApp {
                 recommendation: p.recommendation.clone(),
                 pricing,
                 curves: Some(view.curves.clone()),
+                served: view.served.clone(),
             });
         }
         study

@@ -249,11 +249,15 @@ impl InferscopeApp {
                             ui.label(crate::format::ms(r.latency.p99));
                             ui.label(model(pred.and_then(|p| p.p99), r.latency.p99));
                             ui.label(format!("{:.2}", r.service_autocorrelation));
-                            let note = match (&r.not_issued, r.queue_growing, r.failed, r.enough_for_p99) {
-                                (Some(_), _, _, _) => "not issued on time".to_string(),
-                                (_, true, _, _) => "queue grew: not sustainable".to_string(),
-                                (_, _, f, _) if f > 0 => format!("{f} failed"),
-                                (_, _, _, false) => format!("p99 needs {} requests", r.min_queries_p99),
+                            let note = match (&r.not_issued, r.queue_growing, r.failed) {
+                                (Some(_), _, _) => "not issued on time".to_string(),
+                                (_, true, _) => "queue grew: not sustainable".to_string(),
+                                (_, _, f) if f > 0 => format!("{f} failed"),
+                                _ if r.min_queries_for_bound() > r.completed => format!(
+                                    "{} needs {} requests",
+                                    crate::load::percentile_name(r.bound_q),
+                                    r.min_queries_for_bound()
+                                ),
                                 _ => String::new(),
                             };
                             ui.label(RichText::new(note).color(Color32::from_rgb(190, 120, 0)));

@@ -200,6 +200,7 @@ impl InferscopeApp {
                 if running {
                     if let Some((run, phase, done, total)) = session.progress {
                         let what = match phase {
+                            Phase::OwnProcess => "memory and cold start in a process of its own".to_string(),
                             Phase::Loading => "loading model".to_string(),
                             Phase::Warmup => {
                                 format!("{} · warming up", label_of(run).unwrap_or_default())
@@ -535,6 +536,7 @@ impl InferscopeApp {
                 .as_ref()
                 .and_then(|c| c.result.as_ref())
                 .and_then(|c| c.importance.as_ref()),
+            self.model.as_ref().and_then(|m| m.fixed_batch()),
         );
         egui::CollapsingHeader::new(RichText::new("Production checklist").strong())
             .default_open(true)

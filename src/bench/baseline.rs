@@ -267,6 +267,7 @@ mod tests {
             requests,
             load: &load,
             only: None,
+            isolate: None,
         };
         let runs = run_plan(&plan, &w, clock, &AtomicBool::new(false), &mut |_| {});
         BenchDoc {

@@ -16,11 +16,14 @@ pub struct Item {
     pub detail: String,
 }
 
-/// Evaluates the checklist on finished runs.
+/// Evaluates the checklist on finished runs of a model that fixes its batch size at
+/// `fixed_batch` (`Model::fixed_batch`; `None`: the batch is the caller's to choose). A model
+/// with a fixed batch runs that batch only, so it is not asked to sweep batch sizes.
 pub fn evaluate(
     results: &[&RunResult],
     latency_target_ms: f64,
     importance: Option<&Importance>,
+    fixed_batch: Option<usize>,
 ) -> Vec<Item> {
     let mut items = Vec::new();
     let batch1: Vec<&&RunResult> = results.iter().filter(|r| r.batch_size == 1).collect();
@@ -75,24 +78,33 @@ pub fn evaluate(
     let mut batches: Vec<usize> = results.iter().map(|r| r.batch_size).collect();
     batches.sort_unstable();
     batches.dedup();
-    items.push(Item {
-        title: "Several batch sizes tried".into(),
-        status: match batches.len() {
-            0 => Status::NotYet,
-            1 => Status::Fail,
-            _ => Status::Pass,
-        },
-        detail: match batches.len() {
-            0 => "Run a benchmark.".into(),
-            1 => "Only one batch size: add 1, 8, 32, 64 to see where throughput saturates.".into(),
-            _ => format!(
-                "Batch sizes {}.",
-                batches
-                    .iter()
-                    .map(|b| b.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+    items.push(match (fixed_batch, batches.as_slice()) {
+        (Some(n), [b]) if *b == n => Item {
+            title: "Batch size fixed by the model".into(),
+            status: Status::Pass,
+            detail: format!(
+                "The model fixes its batch size at {n}, so it runs batch {n} only: there are no batch sizes to sweep. Export it with a symbolic batch dimension to try others."
             ),
+        },
+        _ => Item {
+            title: "Several batch sizes tried".into(),
+            status: match batches.len() {
+                0 => Status::NotYet,
+                1 => Status::Fail,
+                _ => Status::Pass,
+            },
+            detail: match batches.len() {
+                0 => "Run a benchmark.".into(),
+                1 => "Only one batch size: add 1, 8, 32, 64 to see where throughput saturates.".into(),
+                _ => format!(
+                    "Batch sizes {}.",
+                    batches
+                        .iter()
+                        .map(|b| b.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
         },
     });
     items.push(match results.iter().max_by(|a, b| a.throughput_rps.total_cmp(&b.throughput_rps)) {
@@ -135,4 +147,41 @@ pub fn evaluate(
         },
     });
     items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sweep_item(runs: &[RunResult], fixed_batch: Option<usize>) -> Item {
+        let refs: Vec<&RunResult> = runs.iter().collect();
+        evaluate(&refs, 100.0, None, fixed_batch).swap_remove(2)
+    }
+
+    /// A model that fixes its batch cannot sweep batch sizes: the item says so instead of
+    /// failing; a model that could sweep and did not still fails.
+    #[test]
+    fn a_fixed_batch_is_not_asked_to_sweep() {
+        let one = [RunResult {
+            batch_size: 1,
+            latency_p95: 2.0,
+            ..RunResult::default()
+        }];
+        let fixed = sweep_item(&one, Some(1));
+        assert_eq!(fixed.status, Status::Pass);
+        assert!(
+            fixed.title.contains("fixed") && fixed.detail.contains("fixes its batch size at 1"),
+            "{}: {}",
+            fixed.title,
+            fixed.detail
+        );
+        let free = sweep_item(&one, None);
+        assert_eq!(free.status, Status::Fail);
+        assert_eq!(free.title, "Several batch sizes tried");
+        // `evaluate` is the model whose batch is free.
+        let refs: Vec<&RunResult> = one.iter().collect();
+        assert_eq!(evaluate(&refs, 100.0, None, None)[2].status, Status::Fail);
+        // No runs yet: nothing to judge, fixed or not.
+        assert_eq!(sweep_item(&[], Some(1)).status, Status::NotYet);
+    }
 }

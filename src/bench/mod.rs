@@ -2,9 +2,11 @@
 
 pub mod baseline;
 pub mod checklist;
+pub mod isolated;
 pub mod measure;
 pub mod memory;
 pub mod progress;
+pub mod quiet;
 pub mod scheduler;
 pub mod stats;
 pub mod table;
@@ -70,6 +72,21 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The longest a run may measure for, by the stop rule (`None`: no cap).
+    pub fn max_time(&self) -> Option<Duration> {
+        match self.stop {
+            StopRule::Iterations(_) => None,
+            StopRule::MinTime { max_time, .. } => max_time,
+            StopRule::UntilStable { max_time, .. } => Some(max_time),
+        }
+    }
+
+    /// The one batch a single-request pass (a profile) runs: the plan's first, which is the
+    /// data as given (`None`) when data came with no batch sizes, as every command reads it.
+    pub fn first_batch(&self) -> Option<usize> {
+        self.batch_sizes.first().copied().unwrap_or(Some(1))
+    }
+
     /// Keeps only the batch size a fixed-batch model can run (its own), and says what was
     /// dropped; used where the batch sizes are defaults rather than the user's explicit choice.
     pub fn fit_to_fixed_batch(&mut self, fixed: Option<usize>) -> Option<String> {
@@ -108,6 +125,8 @@ pub struct RunSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
+    /// Measuring the model's memory and cold start in a process of its own.
+    OwnProcess,
     Loading,
     Warmup,
     Measure,
@@ -164,6 +183,10 @@ pub struct RunResult {
     /// Samples per request (for data fed as given: the samples it holds).
     pub batch_size: usize,
     pub concurrency: usize,
+    /// Intra-op threads each client's session ran with (the engine's default resolved);
+    /// `None` in files written before it was recorded.
+    #[serde(default)]
+    pub threads: Option<usize>,
     pub n_iterations: u64,
     pub warmup_iterations: u64,
     pub latency_mean: f64,
@@ -205,28 +228,79 @@ pub struct RunResult {
     /// Measured latencies in arrival order (ns); not serialized.
     #[serde(skip)]
     pub raw_latencies_ns: Vec<u64>,
+    /// The model's memory and cold start in a process serving only it ([`isolated`]): in
+    /// a comparison every variant shares this process while the rounds alternate, so the
+    /// process's peak above is not any one variant's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_process: Option<OwnProcess>,
+}
+
+/// A model's cold start, from a process of its own, ms.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ColdStart {
+    /// Loading the engine (ONNX Runtime's library and environment; 0 for tract).
+    pub runtime_load_ms: f64,
+    /// Reading the model file.
+    pub read_ms: f64,
+    /// Creating the session.
+    pub session_ms: f64,
+    /// The first request.
+    pub first_run_ms: f64,
+    /// From starting the process to the first answer, as the parent saw it.
+    pub total_ms: f64,
+}
+
+/// What a process serving only this model measured, or why it could not.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnProcess {
+    Measured {
+        /// The kernel's peak resident memory of that process (`VmHWM`) after its requests at
+        /// this batch, the runtime included, MB: what an instance serving the model holds.
+        peak_rss_mb: f64,
+        cold_start: ColdStart,
+        /// Float outputs of the first request that came back NaN or infinite.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        non_finite: Vec<String>,
+    },
+    NotMeasured {
+        why: String,
+    },
 }
 
 impl RunResult {
-    /// The latency distribution as the cost planner takes it, ms: every sample when they are
-    /// at hand, else the stored quantiles, else the mean.
+    /// The latency distribution as the cost planner takes it, ms: the stored quantiles (what
+    /// every results file keeps, so a plan priced from a run in memory and one priced from its
+    /// file agree to the cent), else every sample, else the mean.
     pub fn service_times_ms(&self) -> Vec<f64> {
-        if !self.raw_latencies_ns.is_empty() {
+        if !self.latency_quantiles_ms.is_empty() {
+            self.latency_quantiles_ms.clone()
+        } else if !self.raw_latencies_ns.is_empty() {
             self.raw_latencies_ns
                 .iter()
                 .map(|&ns| ns as f64 / 1e6)
                 .collect()
-        } else if !self.latency_quantiles_ms.is_empty() {
-            self.latency_quantiles_ms.clone()
         } else {
             vec![self.latency_mean]
         }
     }
 
-    /// The memory a server of this model needs, MB: the kernel's peak when known, else the
-    /// sampled one.
+    /// The memory a server of this model needs, MB: the peak of a process serving only this
+    /// model when measured, else this process's (the kernel's peak when known, else the
+    /// sampled one).
     pub fn peak_memory_mb(&self) -> f64 {
-        self.peak_rss_mb.max(self.memory_mb)
+        match &self.own_process {
+            Some(OwnProcess::Measured { peak_rss_mb, .. }) => *peak_rss_mb,
+            _ => self.peak_rss_mb.max(self.memory_mb),
+        }
+    }
+
+    /// The cold start measured in a process of its own.
+    pub fn cold_start(&self) -> Option<&ColdStart> {
+        match &self.own_process {
+            Some(OwnProcess::Measured { cold_start, .. }) => Some(cold_start),
+            _ => None,
+        }
     }
 
     /// Whether the run was measured on a GPU execution provider.

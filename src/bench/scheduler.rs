@@ -3,10 +3,11 @@
 
 use super::measure::{measure, Outcome};
 use super::memory::MemorySampler;
+use super::quiet::Quiet;
 use super::stats::quality_warnings;
-use super::{Event, Phase, Plan, RunId, RunResult, RunSpec, StopRule, Warmup};
+use super::{Event, OwnProcess, Phase, Plan, RunId, RunResult, RunSpec, StopRule, Warmup};
 use crate::data::{self, SampleSet};
-use crate::engine::{self, Engine, EngineKind, Prepared};
+use crate::engine::{self, Engine, EngineKind, EngineOptions, Prepared};
 use crate::model::Model;
 use crate::tensor::Tensor;
 use anyhow::Result;
@@ -24,7 +25,16 @@ pub trait Clock: Send + Sync {
             std::hint::spin_loop();
         }
     }
+
+    /// Returns once no other thread of this process is busy (see [`super::quiet`]): before a
+    /// turn of an interleaved run. A scripted clock has no threads to wait for.
+    fn quiet(&self) -> Quiet {
+        Quiet::Settled(Duration::ZERO)
+    }
 }
+
+/// How long a turn of an interleaved run waits for the other sessions' threads to go idle.
+pub const QUIET_CAP: Duration = Duration::from_secs(3);
 
 /// The real monotonic clock.
 pub struct RealClock(Instant);
@@ -59,6 +69,10 @@ impl Clock for RealClock {
             std::thread::yield_now();
         }
     }
+
+    fn quiet(&self) -> Quiet {
+        super::quiet::wait_for_quiet(QUIET_CAP)
+    }
 }
 
 /// Cuts requests for a batch size: the requests, and the samples each holds.
@@ -73,6 +87,71 @@ pub struct Workload<'a> {
     pub load: &'a (dyn Fn(EngineKind) -> Result<Box<dyn Engine>> + Sync),
     /// Runs on this engine only (an ONNX Runtime setting has no meaning for tract).
     pub only: Option<EngineKind>,
+    /// The model and its options, to measure its memory and cold start in a process of its
+    /// own ([`super::isolated`]); `None` for a scripted engine.
+    pub isolate: Option<(&'a Model, EngineOptions)>,
+}
+
+/// Measures `w` on `kind` in a process of its own, one request per batch of the plan
+/// (smallest first); what it found, or why not, for each batch's run.
+fn own_process(
+    plan: &Plan,
+    w: &Workload,
+    kind: EngineKind,
+    cancel: &AtomicBool,
+) -> Option<Vec<(Option<usize>, OwnProcess)>> {
+    let (model, options) = w.isolate.as_ref()?;
+    if cancel.load(Ordering::Relaxed) {
+        return None;
+    }
+    let mut batches = plan.batch_sizes.clone();
+    batches.sort_by_key(|b| b.unwrap_or(0));
+    let mut requests = Vec::new();
+    for &b in &batches {
+        // A batch the data cannot be cut into fails in the run itself, with its reason.
+        if let Ok((reqs, _)) = (w.requests)(b) {
+            if let Some(first) = reqs.into_iter().next() {
+                requests.push((b, first));
+            }
+        }
+    }
+    let found = crate::guard::catch("measuring in a process of its own", || {
+        super::isolated::measure(model, kind, options, &requests)
+    });
+    Some(
+        plan.batch_sizes
+            .iter()
+            .map(|&b| {
+                let own = match &found {
+                    Ok(i) => match i.peak_at(b) {
+                        Some(peak) => OwnProcess::Measured {
+                            peak_rss_mb: peak,
+                            cold_start: i.cold_start(),
+                            non_finite: i.non_finite_outputs.clone(),
+                        },
+                        None => OwnProcess::NotMeasured {
+                            why: "the process of its own could not run this batch".into(),
+                        },
+                    },
+                    Err(e) => OwnProcess::NotMeasured {
+                        why: format!("{e:#}"),
+                    },
+                };
+                (b, own)
+            })
+            .collect(),
+    )
+}
+
+/// The own-process finding for `batch`, from [`own_process`].
+fn own_at(
+    own: &Option<Vec<(Option<usize>, OwnProcess)>>,
+    batch: Option<usize>,
+) -> Option<OwnProcess> {
+    own.as_ref()?
+        .iter()
+        .find(|(b, _)| *b == batch)
+        .map(|(_, o)| o.clone())
 }
 
 /// Samples shipped from a client per message (preallocated; sent between iterations).
@@ -110,6 +189,7 @@ pub fn run_model(
         requests: &requests,
         load: &load,
         only: None,
+        isolate: Some((model, plan.engine_options.clone())),
     };
     run_plan(plan, &workload, Arc::new(RealClock::new()), cancel, sink)
 }
@@ -132,6 +212,15 @@ pub fn run_plan(
         if cancel.load(Ordering::Relaxed) {
             break;
         }
+        if workload.isolate.is_some() {
+            sink(Event::Progress {
+                run: first_run,
+                phase: Phase::OwnProcess,
+                done: 0,
+                total: None,
+            });
+        }
+        let own = own_process(plan, workload, kind, cancel);
         sink(Event::Progress {
             run: first_run,
             phase: Phase::Loading,
@@ -239,6 +328,7 @@ pub fn run_plan(
                 rss_before,
                 rss_after,
                 load_time_ms,
+                own: own_at(&own, batch),
             };
             let result = match finish_run(plan, &ctx, &outcome) {
                 Ok(r) => r,
@@ -310,6 +400,22 @@ pub fn run_interleaved(
             load_time_ms: f64,
         }
         let mut loaded: Vec<Option<Loaded>> = Vec::new();
+        // Each workload's memory in a process of its own, before any is loaded here: in this
+        // process they are all loaded at once.
+        let mut owns = Vec::new();
+        for (wi, w) in workloads.iter().enumerate() {
+            if w.only.is_some_and(|o| o != kind) || w.isolate.is_none() {
+                owns.push(None);
+                continue;
+            }
+            sink(Event::Progress {
+                run: ei * per_engine + wi,
+                phase: Phase::OwnProcess,
+                done: 0,
+                total: None,
+            });
+            owns.push(own_process(plan, w, kind, cancel));
+        }
         super::memory::reset_kernel_peak();
         for (wi, w) in workloads.iter().enumerate() {
             if w.only.is_some_and(|o| o != kind) {
@@ -390,6 +496,7 @@ pub fn run_interleaved(
                 }
             }
             let mut merged: Vec<Outcome> = workloads.iter().map(|_| Outcome::new(plan)).collect();
+            let mut quiet = QuietTally::default();
             let mut peaks = vec![0u64; workloads.len()];
             let total = match plan.stop {
                 StopRule::Iterations(_) | StopRule::UntilStable { .. } => {
@@ -401,11 +508,13 @@ pub fn run_interleaved(
                 StopRule::MinTime { .. } => None,
             };
             for round in 0..ROUNDS {
+                // Every turn after the first starts with one unmeasured request: the other
+                // workloads' turns evicted this one's weights from the caches.
                 let round_plan = Plan {
                     warmup: if round == 0 {
                         plan.warmup
                     } else {
-                        Warmup::Iterations(0)
+                        Warmup::Iterations(TURN_WARMUP)
                     },
                     stop: round_stop(plan.stop),
                     ..plan.clone()
@@ -426,8 +535,16 @@ pub fn run_interleaved(
                     let done_before = merged[wi].recorder.count();
                     let mut clients: Vec<(&mut Box<dyn Engine>, Vec<Prepared>)> =
                         l.engines.iter_mut().zip(std::mem::take(p)).collect();
+                    if workloads.len() > 1 {
+                        quiet.record(clock.quiet());
+                    }
                     sampler.reset_peak();
                     let mut round_sink = |e: Event| match e {
+                        // A later turn's warm-up request is not the run's warm-up.
+                        Event::Samples {
+                            phase: Phase::Warmup,
+                            ..
+                        } if round > 0 => {}
                         Event::Progress {
                             run,
                             phase: Phase::Measure,
@@ -481,8 +598,11 @@ pub fn run_interleaved(
                 if merged[wi].error.is_some() {
                     continue;
                 }
-                merged[wi].stop_reason =
-                    format!("{ROUNDS} interleaved rounds of {}", round_stop(plan.stop));
+                merged[wi].stop_reason = format!(
+                    "{ROUNDS} interleaved rounds of {}{}",
+                    round_stop(plan.stop),
+                    quiet.describe()
+                );
                 let ctx = RunCtx {
                     run: base + wi,
                     kind,
@@ -494,6 +614,7 @@ pub fn run_interleaved(
                     rss_before: l.rss_before,
                     rss_after: l.rss_after,
                     load_time_ms: l.load_time_ms,
+                    own: own_at(&owns[wi], batch),
                 };
                 match finish_run(plan, &ctx, &merged[wi]) {
                     Ok(r) => {
@@ -515,6 +636,59 @@ pub fn run_interleaved(
     results
 }
 
+/// Unmeasured requests at the start of every turn of an interleaved run but the first (which
+/// has the plan's warm-up).
+pub const TURN_WARMUP: u64 = 1;
+
+/// How the turns of one interleaved engine x batch waited for quiet.
+#[derive(Default)]
+struct QuietTally {
+    turns: usize,
+    waited: Duration,
+    capped: usize,
+    unknown: bool,
+}
+
+impl QuietTally {
+    fn record(&mut self, q: Quiet) {
+        self.turns += 1;
+        match q {
+            Quiet::Settled(d) => self.waited += d,
+            Quiet::Capped(d) => {
+                self.waited += d;
+                self.capped += 1;
+            }
+            Quiet::Unknown => self.unknown = true,
+        }
+    }
+
+    /// `; each turn after the other sessions' threads were idle (0.4 s waited in all) and
+    /// one unmeasured request`, for the run's stop reason.
+    fn describe(&self) -> String {
+        if self.turns == 0 {
+            return String::new();
+        }
+        let wait = if self.unknown {
+            "without waiting for the other sessions' threads (this platform does not tell their CPU time)".to_string()
+        } else {
+            format!(
+                "after the other sessions' threads were idle ({:.2} s waited in all{})",
+                self.waited.as_secs_f64(),
+                if self.capped > 0 {
+                    format!(
+                        "; {} turn(s) started busy after {:.0} s",
+                        self.capped,
+                        QUIET_CAP.as_secs_f64()
+                    )
+                } else {
+                    String::new()
+                }
+            )
+        };
+        format!("; each turn {wait}, and with {TURN_WARMUP} unmeasured request")
+    }
+}
+
 /// Where and how a run was measured, for [`finish_run`].
 struct RunCtx<'a> {
     run: RunId,
@@ -528,6 +702,8 @@ struct RunCtx<'a> {
     rss_before: u64,
     rss_after: u64,
     load_time_ms: f64,
+    /// The model's memory and cold start in a process of its own.
+    own: Option<OwnProcess>,
 }
 
 /// Turns what a run measured into its [`RunResult`].
@@ -539,12 +715,21 @@ fn finish_run(plan: &Plan, ctx: &RunCtx, outcome: &Outcome) -> Result<RunResult>
     } else {
         0.0
     };
-    let warnings = quality_warnings(
+    let mut warnings = quality_warnings(
         &summary,
         outcome.recorder.raw(),
         outcome.first_ns,
         outcome.warmup_count,
     );
+    if let Some(OwnProcess::Measured { non_finite, .. }) = &ctx.own {
+        warnings.extend(non_finite.iter().map(|o| super::stats::Warning {
+            kind: "non_finite_output".into(),
+            metric: "outputs".into(),
+            message: format!(
+                "a float output came back NaN or infinite on the first request ({o}): check the inputs (NaN fed to a model that is not a tree ensemble passes through)"
+            ),
+        }));
+    }
     let mb = |b: u64| b as f64 / 1e6;
     let result = RunResult {
         run_id: ctx.run,
@@ -558,6 +743,7 @@ fn finish_run(plan: &Plan, ctx: &RunCtx, outcome: &Outcome) -> Result<RunResult>
         variant: ctx.workload.variant.clone(),
         batch_size: ctx.per_request,
         concurrency: plan.concurrency.max(1),
+        threads: Some(plan.engine_options.threads_used(ctx.kind)),
         n_iterations: summary.n,
         warmup_iterations: outcome.warmup_count,
         latency_mean: summary.mean_ms,
@@ -586,6 +772,7 @@ fn finish_run(plan: &Plan, ctx: &RunCtx, outcome: &Outcome) -> Result<RunResult>
         warnings,
         latency_quantiles_ms: super::stats::quantile_sketch_ms(outcome.recorder.raw(), 256),
         raw_latencies_ns: outcome.recorder.raw().to_vec(),
+        own_process: ctx.own.clone(),
     };
     Ok(result)
 }

@@ -55,6 +55,12 @@ pub enum Command {
     /// Where the time goes: per-operator times from a profiling pass (kept apart from the
     /// latency measurement), by op type and node, and one request as a Chrome trace.
     Profile(Box<ProfileArgs>),
+    /// (Internal) One model in a process of its own, for its memory and cold start.
+    #[command(name = "__isolated", hide = true)]
+    Isolated {
+        /// The spec the parent wrote (JSON).
+        spec: PathBuf,
+    },
     /// Open-loop load: requests arrive on a schedule; measure latency with the queueing in it,
     /// beside the cost planner's prediction, or find the highest rate that meets a target.
     Load(Box<LoadArgs>),
@@ -117,11 +123,12 @@ pub enum FormatArg {
 #[command(group(clap::ArgGroup::new("rewrite").required(true).args(["int8", "weight_int8", "fp16", "prune", "trees", "max_depth"])))]
 pub struct OptimizeArgs {
     pub model: PathBuf,
-    /// int8: `auto` (the default) builds dynamic and static, holds both to the fidelity
-    /// target and keeps the one that runs fastest here; `dynamic` quantizes MatMul/Gemm
-    /// weights with activations quantized per request; `static` quantizes Conv/MatMul/Gemm
-    /// with activation ranges calibrated on --data (QDQ, which ONNX Runtime fuses into
-    /// QLinearConv/QLinearMatMul); `mix`: convolutions static, matrix products dynamic.
+    /// int8: `auto` (the default, as `compare --variant int8` is) builds dynamic and static,
+    /// holds both to the fidelity target and keeps the one that runs fastest here; `dynamic`
+    /// (`int8:dynamic`) quantizes MatMul/Gemm weights with activations quantized per request;
+    /// `static` quantizes Conv/MatMul/Gemm with activation ranges calibrated on --data (QDQ,
+    /// which ONNX Runtime fuses into QLinearConv/QLinearMatMul); `mix`: convolutions static,
+    /// matrix products dynamic.
     #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, default_missing_value = "auto")]
     pub int8: Option<Int8Mode>,
     /// One scale per output channel instead of one per tensor (int8, weight-int8).
@@ -212,10 +219,17 @@ pub struct OptimizeArgs {
 pub struct CompareArgs {
     #[command(flatten)]
     pub bench: BenchArgs,
-    /// A variant to compare with the original (repeatable): int8[:per-channel][:qdq][:unsigned][:conv][:exclude=N,..],
-    /// weight-int8[:per-channel], fp16, prune:S[:structured|:per-layer], trees:K, max-depth:D,
-    /// ort:disabled|basic|extended|all, file:OTHER.onnx.
-    #[arg(long = "variant", value_name = "SPEC")]
+    /// A variant to compare with the original (repeatable): int8 (the form that runs fastest
+    /// here, as `optimize --int8`), int8:dynamic, int8:static, int8:mix, weight-int8, fp16,
+    /// prune:S, trees:K, max-depth:D, ort:LEVEL, file:OTHER.onnx (--help lists every spelling).
+    #[arg(
+        long = "variant",
+        value_name = "SPEC",
+        long_help = format!(
+            "A variant to compare with the original (repeatable), spelled {}.",
+            crate::optimize::SPELLINGS
+        )
+    )]
     pub variants: Vec<String>,
     /// Features whose permutation importance is below this share are listed as low (0..1).
     #[arg(long, default_value_t = 0.01)]
@@ -297,54 +311,55 @@ pub struct LoadArgs {
 /// preset's value or the default.
 #[derive(Args, Debug, Clone, Default)]
 pub struct CostFlags {
-    /// Requests a month (default 1000000).
-    #[arg(long)]
+    /// Requests a month (default 1000000): a number, or one with k (thousand), M (million),
+    /// G or B (billion): 5M, 2.5k, 1B.
+    #[arg(long, value_name = "N", value_parser = parse_count, allow_hyphen_values = true)]
     pub monthly_requests: Option<f64>,
     /// Peak request rate over the monthly average (default 3).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub peak_factor: Option<f64>,
     /// The latency the percentile must stay under, ms (default 100).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub latency_target_ms: Option<f64>,
     /// The percentile the latency target binds (default p95).
     #[arg(long, value_enum)]
     pub percentile: Option<PercentileArg>,
     /// Monthly budget, USD (default 500).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub budget: Option<f64>,
     /// Memory of each serverless function, MB (default 256).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub memory_mb: Option<f64>,
     /// Run exactly this many instances (sets the minimum and the maximum).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub instances: Option<u64>,
     /// Fewest instances (default 1).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub min_instances: Option<u64>,
     /// Most instances (default 100).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub max_instances: Option<u64>,
     /// vCPUs per instance (default 1).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub vcpus: Option<f64>,
     /// Memory per instance, GB (default 2).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub instance_memory_gb: Option<f64>,
     /// Planned utilization of instances at peak, 0.05-0.99 (default 0.6).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub utilization: Option<f64>,
     /// Share of requests served from a cache, 0-1 (default 0).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub cache_hit_rate: Option<f64>,
     /// Share of serverless requests with a cold start, 0-1 (default 0.01).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub cold_start_share: Option<f64>,
     /// Latency of a cold start, ms (default 500).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub cold_start_ms: Option<f64>,
     /// Requests a second one server sustained within the target under open-loop load
     /// (`inferscope load --find-max-rate`): always-on tiers get at least peak / this instances.
-    #[arg(long, value_name = "RPS")]
+    #[arg(long, value_name = "RPS", allow_negative_numbers = true)]
     pub measured_capacity: Option<f64>,
 }
 
@@ -364,7 +379,7 @@ pub struct CostArgs {
     #[arg(long)]
     pub variant: Option<String>,
     /// Service time of one request when no results are given, ms (default 100).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub latency_ms: Option<f64>,
     #[command(flatten)]
     pub inputs: CostFlags,
@@ -513,6 +528,30 @@ fn parse_range(s: &str) -> Result<(i64, i64), String> {
         return Err(format!("the range {lo},{hi} is empty (HI is exclusive)"));
     }
     Ok((lo, hi))
+}
+
+/// A count of requests as typed: a number (5000000, 5e6) or one with a suffix, k or K
+/// (thousand), M (million), G or B (billion): 5M, 2.5k, 1B. The sign is kept, so that a
+/// negative count reaches the planner's range check, which says what is allowed.
+fn parse_count(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (number, scale) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1e3),
+        Some('M') => (&t[..t.len() - 1], 1e6),
+        Some('G' | 'B') => (&t[..t.len() - 1], 1e9),
+        _ => (t, 1.0),
+    };
+    number
+        .trim_end()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .map(|v| v * scale)
+        .ok_or_else(|| {
+            format!(
+                "`{s}` is not a count of requests: give a number such as 5000000, or one with k (thousand), M (million), G or B (billion), such as 2.5k, 5M or 1B"
+            )
+        })
 }
 
 impl CostFlags {
@@ -742,5 +781,53 @@ mod tests {
         );
         assert_eq!(parse_range("0,50").unwrap(), (0, 50));
         assert!(parse_range("5,5").is_err());
+    }
+
+    fn cost_flags(args: &[&str]) -> Result<CostFlags, clap::Error> {
+        let cli = Cli::try_parse_from(["inferscope", "cost"].iter().chain(args))?;
+        match cli.command {
+            Some(Command::Cost(c)) => Ok(c.inputs),
+            _ => unreachable!(),
+        }
+    }
+
+    /// Monthly requests take the suffixes people write (5M, 2.5k, 1B); a negative count is read
+    /// as one, not as a flag, so the planner's range check can refuse it by name.
+    #[test]
+    fn monthly_requests_take_suffixes_and_negatives_reach_the_check() {
+        for (typed, v) in [
+            ("5000000", 5e6),
+            ("5e6", 5e6),
+            ("5M", 5e6),
+            ("2.5k", 2500.0),
+            ("2.5K", 2500.0),
+            ("1G", 1e9),
+            ("1B", 1e9),
+            ("-5", -5.0),
+            ("-5M", -5e6),
+        ] {
+            let flags = cost_flags(&["--monthly-requests", typed])
+                .unwrap_or_else(|e| panic!("{typed}: {e}"));
+            assert_eq!(flags.monthly_requests, Some(v), "{typed}");
+        }
+        let e = cost_flags(&["--monthly-requests", "-5"])
+            .unwrap()
+            .overlay(CostInputs::default())
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("monthly requests must be between 0"), "{e}");
+        for bad in ["5X", "M", "5m", "five", "NaN", ""] {
+            let e = cost_flags(&["--monthly-requests", bad])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("is not a count of requests") && e.contains("5M"),
+                "{bad}: {e}"
+            );
+        }
+        // The other numbers of the plan read a negative value as a value too.
+        let flags = cost_flags(&["--budget", "-1", "--peak-factor", "-2"]).unwrap();
+        assert_eq!((flags.budget, flags.peak_factor), (Some(-1.0), Some(-2.0)));
     }
 }

@@ -96,7 +96,12 @@ pub fn setup(args: &BenchArgs, ort_path: Option<PathBuf>) -> Result<Setup> {
         },
         None => DataSource::Synthetic(SynthOptions::for_plan(&settings, &plan)),
     };
-    let samples = data::load(&model, &source)?;
+    let mut samples = data::load(&model, &source)?;
+    samples.notes.extend(data::batch_notes(
+        &samples,
+        &plan.batch_sizes,
+        data_path.is_some(),
+    ));
     for n in &samples.notes {
         eprintln!("note: {n}");
     }
@@ -136,6 +141,7 @@ pub fn document(s: &Setup, results: &[RunResult], failures: &[String]) -> BenchD
         runs: results.to_vec(),
         failures: failures.to_vec(),
         preset: Some(s.preset.clone()),
+        notes: s.samples.notes.clone(),
         ..BenchDoc::default()
     }
 }

@@ -104,14 +104,18 @@ pub fn run(a: CompareArgs, ort_path: Option<PathBuf>) -> Result<()> {
         comparison.file_size_bytes,
     );
     let (header, lines) = table::text(&rows);
-    say(&a.bench, &format!("{header}\n{}\n", lines.join("\n")));
+    say(
+        &a.bench,
+        &format!("{header}\n{}\n{}\n", lines.join("\n"), table::LEGEND),
+    );
     say(&a.bench, &details(&comparison));
     say(&a.bench, &verdicts(&comparison, &s.preset));
     let mut doc = document(&s, &comparison.runs, &progress.failures);
     doc.variants = comparison.variants.clone();
     doc.importance = comparison.importance.clone();
     doc.importance_note = comparison.importance_note.clone();
-    doc.notes = comparison.notes.clone();
+    doc.notes = s.samples.notes.clone();
+    doc.notes.extend(comparison.notes.iter().cloned());
     write_outputs(&a.bench, &doc)?;
     super::bench::check_baseline(&a.bench, &doc)?;
     let broken: Vec<String> = comparison

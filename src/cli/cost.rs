@@ -39,8 +39,12 @@ fn run_from_results(
                     names.join(", ")
                 )
             })?,
-        (None, None) => crate::cost::table::default_run(runs)
-            .with_context(|| format!("{} holds no runs", path.display()))?,
+        // A comparison's file holds every variant's runs: without --variant, the original's.
+        (None, None) => {
+            crate::cost::table::default_run(crate::cost::variants::runs_of(runs, "original"))
+                .or_else(|| crate::cost::table::default_run(runs))
+                .with_context(|| format!("{} holds no runs", path.display()))?
+        }
     };
     Ok(chosen.clone())
 }
@@ -63,11 +67,8 @@ fn text(doc: &CostDoc) -> String {
     if let Some(u) = r.runner_up {
         out.push_str(&format!("Runner-up: {}\n", u.label()));
     }
-    for (v, t) in &r.flips {
-        out.push_str(&format!(
-            "At {v:.3e} requests/month the choice becomes {}\n",
-            t.map(|t| t.label()).unwrap_or("none")
-        ));
+    for line in r.flip_lines(i.monthly_requests) {
+        out.push_str(&format!("The choice changes {line}\n"));
     }
     out.push_str(&format!("Rule of thumb: {}", r.rule_of_thumb.label()));
     out.push_str(
@@ -97,9 +98,28 @@ pub fn run(a: &CostArgs) -> Result<()> {
     };
     let mut inputs = a.inputs.overlay(base);
     let results = a.results.as_ref().map(|p| BenchDoc::read(p)).transpose()?;
+    let mut served = None;
     let (service, source) = match (&results, &a.results) {
         (Some(doc), Some(p)) => {
-            inputs.serve_run(&run_from_results(doc, p, a.run, a.variant.as_deref())?)
+            let run = run_from_results(doc, p, a.run, a.variant.as_deref())?;
+            served = Some(crate::report::doc::ServedRun::of(&run, doc.model.as_ref()));
+            let (service, mut source) = inputs.serve_run(&run);
+            let threads = inputs.threads_per_inference as f64;
+            if threads > inputs.vcpus {
+                if let Some(v) = a.inputs.vcpus {
+                    bail!(
+                        "run {} of {} was measured with {threads} threads per inference, more than the {v} vCPU(s) per instance asked for: its latency needs {threads} cores. Measure at {n} thread(s) (inferscope bench MODEL --threads {n} --json results.json) or price --vcpus {threads}",
+                        run.run_id,
+                        p.display(),
+                        n = v.floor().max(1.0)
+                    );
+                }
+                inputs.vcpus = threads;
+                source.push_str(&format!(
+                    "; {threads} vCPUs per instance, the run's threads per inference"
+                ));
+            }
+            (service, source)
         }
         _ => {
             if a.variant.is_some() {
@@ -112,7 +132,8 @@ pub fn run(a: &CostArgs) -> Result<()> {
             inputs.serve_typed(ms)
         }
     };
-    let doc = CostDoc::new(inputs, pricing, &service, source)?;
+    let mut doc = CostDoc::new(inputs, pricing, &service, source)?;
+    doc.served = served;
     if a.export.pdf.is_some() || a.export.png.is_some() {
         let mut study = Study::default();
         if let Some(r) = results {

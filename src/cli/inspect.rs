@@ -38,6 +38,19 @@ fn inspect(path: &Path, json: bool, dims: Vec<(String, usize)>) -> Result<()> {
         crate::format::bytes(i.file_size_bytes),
         i.name
     )?;
+    if let Some(e) = &i.external_data {
+        writeln!(
+            out,
+            "External    {} tensor(s), {} in {} (read into the model; counted in its size and sha256)",
+            e.tensors,
+            crate::format::bytes(e.bytes),
+            e.files
+                .iter()
+                .map(|(f, n)| format!("{f} ({})", crate::format::bytes(*n)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+    }
     writeln!(out, "sha256      {}", i.sha256)?;
     let opsets: Vec<String> = i.opsets.iter().map(|(d, v)| format!("{d} {v}")).collect();
     writeln!(

@@ -167,7 +167,12 @@ pub fn run(a: LoadArgs, ort_path: Option<PathBuf>) -> Result<()> {
         };
         durations.push(d);
         eprintln!("offering {rate:.1} req/s for {d:.0} s ...");
-        sv.run(&arrivals, rate, d, seed, bound, &cancel)
+        let mut run = sv.run(&arrivals, rate, d, seed, bound, &cancel)?;
+        // The bound is the target's percentile, as asked (`--target-p95` or `--target-p99`).
+        if let Some((q, _)) = target {
+            run.bound_q = q;
+        }
+        Ok(run)
     };
     let (runs, capacity) = match rates {
         Some(rates) => {

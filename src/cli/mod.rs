@@ -49,6 +49,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let study = crate::report::Study::from_files(&results)?;
             write_export(&export, &study)
         }
+        Some(Command::Isolated { spec }) => crate::bench::isolated::child_main(&spec),
         Some(Command::Runtime { action: None }) => runtime::show(cli.ort_path.as_deref()),
         Some(Command::Runtime {
             action: Some(RuntimeAction::Install),

@@ -1,7 +1,7 @@
 //! `inferscope preset show|check`, and loading a preset for any command.
 
 use super::args::PresetAction;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use std::path::Path;
 
 /// Loads a preset for a command, printing what differs on this machine.
@@ -27,7 +27,18 @@ pub fn run(action: PresetAction) -> Result<()> {
             Ok(())
         }
         PresetAction::Check { file } => {
-            let loaded = load(&file)?;
+            let loaded = crate::preset::Preset::load(&file)?;
+            // Said once, as the reason it fails, not also as a warning.
+            if let Some(m) = loaded.missing_model() {
+                bail!(
+                    "{}: the model file {} is missing (the preset's `model` names it); put the model there or change `model`",
+                    file.display(),
+                    m.display()
+                );
+            }
+            for w in &loaded.warnings {
+                eprintln!("preset: {w}");
+            }
             println!(
                 "{}: a valid preset (schema version {}{}){}",
                 file.display(),

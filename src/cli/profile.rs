@@ -21,7 +21,7 @@ pub fn run(a: ProfileArgs, ort_path: Option<PathBuf>) -> Result<()> {
         [k] => *k,
         _ => bail!("profile runs on one engine: pick --engine ort or --engine tract"),
     };
-    let batch = s.plan.batch_sizes.first().copied().flatten().or(Some(1));
+    let batch = s.plan.first_batch();
     let requests = crate::data::requests(&s.model, &s.samples, batch, 1)?;
     let inputs = requests
         .first()
@@ -44,6 +44,7 @@ pub fn run(a: ProfileArgs, ort_path: Option<PathBuf>) -> Result<()> {
             options,
             warmup,
             requests: a.requests,
+            max_time: s.plan.max_time(),
             variant: variant.as_ref(),
             samples: Some(&s.samples),
             ceilings: !a.no_ceilings,

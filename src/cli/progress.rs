@@ -63,6 +63,7 @@ impl Progress {
                 phase, done, total, ..
             } => {
                 let what = match phase {
+                    Phase::OwnProcess => "memory and cold start in a process of its own",
                     Phase::Loading => "loading",
                     Phase::Warmup => "warming up",
                     Phase::Measure => "measuring",

@@ -341,6 +341,13 @@ pub fn compare_output(
         ));
         return f;
     }
+    // Text outputs (a string label, a normalized token): the share that agree.
+    if let (Some(a), Some(b)) = (original.strings(), variant.strings()) {
+        let same = a.iter().zip(b).filter(|(x, y)| x == y).count();
+        f.top1_agreement = Some(same as f64 / a.len().max(1) as f64);
+        f.note = Some("text output: compared by agreement".into());
+        return f;
+    }
     let a = original.to_f64_vec();
     let b = variant.to_f64_vec();
     let errs: Vec<f64> = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).collect();

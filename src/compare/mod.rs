@@ -314,12 +314,13 @@ pub fn run(
     let workloads: Vec<Workload> = contenders
         .iter()
         .zip(request_fns.iter().zip(&load_fns))
-        .map(|((name, m, _, ort_only), (r, l))| Workload {
+        .map(|((name, m, o, ort_only), (r, l))| Workload {
             model_name: m.info.name.clone(),
             variant: name.clone(),
             requests: r,
             load: l,
             only: ort_only.then_some(EngineKind::Ort),
+            isolate: Some((m, o.clone())),
         })
         .collect();
     let mut plan = req.plan.clone();

@@ -10,15 +10,23 @@ pub struct Row<'a> {
     /// `None` for the original.
     pub variant: Option<&'a VariantReport>,
     pub size_bytes: u64,
-    /// Resident memory loading this variant added, MB (all variants stay loaded while the
-    /// rounds alternate).
-    pub load_mb: f64,
+    /// Peak resident memory of a process serving only this variant at this batch, MB
+    /// (measured in a process of its own: all variants share this one while the rounds
+    /// alternate); `None` when it could not be measured.
+    pub own_peak_mb: Option<f64>,
     /// `Some(1.0)` for the original; `None` when not measured.
     pub fidelity: Option<f64>,
     pub speedup: Option<&'a Speedup>,
 }
 
 impl Row<'_> {
+    /// `167.2`, or `-` when not measured.
+    pub fn own_peak_text(&self) -> String {
+        self.own_peak_mb
+            .map(|m| format!("{m:.1}"))
+            .unwrap_or_else(|| "-".into())
+    }
+
     /// `1`, `0.9998`, or `-` when not measured.
     pub fn fidelity_text(&self) -> String {
         match (self.variant, self.fidelity) {
@@ -49,7 +57,12 @@ pub fn rows<'a>(
                 run: r,
                 variant: v,
                 size_bytes: v.map(|v| v.file_size_bytes).unwrap_or(original_size_bytes),
-                load_mb: (r.rss_after_load_mb - r.rss_before_load_mb).max(0.0),
+                own_peak_mb: match &r.own_process {
+                    Some(crate::bench::OwnProcess::Measured { peak_rss_mb, .. }) => {
+                        Some(*peak_rss_mb)
+                    }
+                    _ => None,
+                },
                 fidelity: match v {
                     None => Some(1.0),
                     Some(v) => v.fidelity.as_ref().map(|f| f.score()),
@@ -74,6 +87,9 @@ pub fn default_view(runs: &[RunResult]) -> Option<(crate::engine::EngineKind, us
     keys.iter().find(|k| k.1 == 1).or(keys.first()).copied()
 }
 
+/// What the table's measured columns are, under it.
+pub const LEGEND: &str = "Latencies interleaved: each turn after the other variants' threads were idle, with one unmeasured request. peak MB: the peak resident memory of a process serving only that variant at that batch (the runtime included), measured in a process of its own.";
+
 /// The table as monospaced text: a header and one line per row (the command line prints it,
 /// the report sets it).
 pub fn text(rows: &[Row]) -> (String, Vec<String>) {
@@ -86,7 +102,7 @@ pub fn text(rows: &[Row]) -> (String, Vec<String>) {
         "p95 ms",
         "p99 ms",
         "samples/s",
-        "load MB",
+        "peak MB",
         "size",
         "fidelity",
         "speedup [95% CI]",
@@ -96,7 +112,7 @@ pub fn text(rows: &[Row]) -> (String, Vec<String>) {
         .iter()
         .map(|r| {
             format!(
-                "{:<28} {:<11} {:>5} {:>9.3} {:>9.3} {:>9.3} {:>11.0} {:>8.1} {:>9} {:>9} {:>20}  {}",
+                "{:<28} {:<11} {:>5} {:>9.3} {:>9.3} {:>9.3} {:>11.0} {:>8} {:>9} {:>9} {:>20}  {}",
                 r.run.variant,
                 r.run.engine.label(),
                 r.run.batch_size,
@@ -104,7 +120,7 @@ pub fn text(rows: &[Row]) -> (String, Vec<String>) {
                 r.run.latency_p95,
                 r.run.latency_p99,
                 r.run.throughput_rps,
-                r.load_mb,
+                r.own_peak_text(),
                 crate::format::bytes(r.size_bytes),
                 r.fidelity_text(),
                 r.speedup_text(),

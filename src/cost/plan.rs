@@ -62,6 +62,10 @@ pub struct CostInputs {
     pub serving_batch: u64,
     /// The service times were measured on a GPU execution provider: dedicated GPU rows apply.
     pub measured_on_gpu: bool,
+    /// Cores one inference used when it was measured (the run's intra-op threads): an
+    /// instance of `vcpus` serves `vcpus / threads` inferences at once, and one with fewer
+    /// vCPUs than this cannot serve at the measured latency.
+    pub threads_per_inference: u64,
     /// The highest rate one server sustained within the latency target under open-loop load
     /// on this machine (`inferscope load --find-max-rate`, or the Cost tab's), requests a
     /// second: always-on tiers then get at least peak / (this x servers per instance)
@@ -89,6 +93,7 @@ impl Default for CostInputs {
             model_memory_mb: 0.0,
             serving_batch: 1,
             measured_on_gpu: false,
+            threads_per_inference: 1,
             measured_capacity_rps: None,
         }
     }
@@ -117,6 +122,12 @@ impl CostInputs {
                     "{name} must be between {lo} and {hi} (got {v})"
                 )));
             }
+        }
+        if !(1..=1024).contains(&self.threads_per_inference) {
+            return Err(InvalidCostInput(format!(
+                "threads per inference must be between 1 and 1024 (got {})",
+                self.threads_per_inference
+            )));
         }
         if !(1..=1_000_000).contains(&self.serving_batch) {
             return Err(InvalidCostInput(format!(
@@ -183,6 +194,28 @@ pub struct Recommendation {
     pub flips: Vec<(f64, Option<Tier>)>,
     pub rule_of_thumb: Tier,
     pub rule_of_thumb_note: Option<String>,
+}
+
+impl Recommendation {
+    /// Each volume where the answer changes, with its side of `monthly_requests`:
+    /// `above 2.1 M requests a month: dedicated` (the CLI, the report and the window say it so).
+    pub fn flip_lines(&self, monthly_requests: f64) -> Vec<String> {
+        self.flips
+            .iter()
+            .map(|(v, t)| {
+                format!(
+                    "{} {} requests a month: {}",
+                    if *v > monthly_requests {
+                        "above"
+                    } else {
+                        "below"
+                    },
+                    crate::format::count_short(*v),
+                    t.map(|t| t.label()).unwrap_or("no tier")
+                )
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -268,9 +301,12 @@ pub(super) struct Priced<'a> {
     needed: u64,
     /// What set the count.
     sizing: Sizing,
-    /// Parallel inferences per instance (whole vCPUs, at least 1).
+    /// Parallel inferences per instance (whole vCPUs over the threads an inference takes,
+    /// at least 1).
     per_instance: f64,
     memory_gb: f64,
+    /// The instance's vCPUs, when fewer than the threads one inference was measured on.
+    vcpus_short: Option<f64>,
 }
 
 pub(super) fn price<'a>(
@@ -284,7 +320,11 @@ pub(super) fn price<'a>(
         Slot::Dedicated(vm) => (vm.vcpus, vm.memory_gb),
         _ => (inputs.vcpus, inputs.instance_memory_gb),
     };
-    let per_instance = vcpus.floor().max(1.0);
+    // Each inference takes the cores it was measured on; an instance with fewer has none to
+    // give it (judged below), and is priced as if it served one.
+    let threads = inputs.threads_per_inference.max(1) as f64;
+    let fits = vcpus + 1e-9 >= threads;
+    let per_instance = (vcpus / threads).floor().max(1.0);
     // Erlangs of work at peak: inferences per second times seconds per inference.
     let busy = inputs.peak_inferences_per_s() * svc.mean_ms / 1000.0;
     let needed = (busy / (per_instance * inputs.target_utilization))
@@ -335,6 +375,7 @@ pub(super) fn price<'a>(
         sizing,
         per_instance,
         memory_gb,
+        vcpus_short: (!fits).then_some(vcpus),
     }
 }
 
@@ -440,7 +481,16 @@ fn judge(p: Priced, inputs: &CostInputs, svc: &Service, detail: Detail) -> TierP
             } else {
                 String::new()
             };
-            let (ok, why) = if inputs.model_memory_mb > p.memory_gb * 1000.0 {
+            let (ok, why) = if let Some(v) = p.vcpus_short {
+                let t = inputs.threads_per_inference;
+                (
+                    false,
+                    format!(
+                        "the latency was measured with {t} threads per inference, more than this instance's {v} vCPU(s): measure at {threads} thread(s) (inferscope bench MODEL --threads {threads}) or price instances of {t} vCPUs",
+                        threads = v.floor().max(1.0)
+                    ),
+                )
+            } else if inputs.model_memory_mb > p.memory_gb * 1000.0 {
                 (
                     false,
                     format!(
@@ -579,7 +629,9 @@ fn cheapest_ok(inputs: &CostInputs, pricing: &Pricing, svc: &Service) -> Option<
 
 /// The monthly volumes nearest to the current one, up and down, at which the recommendation
 /// changes: a scan in quarter decades over 1 thousand to 10 billion, refined by bisection to
-/// about 2%.
+/// about 2%. Each direction scans only its own side of the current volume, which may lie
+/// outside that range. A volume below the current one is where the answer changes going down
+/// (below it, the tier given), one above it where it changes going up.
 fn flips(
     inputs: &CostInputs,
     pricing: &Pricing,
@@ -598,8 +650,14 @@ fn flips(
     for dir in [1.0, -1.0] {
         let mut prev = here;
         for step in 1..=40 {
-            let v = (here + dir * step as f64 * 0.25).clamp(3.0, 10.0);
-            if (v - prev).abs() < 1e-9 {
+            let unclamped = here + dir * step as f64 * 0.25;
+            // Below 1 thousand going up (or above 10 billion going down): not in range yet.
+            if (dir > 0.0 && unclamped < 3.0) || (dir < 0.0 && unclamped > 10.0) {
+                continue;
+            }
+            let v = unclamped.clamp(3.0, 10.0);
+            // Clamped at the range's end, or behind the current volume: nothing further here.
+            if (v - prev) * dir < 1e-9 {
                 break;
             }
             let t = at(v);

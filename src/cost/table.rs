@@ -75,16 +75,22 @@ impl CostInputs {
         self.serving_batch = r.batch_size.max(1) as u64;
         self.model_memory_mb = r.peak_memory_mb();
         self.measured_on_gpu = r.on_gpu();
+        // Concurrent clients each ran a session of their own threads.
+        self.threads_per_inference = r.threads.unwrap_or(1).max(1) as u64;
         (
             r.service_times_ms(),
             format!(
-                "run {}: {} {}, batch {}, {} samples, p50 {:.3} ms",
+                "run {}: {} {}, batch {}, {} samples, p50 {:.3} ms, {}",
                 r.run_id,
                 r.engine.label(),
                 r.variant,
                 r.batch_size,
                 r.n_iterations,
-                r.latency_p50
+                r.latency_p50,
+                match r.threads {
+                    Some(t) => format!("{t} thread(s) per inference"),
+                    None => "threads per inference not recorded (1 assumed)".into(),
+                }
             ),
         )
     }

@@ -123,10 +123,13 @@ pub fn load(model: &Model, source: &DataSource) -> Result<SampleSet> {
         }
     };
     validate(model, &set.inputs)?;
+    let mut set = set;
+    set.notes.extend(non_finite_notes(model, &set.inputs));
     Ok(set)
 }
 
-/// Checks count, dtype, rank, fixed dims and finiteness of `inputs` against the model.
+/// Checks count, dtype, rank and fixed dims of `inputs` against the model (NaN is fed:
+/// [`non_finite_notes`] says how much).
 pub fn validate(model: &Model, inputs: &[Tensor]) -> Result<()> {
     let specs = model.inputs();
     if inputs.len() != specs.len() {
@@ -168,16 +171,36 @@ pub fn validate(model: &Model, inputs: &[Tensor]) -> Result<()> {
                 );
             }
         }
-        if let Some(i) = t.first_non_finite() {
-            let row_len: usize = t.shape.iter().skip(1).product::<usize>().max(1);
-            bail!(
-                "input '{}' contains NaN or infinity (element {i}, sample {}); clean or impute the data first",
-                spec.name,
-                i / row_len
-            );
-        }
     }
     Ok(())
+}
+
+/// What the data holds that is not a finite number, input by input: NaN is information, not a
+/// defect (gradient-boosted trees read it as a missing value), so it is fed as it is and said.
+pub fn non_finite_notes(model: &Model, inputs: &[Tensor]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (spec, t) in model.inputs().iter().zip(inputs) {
+        if !t.dtype().is_float() || t.first_non_finite().is_none() {
+            continue;
+        }
+        let v = t.to_f64_vec();
+        let nan = v.iter().filter(|x| x.is_nan()).count();
+        let inf = v.iter().filter(|x| x.is_infinite()).count();
+        let share = |n: usize| 100.0 * n as f64 / v.len().max(1) as f64;
+        let mut parts = Vec::new();
+        if nan > 0 {
+            parts.push(format!("{nan} NaN ({:.1}% of its values)", share(nan)));
+        }
+        if inf > 0 {
+            parts.push(format!("{inf} infinite ({:.1}%)", share(inf)));
+        }
+        out.push(format!(
+            "input '{}' holds {}: fed as given (tree ensembles read NaN as a missing value; most other models pass it through to their outputs)",
+            spec.name,
+            parts.join(" and ")
+        ));
+    }
+    out
 }
 
 fn count_samples(model: &Model, inputs: &[Tensor]) -> Result<Option<usize>> {
@@ -527,6 +550,26 @@ pub fn synthesize(model: &Model, opts: &SynthOptions) -> Result<SampleSet> {
                     .collect(),
             ),
             DType::Bool => TensorData::Bool((0..n).map(|_| rng.random_bool(0.5)).collect()),
+            DType::Str => {
+                let words = vocabulary(model, &spec.name);
+                notes.push(match &words {
+                    Some(w) => format!(
+                        "text for '{}' drawn from the {} categories the graph maps it with",
+                        spec.name,
+                        w.len()
+                    ),
+                    None => format!(
+                        "text for '{}' is short made-up tokens (the graph holds no vocabulary for it)",
+                        spec.name
+                    ),
+                });
+                let words = words.unwrap_or_else(|| (0..16).map(|i| format!("w{i}")).collect());
+                TensorData::Str(
+                    (0..n)
+                        .map(|_| words[rng.random_range(0..words.len())].clone())
+                        .collect(),
+                )
+            }
         };
         inputs.push(Tensor::new(shape, data)?);
     }
@@ -543,6 +586,61 @@ pub fn synthesize(model: &Model, opts: &SynthOptions) -> Result<SampleSet> {
         feature_names: None,
         guessed_dims,
     })
+}
+
+/// What a batch sweep does to a sample set that holds fewer samples than a batch: each such
+/// request repeats the samples (wrapping around), which the run's notes must say.
+pub fn batch_notes(set: &SampleSet, batches: &[Option<usize>], from_file: bool) -> Vec<String> {
+    let Some(n) = set.n_samples.filter(|_| from_file) else {
+        return Vec::new();
+    };
+    let over: Vec<String> = batches
+        .iter()
+        .flatten()
+        .filter(|&&b| b > n)
+        .map(|b| b.to_string())
+        .collect();
+    if over.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "the data holds {n} sample(s): at batch {} each request repeats them to fill the batch, so the runs measure the same sample(s) over and over",
+        over.join(", ")
+    )]
+}
+
+/// The strings a graph maps `input` with (the categories of an `ai.onnx.ml` LabelEncoder,
+/// CategoryMapper or OneHotEncoder reading it, through Identity, Reshape, Cast and the like),
+/// when it has some: what real requests hold.
+pub fn vocabulary(model: &Model, input: &str) -> Option<Vec<String>> {
+    let proto = crate::model::decode_proto(&model.bytes, &model.info.path).ok()?;
+    let g = proto.graph.as_ref()?;
+    let mut reached: std::collections::HashSet<&str> = std::collections::HashSet::from([input]);
+    let mut words: Vec<String> = Vec::new();
+    for n in &g.node {
+        if !n.input.iter().any(|i| reached.contains(i.as_str())) {
+            continue;
+        }
+        match n.op_type.as_str() {
+            "LabelEncoder" | "CategoryMapper" | "OneHotEncoder" => {
+                for a in &n.attribute {
+                    if matches!(a.name.as_str(), "keys_strings" | "cats_strings") {
+                        words.extend(
+                            a.strings
+                                .iter()
+                                .map(|b| String::from_utf8_lossy(b).into_owned()),
+                        );
+                    }
+                }
+            }
+            "Identity" | "Reshape" | "Squeeze" | "Unsqueeze" | "Flatten" | "Slice" | "Gather"
+            | "Concat" | "Split" => reached.extend(n.output.iter().map(String::as_str)),
+            _ => {}
+        }
+    }
+    words.sort();
+    words.dedup();
+    (!words.is_empty()).then_some(words)
 }
 
 /// Cuts `set` into up to `max_distinct` requests of `batch` samples each (wrapping around the

@@ -87,12 +87,59 @@ pub fn parse_npy(bytes: &[u8], what: &str) -> Result<Tensor> {
             }
             TensorData::Bool(data[..n].iter().map(|&b| b != 0).collect())
         }
+        text if text.starts_with('U') || text.starts_with('S') => {
+            TensorData::Str(strings(data, n, text, big, what)?)
+        }
+        "O" => bail!(
+            "{what} is an object array (numpy pickles those): save text as fixed-width strings, np.asarray(x, dtype=str)"
+        ),
         other => bail!(
             "{what} holds dtype '{descr}' ({other}), which Inferscope cannot feed; \
-             supported: float32, float64, int64, int32, int8, uint8, bool"
+             supported: float32, float64, int64, int32, int8, uint8, bool, str (U) and bytes (S)"
         ),
     };
     Tensor::new(shape, td)
+}
+
+/// `n` fixed-width strings: numpy's `U<w>` (UTF-32, `w` characters) or `S<w>` (`w` bytes),
+/// each padded with zeros.
+fn strings(data: &[u8], n: usize, code: &str, big: bool, what: &str) -> Result<Vec<String>> {
+    let width: usize = code[1..]
+        .parse()
+        .with_context(|| format!("{what}: cannot read the string width of '{code}'"))?;
+    let unicode = code.starts_with('U');
+    let item = if unicode { width * 4 } else { width };
+    if item == 0 {
+        return Ok(vec![String::new(); n]);
+    }
+    if data.len() / item < n {
+        bail!(
+            "{what} is truncated: {n} strings of {item} bytes need more than its {} bytes",
+            data.len()
+        );
+    }
+    Ok(data[..n * item]
+        .chunks_exact(item)
+        .map(|c| {
+            if unicode {
+                c.chunks_exact(4)
+                    .map(|b| {
+                        let b = [b[0], b[1], b[2], b[3]];
+                        if big {
+                            u32::from_be_bytes(b)
+                        } else {
+                            u32::from_le_bytes(b)
+                        }
+                    })
+                    .take_while(|&u| u != 0)
+                    .map(|u| char::from_u32(u).unwrap_or('\u{fffd}'))
+                    .collect()
+            } else {
+                let end = c.iter().position(|&b| b == 0).unwrap_or(c.len());
+                String::from_utf8_lossy(&c[..end]).into_owned()
+            }
+        })
+        .collect())
 }
 
 /// The raw text of `key`'s value in a Python dict literal (a tuple value keeps its parentheses).
@@ -137,6 +184,26 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>> {
     Ok(out)
 }
 
+/// Writes named tensors as an `.npz` archive (stored, not compressed), which [`read_npz`]
+/// and numpy read back.
+pub fn write_npz(path: &Path, arrays: &[(String, &Tensor)]) -> Result<()> {
+    use std::io::Write;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut zip = zip::ZipWriter::new(file);
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    for (name, t) in arrays {
+        zip.start_file(format!("{name}.npy"), opts)
+            .with_context(|| format!("cannot write array {name} to {}", path.display()))?;
+        zip.write_all(&to_npy(t))?;
+    }
+    zip.finish()
+        .with_context(|| format!("cannot finish {}", path.display()))?;
+    Ok(())
+}
+
 /// Encodes a tensor as `.npy` (version 1), for tests and exports.
 pub fn to_npy(t: &Tensor) -> Vec<u8> {
     let (descr, body): (&str, Vec<u8>) = match &t.data {
@@ -147,13 +214,37 @@ pub fn to_npy(t: &Tensor) -> Vec<u8> {
         TensorData::I8(v) => ("|i1", v.iter().map(|&x| x as u8).collect()),
         TensorData::U8(v) => ("|u1", v.clone()),
         TensorData::Bool(v) => ("|b1", v.iter().map(|&x| x as u8).collect()),
+        TensorData::Str(v) => {
+            // numpy's fixed-width unicode: as wide as the longest string, zero-padded.
+            let width = v
+                .iter()
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(1);
+            let mut body = Vec::with_capacity(v.len() * width * 4);
+            for s in v {
+                let mut k = 0;
+                for c in s.chars() {
+                    body.extend_from_slice(&(c as u32).to_le_bytes());
+                    k += 1;
+                }
+                body.resize(body.len() + (width - k) * 4, 0);
+            }
+            return npy_bytes(&format!("<U{width}"), &t.shape, &body);
+        }
     };
-    let shape = match t.shape.len() {
+    npy_bytes(descr, &t.shape, &body)
+}
+
+/// An `.npy` (version 1) image of `body` with dtype `descr` and `shape`.
+fn npy_bytes(descr: &str, shape: &[usize], body: &[u8]) -> Vec<u8> {
+    let shape = match shape.len() {
         0 => "()".to_string(),
-        1 => format!("({},)", t.shape[0]),
+        1 => format!("({},)", shape[0]),
         _ => format!(
             "({})",
-            t.shape
+            shape
                 .iter()
                 .map(|d| d.to_string())
                 .collect::<Vec<_>>()
@@ -168,7 +259,7 @@ pub fn to_npy(t: &Tensor) -> Vec<u8> {
     let mut out = b"\x93NUMPY\x01\x00".to_vec();
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(&body);
+    out.extend_from_slice(body);
     out
 }
 

@@ -111,6 +111,32 @@ fn wrong_dtype_shape_and_nan_are_refused() {
     let mut v = vec![0.0f32; 60];
     v[35] = f32::NAN;
     let nan = Tensor::new(vec![2, 30], TensorData::F32(v)).unwrap();
-    let e = validate(&m, &[nan]).unwrap_err().to_string();
-    assert!(e.contains("NaN") && e.contains("sample 1"), "{e}");
+    // NaN is a value a model can be fed (trees read it as missing): fed, and said.
+    validate(&m, std::slice::from_ref(&nan)).unwrap();
+    let notes = non_finite_notes(&m, &[nan]);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("1 NaN (1.7% of its values)"), "{notes:?}");
+}
+
+/// A batch larger than the data repeats its samples: the run's notes say so, for those
+/// batches only, and say nothing of synthesized data (made to fit) or batches that fit.
+#[test]
+fn a_batch_larger_than_the_data_is_said_to_repeat_it() {
+    let m = model("assets/mlp.onnx");
+    let set = synthesize(
+        &m,
+        &SynthOptions {
+            samples: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let notes = batch_notes(&set, &[Some(1), Some(4), Some(8)], true);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains("1 sample(s)") && notes[0].contains("batch 4, 8"),
+        "{notes:?}"
+    );
+    assert!(batch_notes(&set, &[Some(1)], true).is_empty());
+    assert!(batch_notes(&set, &[Some(8)], false).is_empty());
 }

@@ -6,8 +6,8 @@ use crate::bench::Clock;
 use crate::tensor::Tensor;
 use anyhow::{bail, Result};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// A clock that only moves when told to.
 #[derive(Default)]
@@ -53,6 +53,19 @@ pub struct FakeEngine {
     pub panic_at: Option<usize>,
     /// Set this flag during this call (0-based): a user cancelling mid-run.
     pub cancel_at: Option<(usize, Arc<std::sync::atomic::AtomicBool>)>,
+    /// After each call a thread of this engine stays busy this long (real time), as an idle
+    /// ONNX Runtime worker spins after a run.
+    pub spin_after: Option<Duration>,
+    spinner: Arc<Spinner>,
+}
+
+/// The spinning thread of a [`FakeEngine`] and what it and the calls did, in real time.
+#[derive(Default)]
+struct Spinner {
+    /// Spin until then; `Some` while the thread runs.
+    until: Mutex<Option<Instant>>,
+    spans: Mutex<Vec<(Instant, Instant)>>,
+    calls: Mutex<Vec<(Instant, Instant)>>,
 }
 
 impl FakeEngine {
@@ -64,7 +77,59 @@ impl FakeEngine {
             fail_at: None,
             panic_at: None,
             cancel_at: None,
+            spin_after: None,
+            spinner: Arc::default(),
         }
+    }
+
+    /// When each call of this engine (and its forks) began and ended, in real time.
+    pub fn call_spans(&self) -> Vec<(Instant, Instant)> {
+        self.spinner
+            .calls
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+
+    /// When this engine's spinning thread was busy, in real time.
+    pub fn spin_spans(&self) -> Vec<(Instant, Instant)> {
+        self.spinner
+            .spans
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+
+    /// Keeps one thread busy until `spin` from now, starting it if none runs.
+    fn spin(&self, spin: Duration) {
+        let Ok(mut until) = self.spinner.until.lock() else {
+            return;
+        };
+        let running = until.is_some();
+        *until = Some(Instant::now() + spin);
+        if running {
+            return;
+        }
+        let s = self.spinner.clone();
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            loop {
+                let Ok(mut until) = s.until.lock() else {
+                    return;
+                };
+                if until.is_none_or(|u| Instant::now() >= u) {
+                    *until = None;
+                    break;
+                }
+                drop(until);
+                for _ in 0..1000 {
+                    std::hint::spin_loop();
+                }
+            }
+            if let Ok(mut spans) = s.spans.lock() {
+                spans.push((start, Instant::now()));
+            }
+        });
     }
 
     /// Calls made so far, across forks.
@@ -102,10 +167,17 @@ impl Engine for FakeEngine {
             return Ok(());
         }
         let lat = self.latencies_ns[i % self.latencies_ns.len()];
+        let start = Instant::now();
         match &self.time {
             FakeTime::Scripted(c) => c.advance(lat),
             FakeTime::Sleep => std::thread::sleep(Duration::from_nanos(lat)),
             FakeTime::Nothing => {}
+        }
+        if let Some(spin) = self.spin_after {
+            if let Ok(mut calls) = self.spinner.calls.lock() {
+                calls.push((start, Instant::now()));
+            }
+            self.spin(spin);
         }
         Ok(())
     }

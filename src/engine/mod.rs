@@ -73,6 +73,20 @@ pub struct EngineOptions {
 }
 
 impl EngineOptions {
+    /// The intra-op threads `kind` runs with under these options: the number set, else the
+    /// engine's default (ONNX Runtime: one per physical core; tract: one).
+    pub fn threads_used(&self, kind: EngineKind) -> usize {
+        match (self.intra_threads, kind) {
+            (Some(n), _) => n.max(1),
+            (None, EngineKind::Tract) => 1,
+            (None, EngineKind::Ort) => sysinfo::System::physical_core_count()
+                .ok()
+                .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+                .unwrap_or(1)
+                .max(1),
+        }
+    }
+
     /// `intra-op 2, inter-op default; ONNX Runtime graph optimization All`, with the execution
     /// provider when one is set: what the report's settings and a baseline's check print.
     pub fn describe(&self) -> String {

@@ -30,19 +30,29 @@ fn build_session(
     options: &EngineOptions,
     rt: &runtime::OrtRuntime,
 ) -> Result<Session> {
-    build_session_with(bytes, options, rt, None)
+    build_session_with(bytes, options, rt, None, false)
 }
 
-/// A session, with ONNX Runtime's profiler writing to `profile_prefix` when given.
+/// A session, with ONNX Runtime's profiler writing to `profile_prefix` (and its optimized
+/// graph beside it, [`OPTIMIZED`]) when given.
 fn build_session_with(
     bytes: &[u8],
     options: &EngineOptions,
     rt: &runtime::OrtRuntime,
     profile_prefix: Option<&std::path::Path>,
+    save_optimized: bool,
 ) -> Result<Session> {
     let mut b = Session::builder(&rt.env).map_err(msg)?;
     if let Some(p) = profile_prefix {
         b = b.with_profiling(p).map_err(msg)?;
+    }
+    if let Some(dir) = profile_prefix
+        .and_then(|p| p.parent())
+        .filter(|_| save_optimized)
+    {
+        b = b
+            .with_optimized_model_path(dir.join(OPTIMIZED))
+            .map_err(msg)?;
     }
     if let Some(n) = options.intra_threads {
         b = b.with_intra_threads(n).map_err(msg)?;
@@ -131,6 +141,9 @@ fn to_value(t: &Tensor) -> Result<DynValue> {
         TensorData::Bool(v) => {
             ort::value::Tensor::from_array((shape, v.clone())).map(|t| t.into_dyn())
         }
+        TensorData::Str(v) => {
+            ort::value::Tensor::from_string_array((shape, v.as_slice())).map(|t| t.into_dyn())
+        }
     };
     v.map_err(msg)
 }
@@ -154,6 +167,11 @@ fn from_value(v: &DynValue) -> Result<Output> {
         TensorElementType::Int8 => grab!(i8, I8),
         TensorElementType::Uint8 => grab!(u8, U8),
         TensorElementType::Bool => grab!(bool, Bool),
+        TensorElementType::String => {
+            let (shape, data) = v.try_extract_strings().map_err(msg)?;
+            let shape = shape.iter().map(|&d| d as usize).collect();
+            Output::Tensor(Tensor::new(shape, TensorData::Str(data))?)
+        }
         other => Output::NonTensor(format!("tensor of {other:?}")),
     })
 }
@@ -204,22 +222,38 @@ impl OrtEngine {
     }
 }
 
-/// Runs `inputs` through a profiled session of `model`: `warmup` requests, then `requests`
-/// more; returns ONNX Runtime's profile (Chrome-trace JSON) and the engine's name. The session
-/// is its own, so profiling never slows a measured run.
+/// The file a profiled session writes its optimized graph to, in the profile's folder.
+const OPTIMIZED: &str = "optimized.onnx";
+
+/// What a profiled session wrote.
+pub struct Profiled {
+    /// ONNX Runtime's profile (Chrome-trace JSON).
+    pub trace: Vec<u8>,
+    /// `onnxruntime 1.31.1`.
+    pub engine: String,
+    /// The graph as the session ran it (after its fusions), when ONNX Runtime wrote it: each
+    /// profiled node's inputs and outputs, by the node's name.
+    pub optimized: Option<Vec<u8>>,
+}
+
+/// Runs `inputs` through a profiled session of `model`, the requests `schedule` gives. The
+/// session is its own, so profiling never slows a measured run.
 pub fn profile(
     model: &Model,
     options: &EngineOptions,
     inputs: &[Tensor],
-    warmup: usize,
-    requests: usize,
-) -> Result<(Vec<u8>, String)> {
+    schedule: &mut crate::profile::Schedule,
+) -> Result<Profiled> {
     let rt = runtime::global(options.ort_path.as_deref())?;
     let dir = tempfile::tempdir().context("cannot make a folder for the profile")?;
-    let session = build_session_with(&model.bytes, options, rt, Some(&dir.path().join("ort")))?;
+    let prefix = dir.path().join("ort");
+    // The optimized graph only helps match nodes to layers: a model ONNX Runtime cannot
+    // write back (over 2 GB, say) is profiled without it.
+    let session = build_session_with(&model.bytes, options, rt, Some(&prefix), true)
+        .or_else(|_| build_session_with(&model.bytes, options, rt, Some(&prefix), false))?;
     let mut engine = OrtEngine::from_session(session, model, options, rt)?;
     let prepared = engine.prepare(inputs)?;
-    for _ in 0..warmup + requests {
+    while schedule.next_request().is_some() {
         engine.run_prepared(&prepared)?;
     }
     let file = engine
@@ -228,7 +262,11 @@ pub fn profile(
         .map_err(|e| anyhow!("ONNX Runtime could not end profiling: {e}"))?;
     let bytes = std::fs::read(&file).with_context(|| format!("cannot read the profile {file}"))?;
     let _ = std::fs::remove_file(&file);
-    Ok((bytes, format!("onnxruntime {}", rt.version)))
+    Ok(Profiled {
+        trace: bytes,
+        engine: format!("onnxruntime {}", rt.version),
+        optimized: std::fs::read(dir.path().join(OPTIMIZED)).ok(),
+    })
 }
 
 impl Engine for OrtEngine {

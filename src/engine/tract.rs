@@ -22,6 +22,11 @@ pub struct TractEngine {
 #[derive(Clone)]
 enum Compiled {
     Symbolic(Arc<Plan>),
+    /// A symbolic plan that may not run every shape: each is tried on it when prepared.
+    Guarded {
+        plan: Arc<Plan>,
+        per_shape: Arc<PerShape>,
+    },
     PerShape(Arc<PerShape>),
 }
 
@@ -95,6 +100,7 @@ fn datum(d: DType) -> DatumType {
         DType::I8 => i8::datum_type(),
         DType::U8 => u8::datum_type(),
         DType::Bool => bool::datum_type(),
+        DType::Str => String::datum_type(),
     }
 }
 
@@ -231,7 +237,24 @@ impl TractEngine {
             })
             .and_then(|m| m.into_runnable().context("tract cannot plan the model"));
         let compiled = match symbolic {
-            Ok(plan) => Compiled::Symbolic(plan),
+            // A plan whose constants still hold symbols (a Resize to `Shape(x) * 2` folded to
+            // `[batch_size, 3, 2h, 2w]`) can fail when it runs, since some ops do not read the
+            // session's symbols: each shape is tried on it first, and compiled alone if it fails.
+            Ok(plan) => match symbolic_constant(&plan) {
+                Some(node) => Compiled::Guarded {
+                    plan,
+                    per_shape: Arc::new(PerShape {
+                        parsed: parse_bytes(model, &without_declared_shapes(model)?)
+                            .unwrap_or(parsed),
+                        model: model.clone(),
+                        symbolic_error: format!(
+                            "node {node} keeps a symbolic dim in a constant, which tract resolves only at these shapes"
+                        ),
+                        plans: Default::default(),
+                    }),
+                },
+                None => Compiled::Symbolic(plan),
+            },
             Err(e) => Compiled::PerShape(Arc::new(PerShape {
                 parsed: parse_bytes(model, &without_declared_shapes(model)?).unwrap_or(parsed),
                 model: model.clone(),
@@ -251,6 +274,22 @@ impl TractEngine {
     }
 }
 
+/// The first node of `plan` that is a constant holding a dim tract cannot evaluate alone.
+fn symbolic_constant(plan: &Plan) -> Option<String> {
+    use tract_onnx::tract_core::ops::konst::Const;
+    plan.model().nodes().iter().find_map(|n| {
+        let c = n.op_as::<Const>()?;
+        let t = c.val();
+        if t.datum_type() != TDim::datum_type() {
+            return None;
+        }
+        let dims = t.to_plain_array_view::<TDim>().ok()?;
+        dims.iter()
+            .any(|d| d.to_i64().is_err())
+            .then(|| n.name.clone())
+    })
+}
+
 fn to_tvalue(t: &Tensor) -> Result<TValue> {
     let shape = &t.shape;
     let tensor = match &t.data {
@@ -261,6 +300,10 @@ fn to_tvalue(t: &Tensor) -> Result<TValue> {
         TensorData::I8(v) => tract_onnx::prelude::Tensor::from_shape(shape, v)?,
         TensorData::U8(v) => tract_onnx::prelude::Tensor::from_shape(shape, v)?,
         TensorData::Bool(v) => tract_onnx::prelude::Tensor::from_shape(shape, v)?,
+        TensorData::Str(v) => {
+            tract_onnx::prelude::tract_ndarray::ArrayD::from_shape_vec(shape.clone(), v.clone())?
+                .into_tensor()
+        }
     };
     Ok(tensor.into())
 }
@@ -290,6 +333,11 @@ fn from_tvalue(v: &TValue) -> Result<Output> {
         grab!(u8, U8)
     } else if dt == bool::datum_type() {
         grab!(bool, Bool)
+    } else if dt == String::datum_type() {
+        Output::Tensor(Tensor::new(
+            shape,
+            TensorData::Str(v.to_plain_array_view::<String>()?.iter().cloned().collect()),
+        )?)
     } else if dt.is_integer() || dt == TDim::datum_type() {
         // Symbolic-dim (TDim) and other integer tensors: tract's internal integer types.
         let as_i64 = v.cast_to::<i64>()?;
@@ -330,6 +378,10 @@ impl Engine for TractEngine {
         let values = inputs.iter().map(to_tvalue).collect::<Result<TVec<_>>>()?;
         let plan = match &self.compiled {
             Compiled::Symbolic(p) => p.clone(),
+            Compiled::Guarded { plan, per_shape } => match plan.run(values.clone()) {
+                Ok(_) => plan.clone(),
+                Err(_) => per_shape.plan(inputs)?,
+            },
             Compiled::PerShape(c) => c.plan(inputs)?,
         };
         Ok(Prepared(Box::new(TractInputs { plan, values })))
@@ -378,8 +430,7 @@ pub fn profile(
     model: &Model,
     options: &EngineOptions,
     inputs: &[Tensor],
-    warmup: usize,
-    requests: usize,
+    schedule: &mut crate::profile::Schedule,
 ) -> Result<(Vec<crate::profile::ProfiledRun>, String)> {
     let mut engine = TractEngine::load(model, options)?;
     let prepared = engine.prepare(inputs)?;
@@ -388,7 +439,7 @@ pub fn profile(
         .downcast_ref::<TractInputs>()
         .context("inputs prepared for another engine")?;
     let mut runs = Vec::new();
-    for i in 0..warmup + requests {
+    while let Some(measured) = schedule.next_request() {
         let mut nodes = Vec::new();
         let start = std::time::Instant::now();
         let mut run = || -> TractResult<()> {
@@ -448,7 +499,7 @@ pub fn profile(
         }
         .map_err(|e| anyhow::anyhow!("tract failed to run the model: {e:#}"))?;
         let total_us = start.elapsed().as_secs_f64() * 1e6;
-        if i >= warmup {
+        if measured {
             runs.push(crate::profile::ProfiledRun { total_us, nodes });
         }
     }

@@ -316,6 +316,10 @@ pub struct LoadRun {
     pub queue_growing: bool,
     /// Requests over the latency bound (the target, when one was given).
     pub bound_ms: Option<f64>,
+    /// The percentile the bound is for, as a share (0.99: p99; 0.95 for `--target-p95`);
+    /// files written before it was recorded: p99.
+    #[serde(default = "p99_share")]
+    pub bound_q: f64,
     pub over_bound: u64,
     /// Whether the run holds enough requests to claim its p99 against the bound.
     pub enough_for_p99: bool,
@@ -337,6 +341,18 @@ pub struct LoadRun {
     pub latency_quantiles_ms: Vec<f64>,
 }
 
+fn p99_share() -> f64 {
+    0.99
+}
+
+impl LoadRun {
+    /// Requests the run needs to show its bound's percentile ([`LoadRun::bound_q`]) under the
+    /// bound with `over_bound` of them over it ([`min_queries`]).
+    pub fn min_queries_for_bound(&self) -> u64 {
+        min_queries(self.bound_q, self.over_bound)
+    }
+}
+
 /// How late a send may be before the rate is refused: 1 ms, or a tenth of the median service
 /// time when that is longer, for more than 1% of sends.
 fn lateness_limit_ns(service_p50_ms: f64) -> u64 {
@@ -344,6 +360,7 @@ fn lateness_limit_ns(service_p50_ms: f64) -> u64 {
 }
 
 /// Reduces what [`serve`] returned to a [`LoadRun`], with the queue model's prediction.
+/// `bound_ms` is a p99 bound; set [`LoadRun::bound_q`] on the result for another percentile.
 pub fn summarize(
     served: &[Served],
     rate: f64,
@@ -447,6 +464,7 @@ pub fn summarize(
         not_issued,
         queue_growing,
         bound_ms,
+        bound_q: p99_share(),
         over_bound,
         enough_for_p99: ok.len() as u64 >= min_q,
         min_queries_p99: min_q,

@@ -1,5 +1,6 @@
 //! Loading and inspecting ONNX models: signature, ops, parameters, FLOPs, hashes.
 
+pub mod external;
 mod params;
 mod signature;
 
@@ -137,6 +138,41 @@ pub struct ModelInfo {
     pub flops: Option<u64>,
     /// The symbolic dims FLOPs were counted at, or why they could not be.
     pub flops_note: String,
+    /// Weights the model keeps in external data files beside it (read into the model
+    /// Inferscope holds; counted in the size and the sha256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_data: Option<external::ExternalData>,
+}
+
+impl ModelInfo {
+    /// The symbol that names the batch dimension: the most common symbolic (or unknown)
+    /// leading dimension among the inputs. `None` when every input has a fixed leading dim.
+    pub fn batch_symbol(&self) -> Option<Dim> {
+        let mut counts: BTreeMap<String, (usize, Dim)> = BTreeMap::new();
+        for i in &self.inputs {
+            if let Some(first) = i.shape().and_then(|s| s.first()) {
+                if !matches!(first, Dim::Fixed(_)) {
+                    let e = counts
+                        .entry(first.to_string())
+                        .or_insert((0, first.clone()));
+                    e.0 += 1;
+                }
+            }
+        }
+        counts.into_values().max_by_key(|(n, _)| *n).map(|(_, d)| d)
+    }
+
+    /// The batch size a model with no symbolic batch dimension is built for (its first input's
+    /// fixed leading dim); `None` when the batch can vary.
+    pub fn fixed_batch(&self) -> Option<usize> {
+        if self.batch_symbol().is_some() {
+            return None;
+        }
+        match self.inputs.first()?.shape()?.first()? {
+            Dim::Fixed(n) if *n > 0 => Some(*n as usize),
+            _ => None,
+        }
+    }
 }
 
 /// A model read from disk: its bytes (what engines load) and what we know about it.
@@ -270,8 +306,18 @@ impl Model {
         Model::from_bytes(path, bytes)
     }
 
+    /// A model from its file's bytes; weights it keeps in external data files beside `path`
+    /// are read into it ([`external`]), and count in its size and sha256.
     pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Model> {
-        let proto = decode_proto(&bytes, path)?;
+        let mut proto = decode_proto(&bytes, path)?;
+        if external::uses_external(&proto) {
+            let inlined = external::inline(&mut proto, path, &bytes)?;
+            let mut m = Model::from_bytes(path, prost::Message::encode_to_vec(&proto))?;
+            m.info.file_size_bytes = bytes.len() as u64 + inlined.external.bytes;
+            m.info.sha256 = inlined.sha256;
+            m.info.external_data = Some(inlined.external);
+            return Ok(m);
+        }
         let sig = ModelSig::decode(bytes.as_slice())
             .with_context(|| format!("cannot read the inputs and outputs of {}", path.display()))?;
         let graph_sig = sig.graph.unwrap_or_default();
@@ -375,6 +421,7 @@ impl Model {
             filled_parameters,
             flops: None,
             flops_note: "not computed".into(),
+            external_data: None,
         };
         Ok(Model {
             bytes: Arc::new(bytes),
@@ -387,33 +434,14 @@ impl Model {
         &self.info.inputs
     }
 
-    /// The symbol that names the batch dimension: the most common symbolic (or unknown)
-    /// leading dimension among the inputs. `None` when every input has a fixed leading dim.
+    /// See [`ModelInfo::batch_symbol`].
     pub fn batch_symbol(&self) -> Option<Dim> {
-        let mut counts: BTreeMap<String, (usize, Dim)> = BTreeMap::new();
-        for i in &self.info.inputs {
-            if let Some(first) = i.shape().and_then(|s| s.first()) {
-                if !matches!(first, Dim::Fixed(_)) {
-                    let e = counts
-                        .entry(first.to_string())
-                        .or_insert((0, first.clone()));
-                    e.0 += 1;
-                }
-            }
-        }
-        counts.into_values().max_by_key(|(n, _)| *n).map(|(_, d)| d)
+        self.info.batch_symbol()
     }
 
-    /// The batch size a model with no symbolic batch dimension is built for (its first input's
-    /// fixed leading dim); `None` when the batch can vary.
+    /// See [`ModelInfo::fixed_batch`].
     pub fn fixed_batch(&self) -> Option<usize> {
-        if self.batch_symbol().is_some() {
-            return None;
-        }
-        match self.inputs().first()?.shape()?.first()? {
-            Dim::Fixed(n) if *n > 0 => Some(*n as usize),
-            _ => None,
-        }
+        self.info.fixed_batch()
     }
 
     /// The axis of `input` that carries the batch, if any: the axis named like the batch

@@ -291,6 +291,21 @@ impl Names {
     }
 }
 
+/// [`visit`], changing each graph.
+pub fn visit_mut(g: &mut pb::GraphProto, f: &mut dyn FnMut(&mut pb::GraphProto)) {
+    f(g);
+    for n in &mut g.node {
+        for a in &mut n.attribute {
+            if let Some(sub) = &mut a.g {
+                visit_mut(sub, f);
+            }
+            for sub in &mut a.graphs {
+                visit_mut(sub, f);
+            }
+        }
+    }
+}
+
 /// Calls `f` on `g` and on every subgraph held in node attributes.
 pub fn visit(g: &pb::GraphProto, f: &mut dyn FnMut(&pb::GraphProto)) {
     f(g);

@@ -50,6 +50,17 @@ pub struct Coverage {
     /// that per-layer drift compares like with like. Not written out.
     #[serde(skip)]
     pub reordered: Vec<Reordered>,
+    /// What the int8 chooser measured of the float model and of the form it kept (median
+    /// time per request, microseconds), when it chose by measuring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen_timing: Option<ChosenTiming>,
+}
+
+/// The int8 chooser's own timing of the float model and of the form it kept.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChosenTiming {
+    pub float_us: f64,
+    pub kept_us: f64,
 }
 
 /// A tensor whose `axis` (negative: from the end) holds, at position i, what the original

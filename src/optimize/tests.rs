@@ -33,8 +33,11 @@ fn reordered_values_are_restored_to_the_original_order() {
 
 #[test]
 fn variants_parse_and_print_the_same() {
+    // Bare `int8` means auto, as in `optimize --int8`: it prints as what it is.
+    assert_eq!("int8".parse::<Variant>().unwrap().to_string(), "int8:auto");
     for s in [
-        "int8",
+        "int8:auto",
+        "int8:dynamic",
         "int8:per-channel:qdq",
         "int8:unsigned:conv:exclude=a,b",
         "int8:auto:batch=32",
@@ -67,7 +70,7 @@ fn variants_parse_and_print_the_same() {
     // A batch is the batch choices are timed at: dynamic int8 times nothing.
     for (bad, why) in [
         (
-            "int8:batch=32",
+            "int8:dynamic:batch=32",
             "dynamic int8 times nothing, so it takes no batch",
         ),
         (

@@ -106,12 +106,70 @@ pub enum Variant {
     File(PathBuf),
 }
 
-pub const SPELLINGS: &str = "int8[:per-channel][:qdq][:unsigned][:conv][:exclude=NODE,NODE], \
-int8:static[:minmax|:percentile|:entropy][:TARGET], int8:mix[:TARGET], int8:auto[:TARGET] (TARGET: \
-min-cosine=C, min-top1=P, max-error=E or max-accuracy-drop=D; each also takes :batch=N, the batch \
-size to time at), \
-weight-int8[:per-channel], fp16, prune:S[:structured|:per-layer], trees:K, max-depth:D, \
+/// Every spelling [`Variant`]'s parser accepts (also `compare --help` and its errors).
+pub const SPELLINGS: &str = "int8 (int8 alone is int8:auto), \
+int8:auto[:minmax|:percentile|:entropy][:TARGET][:batch=N][:exclude=NODE,NODE] (dynamic, static and \
+their mix built, held to the target, the fastest here kept), \
+int8:dynamic[:per-channel|:per-tensor][:qdq|:qoperator][:unsigned|:uint8|:signed][:conv][:exclude=NODE,NODE] \
+(int8 with one of these options and no form, e.g. int8:conv, is dynamic), \
+int8:static[:minmax|:percentile|:entropy][:TARGET][:batch=N][:exclude=NODE,NODE], \
+int8:mix[:minmax|:percentile|:entropy][:TARGET][:batch=N][:exclude=NODE,NODE] (TARGET: \
+min-cosine=C, min-top1=P, max-error=E or max-accuracy-drop=D; batch=N: the batch size to time at), \
+weight-int8[:per-channel], fp16, prune:S[:structured][:per-layer|:global], trees:K, max-depth:D, \
 ort:disabled|basic|extended|all, file:PATH";
+
+/// The options only dynamic int8 takes: named after `int8` with no form, they make it dynamic.
+const DYNAMIC_OPTIONS: [&str; 8] = [
+    "per-channel",
+    "per-tensor",
+    "qdq",
+    "qoperator",
+    "unsigned",
+    "uint8",
+    "signed",
+    "conv",
+];
+
+/// Why `int8:dynamic` cannot be named with another form.
+const DYNAMIC_ALONE: &str =
+    "dynamic int8 is a form of its own: it does not go with auto, static or mix";
+
+/// The int8 forms, as a spelling names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    Auto,
+    Dynamic,
+    Static,
+    Mix,
+}
+
+/// What `int8` with no form named means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Bare {
+    /// The form that runs fastest here (`int8:auto`), as `optimize --int8` is; dynamic where an
+    /// option only dynamic int8 takes is named.
+    Auto,
+    /// As spelled before bare `int8` meant auto: dynamic, or static where a calibration method
+    /// or a fidelity target is named.
+    DynamicOrStatic,
+}
+
+/// Writes the options of the dynamic form that differ from its defaults.
+fn write_dynamic_options(f: &mut fmt::Formatter<'_>, o: &Int8Options) -> fmt::Result {
+    if o.per_channel {
+        f.write_str(":per-channel")?;
+    }
+    if o.format == QuantFormat::Qdq {
+        f.write_str(":qdq")?;
+    }
+    if !o.signed {
+        f.write_str(":unsigned")?;
+    }
+    if o.conv {
+        f.write_str(":conv")?;
+    }
+    Ok(())
+}
 
 fn opt_level_name(l: OptLevel) -> &'static str {
     match l {
@@ -138,6 +196,11 @@ impl fmt::Display for Variant {
                     if let Some(b) = o.batch {
                         write!(f, ":batch={b}")?;
                     }
+                    // Auto's dynamic candidate takes them.
+                    write_dynamic_options(f, o)?;
+                    if !o.exclude.is_empty() {
+                        write!(f, ":exclude={}", o.exclude.join(","))?;
+                    }
                     return Ok(());
                 }
                 if let Some(c) = o.calibration {
@@ -156,18 +219,11 @@ impl fmt::Display for Variant {
                     }
                     return Ok(());
                 }
-                if o.per_channel {
-                    f.write_str(":per-channel")?;
+                // An option only dynamic int8 takes names the form; without one, it is named.
+                if !(o.per_channel || o.format == QuantFormat::Qdq || !o.signed || o.conv) {
+                    f.write_str(":dynamic")?;
                 }
-                if o.format == QuantFormat::Qdq {
-                    f.write_str(":qdq")?;
-                }
-                if !o.signed {
-                    f.write_str(":unsigned")?;
-                }
-                if o.conv {
-                    f.write_str(":conv")?;
-                }
+                write_dynamic_options(f, o)?;
                 if !o.exclude.is_empty() {
                     write!(f, ":exclude={}", o.exclude.join(","))?;
                 }
@@ -202,7 +258,21 @@ impl fmt::Display for Variant {
 impl FromStr for Variant {
     type Err = anyhow::Error;
 
+    /// `int8` alone is `int8:auto`, as `optimize --int8` is.
     fn from_str(s: &str) -> Result<Variant> {
+        Variant::parse(s, Bare::Auto)
+    }
+}
+
+impl Variant {
+    /// Reads a variant as it was spelled before bare `int8` meant `int8:auto` (presets of
+    /// schema version 2): `int8` with no form named is dynamic int8, or static int8 where a
+    /// calibration method or a fidelity target is named.
+    pub fn parse_dynamic_default(s: &str) -> Result<Variant> {
+        Variant::parse(s, Bare::DynamicOrStatic)
+    }
+
+    fn parse(s: &str, bare: Bare) -> Result<Variant> {
         let s = s.trim();
         if let Some(p) = s.strip_prefix("file:") {
             if p.is_empty() {
@@ -224,7 +294,32 @@ impl FromStr for Variant {
                     signed: true,
                     ..Default::default()
                 };
+                let mut form: Option<Form> = None;
                 for r in rest.iter().copied() {
+                    let named = match r {
+                        "auto" => Some(Form::Auto),
+                        "dynamic" => Some(Form::Dynamic),
+                        "static" => Some(Form::Static),
+                        "mix" => Some(Form::Mix),
+                        _ => None,
+                    };
+                    if let Some(f) = named {
+                        form = Some(match form {
+                            None => f,
+                            Some(g) if g == f => f,
+                            Some(Form::Dynamic) => return Err(bad(DYNAMIC_ALONE)),
+                            _ if f == Form::Dynamic => return Err(bad(DYNAMIC_ALONE)),
+                            // As read before `dynamic` was a word: auto over the mix over static.
+                            Some(g) => {
+                                if [g, f].contains(&Form::Auto) {
+                                    Form::Auto
+                                } else {
+                                    Form::Mix
+                                }
+                            }
+                        });
+                        continue;
+                    }
                     match r {
                         "per-channel" => o.per_channel = true,
                         "per-tensor" => o.per_channel = false,
@@ -233,14 +328,6 @@ impl FromStr for Variant {
                         "unsigned" | "uint8" => o.signed = false,
                         "signed" => o.signed = true,
                         "conv" => o.conv = true,
-                        "static" => {
-                            o.calibration.get_or_insert(Calibration::MinMax);
-                        }
-                        "auto" => o.auto = true,
-                        "mix" => {
-                            o.mix = true;
-                            o.calibration.get_or_insert(Calibration::MinMax);
-                        }
                         "minmax" => o.calibration = Some(Calibration::MinMax),
                         "percentile" => o.calibration = Some(Calibration::Percentile),
                         "entropy" => o.calibration = Some(Calibration::Entropy),
@@ -251,9 +338,6 @@ impl FromStr for Variant {
                             let (kind, v) = x.split_once('=').unwrap_or_default();
                             let v = number(Some(&v), kind)?;
                             o.target = Some(Target::of(kind, v).map_err(|e| bad(&e.to_string()))?);
-                            if !o.auto {
-                                o.calibration.get_or_insert(Calibration::MinMax);
-                            }
                         }
                         x if x.starts_with("batch=") => {
                             o.batch = Some(x["batch=".len()..].parse::<usize>().map_err(|_| {
@@ -269,7 +353,41 @@ impl FromStr for Variant {
                         x => return Err(bad(&format!("unknown int8 option `{x}`"))),
                     }
                 }
-                if o.calibration.is_some()
+                let form = match (form, bare) {
+                    (Some(f), _) => f,
+                    (None, Bare::Auto) if rest.iter().any(|r| DYNAMIC_OPTIONS.contains(r)) => {
+                        Form::Dynamic
+                    }
+                    (None, Bare::Auto) => Form::Auto,
+                    (None, Bare::DynamicOrStatic)
+                        if o.calibration.is_some() || o.target.is_some() =>
+                    {
+                        Form::Static
+                    }
+                    (None, Bare::DynamicOrStatic) => Form::Dynamic,
+                };
+                match form {
+                    // MinMax is auto's default: one value, one spelling.
+                    Form::Auto => {
+                        o.auto = true;
+                        o.calibration = o.calibration.filter(|c| *c != Calibration::MinMax);
+                    }
+                    Form::Static => {
+                        o.calibration.get_or_insert(Calibration::MinMax);
+                    }
+                    Form::Mix => {
+                        o.mix = true;
+                        o.calibration.get_or_insert(Calibration::MinMax);
+                    }
+                    Form::Dynamic if o.calibration.is_some() || o.target.is_some() => {
+                        return Err(bad(
+                            "dynamic int8 quantizes activations per request: it takes no calibration method and no fidelity target (int8, int8:static and int8:mix do)",
+                        ))
+                    }
+                    Form::Dynamic => {}
+                }
+                // Auto passes these to its dynamic candidate.
+                if matches!(form, Form::Static | Form::Mix)
                     && (o.format == QuantFormat::Qdq || o.per_channel || o.conv || !o.signed)
                     && rest.iter().any(|r| {
                         matches!(*r, "qdq" | "per-channel" | "conv" | "unsigned" | "uint8")
@@ -394,5 +512,170 @@ impl Variant {
     /// Whether this variant is a rewrite of the model (what `optimize` can save).
     pub fn is_rewrite(&self) -> bool {
         !matches!(self, Variant::OrtOpt(_) | Variant::File(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn int8(s: &str) -> Int8Options {
+        match s.parse::<Variant>() {
+            Ok(Variant::Int8(o)) => o,
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
+    /// `int8` is what `optimize --int8` builds: the form that runs fastest here, with the
+    /// options auto takes; an option only dynamic int8 takes, alone, still means dynamic.
+    #[test]
+    fn bare_int8_is_auto_and_dynamic_is_named() {
+        assert_eq!(int8("int8"), int8("int8:auto"));
+        assert!(int8("int8").auto);
+        let o = int8("int8:min-top1=0.95:batch=8");
+        assert!(o.auto && o.calibration.is_none(), "{o:?}");
+        assert_eq!((o.target, o.batch), (Some(Target::MinTop1(0.95)), Some(8)));
+        assert_eq!(int8("int8:percentile"), int8("int8:auto:percentile"));
+        let d = int8("int8:dynamic");
+        assert!(!d.auto && !d.mix && d.calibration.is_none(), "{d:?}");
+        assert_eq!(int8("int8:conv"), int8("int8:dynamic:conv"));
+        assert_eq!(
+            int8("int8:per-channel:qdq:unsigned"),
+            int8("int8:dynamic:per-channel:qdq:unsigned")
+        );
+        assert_eq!(int8("int8:static").calibration, Some(Calibration::MinMax));
+        assert!(int8("int8:mix:entropy").mix);
+        // Two forms, as read before `dynamic` was a word: auto over the mix over static.
+        assert_eq!(int8("int8:static:auto"), int8("int8:auto"));
+        assert_eq!(int8("int8:static:mix"), int8("int8:mix"));
+        for (bad, why) in [
+            ("int8:dynamic:auto", "a form of its own"),
+            ("int8:static:dynamic", "a form of its own"),
+            ("int8:dynamic:min-cosine=0.9", "no fidelity target"),
+            ("int8:dynamic:percentile", "no calibration method"),
+            ("int8:dynamic:batch=4", "dynamic int8 times nothing"),
+            ("int8:conv:batch=4", "dynamic int8 times nothing"),
+        ] {
+            let e = bad.parse::<Variant>().unwrap_err().to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    /// What a variant prints is what it parses back to, every form with its options; int8
+    /// prints the form it is (or an option only that form takes), so a name in a table or a
+    /// preset never changes meaning.
+    #[test]
+    fn every_variant_prints_as_it_parses() {
+        for (spelled, printed) in [
+            ("int8", "int8:auto"),
+            ("int8:auto:minmax", "int8:auto"),
+            ("int8:exclude=fc", "int8:auto:exclude=fc"),
+            ("int8:dynamic:conv", "int8:conv"),
+            ("int8:per-tensor:qoperator:signed", "int8:dynamic"),
+            ("int8:dynamic:exclude=fc", "int8:dynamic:exclude=fc"),
+            ("int8:uint8", "int8:unsigned"),
+            ("prune:0.5:global", "prune:0.5"),
+        ] {
+            let v: Variant = spelled.parse().unwrap();
+            assert_eq!(v.to_string(), printed, "{spelled}");
+            assert_eq!(printed.parse::<Variant>().unwrap(), v, "{printed}");
+        }
+        for s in [
+            "int8:auto",
+            "int8:auto:entropy:max-error=0.05:batch=4:exclude=a,b",
+            "int8:auto:per-channel:conv",
+            "int8:auto:percentile:per-channel",
+            "int8:dynamic",
+            "int8:per-channel:qdq:unsigned:conv:exclude=a",
+            "int8:conv",
+            "int8:static:percentile:min-cosine=0.95:batch=8:exclude=a",
+            "int8:mix:max-accuracy-drop=0.01",
+            "weight-int8",
+            "weight-int8:per-channel",
+            "fp16",
+            "prune:0.3:structured:per-layer",
+            "trees:4",
+            "max-depth:2",
+            "ort:extended",
+            "file:other.onnx",
+        ] {
+            let v: Variant = s.parse().unwrap_or_else(|e| panic!("{s}: {e:#}"));
+            assert_eq!(v.to_string(), s);
+            assert_eq!(v.to_string().parse::<Variant>().unwrap(), v, "{s}");
+        }
+    }
+
+    /// Spelled as before bare `int8` meant auto (presets of schema version 2), a variant keeps
+    /// the meaning it had: dynamic, or static with a calibration method or target.
+    #[test]
+    fn the_old_reading_keeps_old_meanings() {
+        let old = |s: &str| Variant::parse_dynamic_default(s).unwrap();
+        let new = |s: &str| s.parse::<Variant>().unwrap();
+        assert_eq!(old("int8"), new("int8:dynamic"));
+        assert_eq!(old("int8:exclude=fc"), new("int8:dynamic:exclude=fc"));
+        assert_eq!(old("int8:conv"), new("int8:dynamic:conv"));
+        assert_eq!(old("int8:percentile"), new("int8:static:percentile"));
+        assert_eq!(
+            old("int8:min-top1=0.9:batch=4"),
+            new("int8:static:min-top1=0.9:batch=4")
+        );
+        assert_eq!(old("int8:auto:batch=4"), new("int8:auto:batch=4"));
+        assert_eq!(old("int8:mix"), new("int8:mix"));
+        assert_eq!(old("prune:0.5:structured"), new("prune:0.5:structured"));
+        // Dynamic took no batch then either.
+        assert!(Variant::parse_dynamic_default("int8:batch=4").is_err());
+    }
+
+    /// The list `compare --help` and every spelling error show names each word the parser
+    /// takes, and each of those words parses.
+    #[test]
+    fn spellings_name_every_word_the_parser_takes() {
+        let int8_options = [
+            "auto",
+            "dynamic",
+            "static",
+            "mix",
+            "minmax",
+            "percentile",
+            "entropy",
+        ]
+        .into_iter()
+        .chain(DYNAMIC_OPTIONS)
+        .map(String::from)
+        .chain(Target::KINDS.iter().map(|k| format!("{k}=")))
+        .chain(["batch=", "exclude="].map(String::from));
+        for w in int8_options {
+            // Targets are listed once, under TARGET.
+            let listed = if Target::KINDS.iter().any(|k| w == format!("{k}=")) {
+                w.clone()
+            } else {
+                format!(":{w}")
+            };
+            assert!(
+                SPELLINGS.contains(&listed),
+                "{listed} is not in {SPELLINGS}"
+            );
+            let spelled = match w.as_str() {
+                "batch=" => "int8:batch=2".to_string(),
+                "exclude=" => "int8:exclude=a".to_string(),
+                k if k.ends_with('=') => format!("int8:{k}0.9"),
+                k => format!("int8:{k}"),
+            };
+            assert!(spelled.parse::<Variant>().is_ok(), "{spelled}");
+        }
+        for s in [
+            "weight-int8[:per-channel]",
+            "fp16",
+            "prune:S[:structured][:per-layer|:global]",
+            "trees:K",
+            "max-depth:D",
+            "ort:disabled|basic|extended|all",
+            "file:PATH",
+        ] {
+            assert!(SPELLINGS.contains(s), "{s} is not in {SPELLINGS}");
+        }
+        for s in ["prune:0.5:structured:global", "ort:disabled", "ort:all"] {
+            assert!(s.parse::<Variant>().is_ok(), "{s}");
+        }
     }
 }

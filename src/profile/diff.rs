@@ -165,6 +165,23 @@ impl Layers {
         None
     }
 
+    /// The layer a profiled node belongs to: through the graph first (the layer that
+    /// produces a tensor it writes, as the engine's optimized graph says), then by its name,
+    /// then through what it reads (the layer that consumes its input).
+    pub fn layer_of_node(&self, n: &super::NodeTime) -> Option<&str> {
+        n.output_tensors
+            .iter()
+            .find_map(|t| self.produced.get(t))
+            .map(String::as_str)
+            .or_else(|| self.layer_of(&n.name))
+            .or_else(|| {
+                n.input_tensors
+                    .iter()
+                    .find_map(|t| self.tensors.get(t))
+                    .map(String::as_str)
+            })
+    }
+
     /// Whether `layer` starts with a node that does the arithmetic.
     fn is_head(&self, layer: &str) -> bool {
         self.labels
@@ -280,7 +297,15 @@ pub struct ProfileDiff {
     pub nodes_before: usize,
     #[serde(default)]
     pub nodes_after: usize,
+    /// Share of the original's and of the variant's operator time in nodes that match no
+    /// layer of the graph ([`OUTSIDE`]).
+    #[serde(default)]
+    pub unmatched_share: [f64; 2],
 }
+
+/// Above this share of either side's operator time matching no layer, a diff by layer is
+/// not shown: it would not be one.
+pub const MAX_UNMATCHED: f64 = 0.2;
 
 /// `after` (the variant `variant`) against `before` (the original, whose graph gave
 /// `layers`), largest change first; `isa` is this CPU's extensions
@@ -320,7 +345,7 @@ pub fn diff(
     let mut by_layer: BTreeMap<String, LayerDelta> = BTreeMap::new();
     for (p, after_side) in [(before, false), (after, true)] {
         for n in &p.nodes {
-            let layer = layers.layer_of(&n.name).unwrap_or(OUTSIDE).to_string();
+            let layer = layers.layer_of_node(n).unwrap_or(OUTSIDE).to_string();
             let d = by_layer.entry(layer.clone()).or_insert_with(|| LayerDelta {
                 ops: layers.label(&layer).unwrap_or_default().to_string(),
                 layer,
@@ -353,7 +378,18 @@ pub fn diff(
         request_after_us: after.request_us,
         nodes_before: before.nodes.len(),
         nodes_after: after.nodes.len(),
+        unmatched_share: [0.0; 2],
     };
+    if let Some(o) = d.layers.iter().find(|l| l.layer == OUTSIDE) {
+        let share = |us: f64, total: f64| if total > 0.0 { us / total } else { 0.0 };
+        let total = |side: &[NodeRef]| side.iter().map(|n| n.us).sum::<f64>();
+        let all_before: f64 = d.layers.iter().map(|l| total(&l.before)).sum();
+        let all_after: f64 = d.layers.iter().map(|l| total(&l.after)).sum();
+        d.unmatched_share = [
+            share(o.us_before(), all_before),
+            share(o.us_after(), all_after),
+        ];
+    }
     d.reasons = reasons(&d, isa);
     d
 }
@@ -577,6 +613,9 @@ impl ProfileDiff {
     /// The layers that changed most, three lines each (the change, then the nodes on each
     /// side), and a line for the rest.
     pub fn layers_table(&self, top: usize) -> Vec<String> {
+        if !self.layers_matched() {
+            return vec![self.unmatched_note()];
+        }
         let shown: Vec<&LayerDelta> = self.shown_layers(top).collect();
         let mut out = Vec::new();
         for l in &shown {
@@ -604,6 +643,21 @@ impl ProfileDiff {
             ));
         }
         out
+    }
+
+    /// Whether the profiled nodes matched the graph's layers well enough for a diff by layer
+    /// ([`MAX_UNMATCHED`]).
+    pub fn layers_matched(&self) -> bool {
+        self.unmatched_share.iter().all(|&s| s <= MAX_UNMATCHED)
+    }
+
+    /// Why no diff by layer is shown.
+    pub fn unmatched_note(&self) -> String {
+        format!(
+            "by layer: not shown, since {:.0}% of the original's operator time and {:.0}% of the variant's is in nodes that match no layer of the graph (the engine named them after nothing the graph has), so a diff by layer would not be one; the op types above add up",
+            self.unmatched_share[0] * 100.0,
+            self.unmatched_share[1] * 100.0
+        )
     }
 
     /// The totals in a line: operators, the engine's own work, a request.
@@ -718,6 +772,8 @@ mod tests {
                     bytes: 1.0,
                 },
                 roofline: None,
+                input_tensors: Vec::new(),
+                output_tensors: Vec::new(),
             })
             .collect();
         let mut by: BTreeMap<String, (usize, f64)> = BTreeMap::new();
@@ -742,6 +798,7 @@ mod tests {
                 })
                 .collect(),
             ceilings: None,
+            cut: None,
         }
     }
 

@@ -15,6 +15,70 @@ use roofline::{Ceilings, Placement, Shape, Work};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The requests of a profiling pass: `warmup` unmeasured (ended early at half the time cap),
+/// then `requests` measured (at least one; ended at the cap, so a slow model stops in time
+/// and says so).
+pub struct Schedule {
+    warmup: usize,
+    requests: usize,
+    cap: Option<std::time::Duration>,
+    start: std::time::Instant,
+    /// Warm-up requests run.
+    pub warmed: usize,
+    /// Measured requests run.
+    pub measured: usize,
+    warm_over: bool,
+}
+
+impl Schedule {
+    pub fn new(warmup: usize, requests: usize, cap: Option<std::time::Duration>) -> Schedule {
+        Schedule {
+            warmup,
+            requests: requests.max(1),
+            cap,
+            start: std::time::Instant::now(),
+            warmed: 0,
+            measured: 0,
+            warm_over: warmup == 0,
+        }
+    }
+
+    /// The next request: `Some(false)` warm-up, `Some(true)` measured, `None` done.
+    pub fn next_request(&mut self) -> Option<bool> {
+        let past = |share: f64| {
+            self.cap
+                .is_some_and(|c| self.start.elapsed().as_secs_f64() >= c.as_secs_f64() * share)
+        };
+        if !self.warm_over {
+            if self.warmed < self.warmup && (self.warmed == 0 || !past(0.5)) {
+                self.warmed += 1;
+                return Some(false);
+            }
+            self.warm_over = true;
+        }
+        if self.measured < self.requests && (self.measured == 0 || !past(1.0)) {
+            self.measured += 1;
+            return Some(true);
+        }
+        None
+    }
+
+    /// What the time cap cut, when it cut anything.
+    pub fn cut(&self) -> Option<String> {
+        let cap = self.cap?;
+        (self.measured < self.requests || self.warmed < self.warmup).then(|| {
+            format!(
+                "time cap of {:.0} s reached: {} of {} requests profiled after {} of {} warm-up (a slow model: raise --max-time for more)",
+                cap.as_secs_f64(),
+                self.measured,
+                self.requests,
+                self.warmed,
+                self.warmup
+            )
+        })
+    }
+}
+
 /// One node of the graph as the engine ran it (after its own fusions).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodeTime {
@@ -34,6 +98,13 @@ pub struct NodeTime {
     /// FLOPs are counted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roofline: Option<Placement>,
+    /// The tensors it read and wrote, by name, as the engine's optimized graph has them
+    /// (when the engine wrote that graph): what ties a fused node to the layers of the
+    /// original graph.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub input_tensors: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output_tensors: Vec<String>,
 }
 
 impl NodeTime {
@@ -55,6 +126,29 @@ pub struct OpTypeTime {
     pub share: f64,
 }
 
+impl OpProfile {
+    /// Takes each node's input and output tensors from `graph`, the engine's optimized graph
+    /// (nodes matched by name; subgraphs included).
+    pub fn attach_tensors(&mut self, graph: &tract_onnx::pb::ModelProto) {
+        let mut by_name: std::collections::HashMap<String, (Vec<String>, Vec<String>)> =
+            std::collections::HashMap::new();
+        if let Some(g) = &graph.graph {
+            crate::optimize::graph::visit(g, &mut |g: &tract_onnx::pb::GraphProto| {
+                for n in g.node.iter().filter(|n| !n.name.is_empty()) {
+                    let keep = |v: &[String]| v.iter().filter(|t| !t.is_empty()).cloned().collect();
+                    by_name.insert(n.name.clone(), (keep(&n.input), keep(&n.output)));
+                }
+            });
+        }
+        for n in &mut self.nodes {
+            if let Some((i, o)) = by_name.get(&n.name) {
+                n.input_tensors = i.clone();
+                n.output_tensors = o.clone();
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OpProfile {
     /// `onnxruntime 1.31.1`.
@@ -73,6 +167,9 @@ pub struct OpProfile {
     /// This machine's ceilings, when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ceilings: Option<Ceilings>,
+    /// What the time cap cut short, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut: Option<String>,
 }
 
 /// One node's execution in one profiled request.
@@ -195,6 +292,8 @@ pub fn from_runs(engine: &str, runs: &[ProfiledRun]) -> Result<OpProfile> {
             thread: s.first.thread,
             inputs: s.first.inputs,
             roofline: None,
+            input_tensors: Vec::new(),
+            output_tensors: Vec::new(),
         })
         .collect();
     out.sort_by(|a, b| b.median_us.total_cmp(&a.median_us));
@@ -228,6 +327,7 @@ pub fn from_runs(engine: &str, runs: &[ProfiledRun]) -> Result<OpProfile> {
         nodes: out,
         by_op,
         ceilings: None,
+        cut: None,
     })
 }
 
@@ -463,12 +563,13 @@ impl OpProfile {
     /// The op types and the slowest nodes as the terminal shows them.
     pub fn text(&self, top: usize) -> String {
         let mut out = format!(
-            "{}: {} requests profiled; a request takes {} of which operators {} ({:.0}%), the rest is the engine's own work (binding, allocation, scheduling)\n\n",
+            "{}: {} requests profiled; a request takes {} of which operators {} ({:.0}%), the rest is the engine's own work (binding, allocation, scheduling)\n{}\n",
             self.engine,
             self.requests,
             crate::format::ms(self.request_us / 1e3),
             crate::format::ms(self.operators_us / 1e3),
-            if self.request_us > 0.0 { self.operators_us / self.request_us * 100.0 } else { 0.0 }
+            if self.request_us > 0.0 { self.operators_us / self.request_us * 100.0 } else { 0.0 },
+            self.cut.as_ref().map(|c| format!("note: {c}\n")).unwrap_or_default()
         );
         out += &format!(
             "{:<28} {:>6} {:>12} {:>7}\n",

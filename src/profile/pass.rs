@@ -18,6 +18,8 @@ pub struct Request<'a> {
     pub options: &'a EngineOptions,
     pub warmup: usize,
     pub requests: usize,
+    /// Each profiling pass (the model's, the variant's) ends by this long (`None`: no cap).
+    pub max_time: Option<std::time::Duration>,
     /// A variant to profile the same way and diff against the model.
     pub variant: Option<&'a Variant>,
     /// The sample data (static int8 calibrates on it).
@@ -33,7 +35,8 @@ pub struct Pass {
     pub variant: Option<(OpProfile, ProfileDiff)>,
 }
 
-/// The operator profile of `model` on `kind` over `requests` requests after `warmup`.
+/// The operator profile of `model` on `kind` over `requests` requests after `warmup`, both
+/// ended early by `cap` (and the profile says so).
 pub fn one(
     kind: EngineKind,
     model: &Model,
@@ -41,19 +44,63 @@ pub fn one(
     inputs: &[Tensor],
     warmup: usize,
     requests: usize,
+    cap: Option<std::time::Duration>,
 ) -> Result<OpProfile> {
+    let mut schedule = super::Schedule::new(warmup, requests, cap);
+    let mut profile = profile_with(kind, model, options, inputs, &mut schedule)?;
+    profile.cut = schedule.cut();
+    Ok(profile)
+}
+
+fn profile_with(
+    kind: EngineKind,
+    model: &Model,
+    options: &EngineOptions,
+    inputs: &[Tensor],
+    schedule: &mut super::Schedule,
+) -> Result<OpProfile> {
+    // Every node gets a name (exporters leave many empty; ONNX Runtime then calls them
+    // `Conv_4` and `FusedConv_122`, which nothing in the graph is called), so engines name
+    // what they run after the graph's nodes.
+    let named = named_nodes(model)?;
+    let model = named.as_ref().unwrap_or(model);
     match kind {
         EngineKind::Ort => {
-            let (trace, engine) =
-                crate::engine::ort::profile(model, options, inputs, warmup, requests)?;
-            super::from_ort_trace(&trace, warmup, &engine)
+            let p = crate::engine::ort::profile(model, options, inputs, schedule)?;
+            let mut profile = super::from_ort_trace(&p.trace, schedule.warmed, &p.engine)?;
+            if let Some(g) = p
+                .optimized
+                .and_then(|b| crate::model::decode_proto(&b, &model.info.path).ok())
+            {
+                profile.attach_tensors(&g);
+            }
+            Ok(profile)
         }
         EngineKind::Tract => {
-            let (runs, engine) =
-                crate::engine::tract::profile(model, options, inputs, warmup, requests)?;
+            let (runs, engine) = crate::engine::tract::profile(model, options, inputs, schedule)?;
             super::from_runs(&engine, &runs)
         }
     }
+}
+
+/// `model` with every unnamed node named [`crate::optimize::node_id`] (its first output),
+/// or `None` when every node has a name.
+fn named_nodes(model: &Model) -> Result<Option<Model>> {
+    let mut m = crate::model::decode_proto(&model.bytes, &model.info.path)?;
+    let mut changed = false;
+    if let Some(g) = m.graph.as_mut() {
+        crate::optimize::graph::visit_mut(g, &mut |g: &mut tract_onnx::pb::GraphProto| {
+            for n in g.node.iter_mut().filter(|n| n.name.is_empty()) {
+                n.name = crate::optimize::node_id(n);
+                changed = true;
+            }
+        });
+    }
+    if !changed {
+        return Ok(None);
+    }
+    let bytes = prost::Message::encode_to_vec(&m);
+    Ok(Some(Model::from_bytes(&model.info.path, bytes)?))
 }
 
 /// Runs the pass; `step` hears what is under way, `cancel` stops it between steps.
@@ -74,7 +121,12 @@ pub fn run(r: &Request, cancel: &AtomicBool, step: &mut dyn FnMut(String)) -> Re
         "profiling {} requests after {} warm-up (a session of its own: profiling slows it, so no latency statistics come from it)",
         r.requests, r.warmup
     ));
-    let mut profile = one(r.kind, r.model, r.options, r.inputs, r.warmup, r.requests)?;
+    let mut profile = one(
+        r.kind, r.model, r.options, r.inputs, r.warmup, r.requests, r.max_time,
+    )?;
+    if let Some(c) = &profile.cut {
+        step(c.clone());
+    }
     stopped()?;
     let mut variant = match r.variant {
         Some(v) => {
@@ -86,7 +138,15 @@ pub fn run(r: &Request, cancel: &AtomicBool, step: &mut dyn FnMut(String)) -> Re
             }
             stopped()?;
             step(format!("profiling the variant {} the same way", built.name));
-            let q = one(r.kind, &built.model, &o, r.inputs, r.warmup, r.requests)?;
+            let q = one(
+                r.kind,
+                &built.model,
+                &o,
+                r.inputs,
+                r.warmup,
+                r.requests,
+                r.max_time,
+            )?;
             let layers = Layers::of(&crate::model::decode_proto(
                 &r.model.bytes,
                 &r.model.info.path,

@@ -71,6 +71,48 @@ pub struct CostDoc {
     pub pricing: Pricing,
     #[serde(default)]
     pub curves: Option<CostCurves>,
+    /// The measured run the plan served, when it served one (`cost --results`): the report
+    /// checks that it is the study's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served: Option<ServedRun>,
+}
+
+/// Which run of which model a cost plan served.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServedRun {
+    /// The model's sha256, when the results file recorded it.
+    pub model_sha256: Option<String>,
+    pub model_name: String,
+    pub run_id: usize,
+    pub engine: crate::engine::EngineKind,
+    pub variant: String,
+    pub batch_size: usize,
+    pub latency_p50: f64,
+    pub latency_p95: f64,
+}
+
+impl ServedRun {
+    pub fn of(run: &RunResult, model: Option<&ModelInfo>) -> ServedRun {
+        ServedRun {
+            model_sha256: model.map(|m| m.sha256.clone()),
+            model_name: run.model_name.clone(),
+            run_id: run.run_id,
+            engine: run.engine,
+            variant: run.variant.clone(),
+            batch_size: run.batch_size,
+            latency_p50: run.latency_p50,
+            latency_p95: run.latency_p95,
+        }
+    }
+
+    /// Whether `run` is the run served (the same numbers, not only the same id).
+    pub fn is(&self, run: &RunResult) -> bool {
+        self.run_id == run.run_id
+            && self.engine == run.engine
+            && self.variant == run.variant
+            && self.batch_size == run.batch_size
+            && (self.latency_p95 - run.latency_p95).abs() <= 1e-9 * run.latency_p95.abs().max(1.0)
+    }
 }
 
 /// What `load --json` writes: open-loop runs at one or more rates, each beside the queue
@@ -251,6 +293,7 @@ impl CostDoc {
             tiers: plan.tiers,
             recommendation: plan.recommendation,
             pricing,
+            served: None,
         })
     }
 

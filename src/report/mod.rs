@@ -68,6 +68,27 @@ pub struct Study {
     pub load: Option<LoadDoc>,
     /// Where the time goes (`profile --json`), with a variant's diff when it has one.
     pub profile: Option<ProfileDoc>,
+    /// Parts of the study that were not measured with the rest (a cost plan of another run,
+    /// load runs on another engine): the report shows them first.
+    pub mismatches: Vec<String>,
+}
+
+/// The model a document is about, by sha256, when it says.
+fn model_of(doc: &Document) -> Option<(&str, &str)> {
+    fn info(m: &Option<ModelInfo>) -> Option<(&str, &str)> {
+        m.as_ref()
+            .filter(|m| !m.sha256.is_empty())
+            .map(|m| (m.sha256.as_str(), m.name.as_str()))
+    }
+    match doc {
+        Document::Bench(d) => info(&d.model),
+        Document::Load(d) => info(&d.model),
+        Document::Profile(d) => info(&d.model),
+        Document::Cost(d) => d
+            .served
+            .as_ref()
+            .and_then(|s| Some((s.model_sha256.as_deref()?, s.model_name.as_str()))),
+    }
 }
 
 impl Study {
@@ -77,10 +98,61 @@ impl Study {
             latency_target_ms: crate::cost::plan::CostInputs::default().latency_target_ms,
             ..Study::default()
         };
+        // A report is about one model: a file about another is refused by name.
+        let mut about: Option<(String, String, std::path::PathBuf)> = None;
         for p in paths {
-            s.add(Document::read(p.as_ref())?);
+            let p = p.as_ref();
+            let doc = Document::read(p)?;
+            if let Some((sha, name)) = model_of(&doc) {
+                match &about {
+                    Some((first, first_name, first_path)) if first != sha => anyhow::bail!(
+                        "{} is about {name} (sha256 {}), but {} is about {first_name} (sha256 {}): a report covers one model and one set of measurements; make one report per model",
+                        p.display(),
+                        &sha[..sha.len().min(12)],
+                        first_path.display(),
+                        &first[..first.len().min(12)]
+                    ),
+                    Some(_) => {}
+                    None => about = Some((sha.to_string(), name.to_string(), p.to_path_buf())),
+                }
+            }
+            s.add(doc);
         }
+        s.mismatches = s.check_consistency();
         Ok(s)
+    }
+
+    /// What in the study was not measured with the rest.
+    pub fn check_consistency(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(served) = self.cost.as_ref().and_then(|c| c.served.as_ref()) {
+            let all: Vec<&RunResult> = self.runs.iter().chain(&self.compare_runs).collect();
+            if !all.is_empty() && !all.iter().any(|r| served.is(r)) {
+                out.push(format!(
+                    "The cost plan prices run {} ({} {}, batch {}, p95 {}), which is not among this study's runs: its bill rests on another measurement than the tables here. Make the plan with `inferscope cost --results` of this study's file.",
+                    served.run_id,
+                    served.engine.label(),
+                    served.variant,
+                    served.batch_size,
+                    crate::format::ms(served.latency_p95)
+                ));
+            }
+        }
+        if let Some(l) = &self.load {
+            let engines: Vec<crate::engine::EngineKind> = self
+                .runs
+                .iter()
+                .chain(&self.compare_runs)
+                .map(|r| r.engine)
+                .collect();
+            if !engines.is_empty() && !engines.contains(&l.engine) {
+                out.push(format!(
+                    "The load runs were measured on {}, which no benchmark run of this study used.",
+                    l.engine.label()
+                ));
+            }
+        }
+        out
     }
 
     /// Adds one results document.
@@ -317,4 +389,92 @@ pub fn png(study: &Study) -> Result<Vec<u8>> {
         &mut pixmap.as_mut(),
     );
     pixmap.encode_png().context("could not encode the PNG")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cost::plan::CostInputs;
+    use crate::cost::Pricing;
+
+    fn bench(sha: &str, name: &str, p95: f64) -> BenchDoc {
+        BenchDoc {
+            version: doc::DOC_VERSION,
+            model: Some({
+                let mut m = crate::model::Model::load(
+                    &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/mlp.onnx"),
+                )
+                .unwrap()
+                .info;
+                m.name = name.into();
+                m.sha256 = sha.into();
+                m
+            }),
+            runs: vec![RunResult {
+                model_name: name.into(),
+                variant: "original".into(),
+                batch_size: 1,
+                latency_p50: p95 / 2.0,
+                latency_p95: p95,
+                ..RunResult::default()
+            }],
+            ..BenchDoc::default()
+        }
+    }
+
+    fn write(dir: &Path, file: &str, json: String) -> std::path::PathBuf {
+        let p = dir.join(file);
+        std::fs::write(&p, json).unwrap();
+        p
+    }
+
+    /// A report is about one model: a file about another (by sha256) is refused, naming both
+    /// files; a cost plan of a run the study does not hold is flagged; one of the study's run
+    /// is not.
+    #[test]
+    fn a_report_refuses_another_models_file_and_flags_a_cost_plan_of_another_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(
+            dir.path(),
+            "a.json",
+            bench("aaaa1111", "encoder", 31.2).to_json().unwrap(),
+        );
+        let b = write(
+            dir.path(),
+            "b.json",
+            bench("bbbb2222", "detector", 9.0).to_json().unwrap(),
+        );
+        let e = format!("{:#}", Study::from_files(&[&a, &b]).unwrap_err());
+        assert!(
+            e.contains("b.json") && e.contains("a.json") && e.contains("detector"),
+            "{e}"
+        );
+
+        let cost_of = |doc: &BenchDoc, p95: f64| -> std::path::PathBuf {
+            let mut run = doc.runs[0].clone();
+            run.latency_p95 = p95;
+            let mut inputs = CostInputs::default();
+            let (service, source) = inputs.serve_run(&run);
+            let mut c = CostDoc::new(inputs, Pricing::default(), &service, source).unwrap();
+            c.served = Some(doc::ServedRun::of(&run, doc.model.as_ref()));
+            write(dir.path(), &format!("cost{p95}.json"), c.to_json().unwrap())
+        };
+        let doc = bench("aaaa1111", "encoder", 31.2);
+        let same = Study::from_files(&[&a, &cost_of(&doc, 31.2)]).unwrap();
+        assert!(same.mismatches.is_empty(), "{:?}", same.mismatches);
+        let other = Study::from_files(&[&a, &cost_of(&doc, 50.2)]).unwrap();
+        assert_eq!(other.mismatches.len(), 1, "{:?}", other.mismatches);
+        assert!(
+            other.mismatches[0].contains("50.2"),
+            "{:?}",
+            other.mismatches
+        );
+        // A cost plan made from another model's results is refused like its results.
+        let theirs = bench("bbbb2222", "detector", 9.0);
+        let e = format!(
+            "{:#}",
+            Study::from_files(&[&a, &cost_of(&theirs, 9.0)]).unwrap_err()
+        );
+        assert!(e.contains("detector"), "{e}");
+    }
 }

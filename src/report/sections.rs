@@ -160,6 +160,12 @@ pub fn pages(study: &Study) -> Vec<String> {
         .map(|e| e.date.clone())
         .unwrap_or_default();
     p.para(&format!("{name}  {date}"), 10.0, "#444");
+    if !study.mismatches.is_empty() {
+        p.heading("Check before reading");
+        for m in &study.mismatches {
+            p.para(m, 8.5, "#b02020");
+        }
+    }
     if !study.variants.is_empty() {
         super::comparison::section(&mut p, study);
     }
@@ -231,7 +237,12 @@ pub fn pages(study: &Study) -> Vec<String> {
         }
         p.heading("Production checklist");
         let refs: Vec<&RunResult> = study.runs.iter().collect();
-        for item in checklist::evaluate(&refs, study.latency_target_ms, study.importance.as_ref()) {
+        for item in checklist::evaluate(
+            &refs,
+            study.latency_target_ms,
+            study.importance.as_ref(),
+            study.model.as_ref().and_then(|m| m.fixed_batch()),
+        ) {
             let (mark, color) = match item.status {
                 Status::Pass => ("PASS", "#2a7a3a"),
                 Status::Fail => ("FAIL", "#b02020"),
@@ -276,7 +287,7 @@ pub fn pages(study: &Study) -> Vec<String> {
     if study.variants.is_empty() {
         p.para("Not part of this study: compare optimized variants (int8, pruning, fp16, fewer trees, another model) with `inferscope compare MODEL --variant ... --json FILE` and pass the file to the report.", 8.5, "#a05a00");
     } else {
-        p.para("Each variant was benchmarked with the original's settings, interleaved in rounds (A B A B ...) so that drift of the machine hits all alike; the comparison's table is on the first page. Speedup is the original's p50 over the variant's, with a 95% bootstrap interval; fidelity is the lowest top-1 agreement over class-score outputs (made by Softmax, read by ArgMax, or named like logits or probabilities), else the lowest cosine similarity of the outputs, on the sample data; an embedding or a regression is never judged by its argmax.", 8.0, "#333");
+        p.para("Each variant was benchmarked with the original's settings, interleaved in rounds (A B A B ...) so that drift of the machine hits all alike; each turn began once the other sessions' threads were idle (ONNX Runtime's idle workers spin for a while after a run, on the cores the next session needs) and with one unmeasured request, so each variant measures what it would alone. Peak MB is each variant's own: the peak resident memory of a process serving only it, measured in a process of its own. The comparison's table is on the first page. Speedup is the original's p50 over the variant's, with a 95% bootstrap interval; fidelity is the lowest top-1 agreement over class-score outputs (made by Softmax, read by ArgMax, or named like logits or probabilities), else the lowest cosine similarity of the outputs, on the sample data; an embedding or a regression is never judged by its argmax.", 8.0, "#333");
         for v in &study.variants {
             p.para(&format!("{}: {}", v.name, v.description), 8.0, "#111");
             for (kind, line) in v.details() {
@@ -296,6 +307,7 @@ pub fn pages(study: &Study) -> Vec<String> {
 
     p.heading("Cost");
     match &study.cost {
+        None if study.variant_costs().is_some() => p.para("The comparison's monthly cost per variant (first page) is priced from the study's cost inputs; for every tier in full, with the recommendation, run `inferscope cost --results FILE --json cost.json` and pass cost.json to the report.", 8.5, "#444"),
         None => p.para("Not part of this study: run `inferscope cost --json FILE` (with --results from a benchmark) and pass the file to the report.", 8.5, "#a05a00"),
         Some(c) => {
             p.para(&format!("Service time from {}; {} requests a month, peak x{}, {} target {:.0} ms, budget ${:.0}.",
@@ -315,8 +327,8 @@ pub fn pages(study: &Study) -> Vec<String> {
             if let Some(u) = c.recommendation.runner_up {
                 p.para(&format!("Runner-up: {}.", u.label()), 8.0, "#333");
             }
-            for (v, t) in &c.recommendation.flips {
-                p.para(&format!("At {} requests a month the choice becomes {}.", crate::format::count_short(*v), t.map(|t| t.label()).unwrap_or("no tier")), 8.0, "#333");
+            for line in c.recommendation.flip_lines(c.inputs.monthly_requests) {
+                p.para(&format!("The choice changes {line}."), 8.0, "#333");
             }
             p.para(&format!("Rule of thumb: {}.{}", c.recommendation.rule_of_thumb.label(), c.recommendation.rule_of_thumb_note.as_ref().map(|n| format!(" {n}")).unwrap_or_default()), 8.0, "#333");
             if let Some(curves) = &c.curves {

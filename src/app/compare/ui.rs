@@ -266,6 +266,7 @@ impl InferscopeApp {
                                 (Phase::Measure, Some(t)) => format!("{who}: {done}/{t} requests"),
                                 (Phase::Measure, None) => format!("{who}: {done} requests"),
                                 (Phase::Warmup, _) => format!("{who}: warming up"),
+                                (Phase::OwnProcess, _) => format!("{who}: memory and cold start in a process of its own"),
                                 (Phase::Loading, _) => "loading the variants".into(),
                             }
                         }
@@ -393,7 +394,7 @@ impl InferscopeApp {
             h(ui, "p95 ms", "95th percentile latency");
             h(ui, "p99 ms", "99th percentile latency");
             h(ui, "samples/s", "Throughput: requests per second x batch size");
-            h(ui, "load MB", "Resident memory added by loading this variant");
+            h(ui, "peak MB", "Peak resident memory of a process serving only this variant at this batch, the runtime included: measured in a process of its own, since all variants share one while the rounds alternate");
             h(ui, "size", "Model file size");
             h(ui, "fidelity", "Lowest top-1 agreement with the original over class-score outputs (made by Softmax, read by ArgMax, or named like logits or probabilities), else the lowest cosine similarity of the outputs (1 = identical); hover a value for the sample count");
             h(ui, "speedup", "Original p50 / variant p50 in the same interleaved run, with a 95% bootstrap interval");
@@ -409,7 +410,7 @@ impl InferscopeApp {
                 ui.label(format!("{:.3}", r.latency_p95));
                 ui.label(format!("{:.3}", r.latency_p99));
                 ui.label(format!("{:.0}", r.throughput_rps));
-                ui.label(format!("{:.1}", row.load_mb));
+                ui.label(row.own_peak_text());
                 ui.label(crate::format::bytes(row.size_bytes));
                 let what = row
                     .variant

@@ -397,3 +397,108 @@ fn a_measured_capacity_sizes_instances() {
         .to_string()
         .contains("measured capacity"));
 }
+
+/// A latency measured with two threads per inference needs two cores per inference: an
+/// instance of one vCPU cannot serve it as measured (the tier says why and what to measure),
+/// one of two serves one inference at a time, one of four two at once.
+#[test]
+fn instances_take_the_cores_one_inference_was_measured_on() {
+    let p = Pricing::default();
+    let inputs = |vcpus: f64, threads: u64| CostInputs {
+        monthly_requests: 5e7,
+        latency_target_ms: 200.0,
+        budget_usd: 1e6,
+        vcpus,
+        threads_per_inference: threads,
+        ..Default::default()
+    };
+    let container = |i: &CostInputs| -> TierPlan {
+        plan(i, &p, &service())
+            .unwrap()
+            .tiers
+            .into_iter()
+            .find(|t| t.cost.tier == Tier::Container)
+            .unwrap()
+    };
+    let short = container(&inputs(1.0, 2));
+    assert!(!short.feasible, "{}", short.reason);
+    assert!(
+        short.reason.contains("2 threads per inference") && short.reason.contains("--threads 1"),
+        "{}",
+        short.reason
+    );
+    let two = container(&inputs(2.0, 2));
+    assert!(two.feasible, "{}", two.reason);
+    let four = container(&inputs(4.0, 2));
+    let one_thread_on_two = container(&inputs(2.0, 1));
+    assert!(four.feasible && one_thread_on_two.feasible);
+    // Four vCPUs at two threads serve as many at once as two vCPUs at one thread.
+    assert_eq!(four.cost.instances, one_thread_on_two.cost.instances);
+    assert!(two.cost.instances >= four.cost.instances);
+}
+
+/// Two flips may both name the same tier: one is where the answer changes going down, the
+/// other going up. One dedicated VM of 2 vCPUs ($71.68) undercuts two 1-vCPU containers
+/// ($72.08) only in the band where the peak needs two servers; below it one container is
+/// cheaper, above it three containers are.
+#[test]
+fn flips_lie_on_their_own_side_of_the_volume() {
+    let p = Pricing::default();
+    let at = |monthly_requests: f64| {
+        plan(
+            &CostInputs {
+                monthly_requests,
+                latency_target_ms: 1000.0,
+                // Over a function's 256 MB: serverless does not apply.
+                model_memory_mb: 300.0,
+                ..Default::default()
+            },
+            &p,
+            &[100.0],
+        )
+        .unwrap()
+        .recommendation
+    };
+    let r = at(7e6);
+    assert_eq!(r.tier, Some(Tier::Dedicated), "{}", r.explanation);
+    assert_eq!(r.flips.len(), 2, "{:?}", r.flips);
+    let ((below, to_below), (above, to_above)) = (r.flips[0], r.flips[1]);
+    assert_eq!(
+        (to_below, to_above),
+        (Some(Tier::Container), Some(Tier::Container))
+    );
+    // The peak needs a second server above 5.256M requests, a third above 10.512M.
+    assert!((4.9e6..5.3e6).contains(&below), "{below}");
+    assert!((1.05e7..1.1e7).contains(&above), "{above}");
+}
+
+/// A volume under the scanned range (1 thousand requests) still finds the flips above it, and
+/// the scan down from it does not look above it.
+#[test]
+fn flips_from_under_a_thousand_requests_look_up() {
+    let p = Pricing::default();
+    let at = |monthly_requests: f64| {
+        plan(
+            &CostInputs {
+                monthly_requests,
+                latency_target_ms: 200.0,
+                // Serverless at 100 ms and 256 MB costs $1.6167 a million requests with the
+                // network: over $5 above 3.09M; every always-on tier is over it from the start.
+                budget_usd: 5.0,
+                ..Default::default()
+            },
+            &p,
+            &[100.0],
+        )
+        .unwrap()
+        .recommendation
+    };
+    for v in [100.0, 1e6] {
+        let r = at(v);
+        assert_eq!(r.tier, Some(Tier::Serverless), "{v}: {}", r.explanation);
+        assert_eq!(r.flips.len(), 1, "{v}: {:?}", r.flips);
+        let (flip, to) = r.flips[0];
+        assert_eq!(to, None, "{v}");
+        assert!((3.09e6..3.2e6).contains(&flip), "{v}: {flip}");
+    }
+}

@@ -79,19 +79,15 @@ pub(super) fn check_data(requests: &[Vec<Tensor>]) -> Result<()> {
     let mut seen: Option<f64> = None;
     let mut varied = false;
     let mut any_float = false;
-    for (i, r) in requests.iter().enumerate() {
-        for (j, t) in r.iter().enumerate() {
+    for r in requests {
+        for t in r {
             if !matches!(t.data, TensorData::F32(_) | TensorData::F64(_)) {
                 varied = true;
                 continue;
             }
             any_float = true;
-            if let Some(k) = t.first_non_finite() {
-                bail!(
-                    "the calibration data holds NaN or infinity (input {j} of sample {i}, value {k}): activation ranges cannot be calibrated on it; clean the data"
-                );
-            }
-            for v in t.to_f64_vec() {
+            // NaN (a missing value) is kept out of the ranges below, not refused.
+            for v in t.to_f64_vec().into_iter().filter(|v| v.is_finite()) {
                 match seen {
                     None => seen = Some(v),
                     Some(s) if s != v => varied = true,
@@ -151,10 +147,12 @@ pub(super) fn ranges(
                 *float = false;
                 continue;
             }
-            let v = values(o, t)?;
-            if let Some(bad) = v.iter().position(|x| !x.is_finite()) {
-                bail!("calibration: tensor `{t}` holds NaN or infinity on sample {i} (value {bad}), though the inputs are finite; the float model itself overflows on this data");
-            }
+            // NaN and infinity (a missing value fed through, an overflow) have no place in
+            // a range: the ranges are of the finite values.
+            let v: Vec<f32> = values(o, t)?
+                .into_iter()
+                .filter(|x| x.is_finite())
+                .collect();
             for &x in &v {
                 s.min = s.min.min(x);
                 s.max = s.max.max(x);
@@ -290,10 +288,12 @@ mod tests {
     }
 
     #[test]
-    fn nan_and_constant_calibration_data_are_refused() {
+    fn constant_calibration_data_is_refused_and_nan_is_left_out() {
         let t = |v: Vec<f32>| Tensor::new(vec![1, v.len()], TensorData::F32(v)).unwrap();
-        let e = check_data(&[vec![t(vec![1.0, f32::NAN])]]).unwrap_err();
-        assert!(e.to_string().contains("holds NaN or infinity"), "{e}");
+        // NaN is a missing value: the finite values vary, so the data calibrates.
+        check_data(&[vec![t(vec![1.0, f32::NAN, 2.0])]]).unwrap();
+        // Only NaN besides one value: constant once the missing values are left out.
+        assert!(check_data(&[vec![t(vec![1.0, f32::NAN])]]).is_err());
         let e = check_data(&[vec![t(vec![0.0, 0.0])], vec![t(vec![0.0, 0.0])]]).unwrap_err();
         assert!(
             e.to_string().contains("the calibration data is constant"),

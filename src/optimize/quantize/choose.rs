@@ -646,6 +646,10 @@ pub fn chosen(
         notes: c.notes,
         changed: c.changed,
         skipped: c.skipped,
+        chosen_timing: Some(crate::optimize::ChosenTiming {
+            float_us: p50[0],
+            kept_us: p50[best + 1],
+        }),
         ..std::mem::take(cov)
     };
     *m = p;

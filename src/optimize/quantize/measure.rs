@@ -287,11 +287,11 @@ fn outputs_on(
 }
 
 impl Judge<'_> {
-    /// How [`Judge::time`] times, for the coverage: `median of 20 interleaved runs at batch 1`
+    /// How [`Judge::time`] times, for the coverage: `median of 20 runs in 5 interleaved turns at batch 1`
     /// (a run of a microsecond model is a block of requests, each counted once).
     pub(crate) fn timed(&self) -> String {
         format!(
-            "median of 20 interleaved runs {}",
+            "median of 20 runs in {TURNS} interleaved turns {}",
             match self.samples.batch {
                 Some(b) => format!("at batch {b}"),
                 None => "on the sample data as given".into(),
@@ -352,15 +352,19 @@ pub(crate) fn clearly_faster(us: f64, than: f64) -> bool {
     us < than * (1.0 - TIE)
 }
 
-/// Median time of each engine over `rounds` interleaved runs of `inputs` (after 3 warm-up runs
-/// each), microseconds. A run of a model that takes microseconds is a block of requests (as
-/// many as take about 2 ms, at most 100), timed together and divided: one request alone is
-/// within the clock's and the scheduler's noise.
+/// Median time of each engine over `runs` runs of `inputs`, microseconds, interleaved in
+/// [`TURNS`] turns (after 3 warm-up runs each) as `compare` interleaves: a turn starts once the
+/// other sessions' threads are idle (ONNX Runtime's idle workers spin for a while after a run,
+/// on the cores the next session needs) and with one unmeasured run. A run of a model that
+/// takes microseconds is a block of requests (as many as take about 2 ms, at most 100), timed
+/// together and divided: one request alone is within the clock's and the scheduler's noise.
 fn interleaved_p50(
     engines: &mut [Box<dyn crate::engine::Engine>],
     inputs: &[Tensor],
-    rounds: usize,
+    runs: usize,
 ) -> Result<Vec<f64>> {
+    use crate::bench::Clock;
+    let clock = crate::bench::RealClock::new();
     let prepared: Vec<crate::engine::Prepared> = engines
         .iter_mut()
         .map(|e| e.prepare(inputs))
@@ -368,6 +372,7 @@ fn interleaved_p50(
     let mut warm = vec![f64::INFINITY; engines.len()];
     for _ in 0..3 {
         for (k, e) in engines.iter_mut().enumerate() {
+            clock.quiet();
             let t = std::time::Instant::now();
             e.run_prepared(&prepared[k])?;
             warm[k] = warm[k].min(t.elapsed().as_secs_f64() * 1e6);
@@ -375,14 +380,21 @@ fn interleaved_p50(
     }
     let fastest = warm.iter().copied().fold(f64::INFINITY, f64::min);
     let block = block_size(fastest);
-    let mut times = vec![Vec::with_capacity(rounds); engines.len()];
-    for _ in 0..rounds {
+    let per_turn = runs.div_ceil(TURNS).max(1);
+    let mut times = vec![Vec::with_capacity(runs); engines.len()];
+    for _ in 0..TURNS {
         for (k, e) in engines.iter_mut().enumerate() {
-            let t = std::time::Instant::now();
-            for _ in 0..block {
+            clock.quiet();
+            for _ in 0..crate::bench::scheduler::TURN_WARMUP as usize * block {
                 e.run_prepared(&prepared[k])?;
             }
-            times[k].push(t.elapsed().as_secs_f64() * 1e6 / block as f64);
+            for _ in 0..per_turn {
+                let t = std::time::Instant::now();
+                for _ in 0..block {
+                    e.run_prepared(&prepared[k])?;
+                }
+                times[k].push(t.elapsed().as_secs_f64() * 1e6 / block as f64);
+            }
         }
     }
     Ok(times
@@ -393,6 +405,9 @@ fn interleaved_p50(
         })
         .collect())
 }
+
+/// Turns [`interleaved_p50`] splits its runs into.
+const TURNS: usize = 5;
 
 /// Requests per timed run for a model whose fastest warm-up took `us`: about 2 ms of work,
 /// 1 to 100.

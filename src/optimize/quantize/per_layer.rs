@@ -21,7 +21,15 @@ fn slower_layers(
     let path = &judge.model.info.path;
     let profile = |p: &pb::ModelProto| -> Result<crate::profile::OpProfile> {
         let m = Model::from_bytes(path, p.encode_to_vec())?;
-        crate::profile::pass::one(crate::engine::EngineKind::Ort, &m, &options, inputs, 5, 30)
+        crate::profile::pass::one(
+            crate::engine::EngineKind::Ort,
+            &m,
+            &options,
+            inputs,
+            5,
+            30,
+            None,
+        )
     };
     let d = crate::profile::diff(
         &profile(float)?,
