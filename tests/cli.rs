@@ -2706,3 +2706,29 @@ fn nan_inputs_are_fed_to_bench_compare_and_cost_and_said() {
     ]));
     succeeds(&run(&["cost", "--results", results.to_str().unwrap()]));
 }
+
+/// int8 without sample data: static ranges calibrated on made-up inputs do not fit real ones,
+/// so auto keeps the form that needs no calibration and says why static was not chosen, and
+/// the report's first lines say its fidelity was judged on synthesized inputs.
+#[test]
+fn int8_without_data_prefers_dynamic_and_says_its_fidelity_rests_on_made_up_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cnn.int8.onnx");
+    let printed = succeeds(&run(&[
+        "optimize",
+        root("assets/cnn.onnx").to_str().unwrap(),
+        "--int8",
+        "-o",
+        out.to_str().unwrap(),
+    ]));
+    let lines: Vec<&str> = printed.lines().collect();
+    assert!(
+        lines[1].starts_with("warning: no sample data was given"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("static: not chosen without sample data")
+            && printed.contains("kept dynamic"),
+        "{printed}"
+    );
+}

@@ -1374,6 +1374,7 @@ fn sample_set(inputs: Vec<Tensor>, labels: Option<Vec<i64>>) -> data::SampleSet 
         notes: vec![],
         feature_names: None,
         guessed_dims: vec![],
+        synthesized: false,
     }
 }
 

@@ -480,6 +480,8 @@ fn tract_binary_tree_ensemble_labels_are_still_wrong_upstream() {
 #[test]
 fn interleaved_runs_alternate_and_keep_each_workloads_numbers() {
     use inferscope::bench::scheduler::{run_interleaved, ROUNDS, TURN_WARMUP};
+    // Each later turn warms for TURN_WARMUP of work: requests starting within it.
+    let warm = |ms: u64| (TURN_WARMUP.as_nanos() as u64).div_ceil(ms * 1_000_000) as usize;
     let clock = Arc::new(FakeClock::default());
     let fast = FakeEngine::new(vec![1_000_000], FakeTime::Scripted(clock.clone()));
     let slow = FakeEngine::new(vec![3_000_000], FakeTime::Scripted(clock.clone()));
@@ -519,13 +521,12 @@ fn interleaved_runs_alternate_and_keep_each_workloads_numbers() {
         events.push(e)
     });
     assert_eq!(results.len(), 4);
-    let turn_warmups = (ROUNDS - 1) * TURN_WARMUP as usize;
     assert_eq!(
         fast.calls(),
-        2 * (5 + 200 + turn_warmups),
+        2 * (5 + 200 + (ROUNDS - 1) * warm(1)),
         "warm-up once per batch, then 10 rounds of 20, each round after the first with its own"
     );
-    assert_eq!(slow.calls(), 2 * (5 + 200 + turn_warmups));
+    assert_eq!(slow.calls(), 2 * (5 + 200 + (ROUNDS - 1) * warm(3)));
     for r in &results {
         assert_eq!(r.n_iterations, 200);
         let want = if r.variant == "original" { 1.0 } else { 3.0 };
@@ -611,7 +612,7 @@ fn interleaved_turns_start_after_the_other_sessions_stop_spinning() {
             .count()
     };
     let (ca, cb) = (a.call_spans(), b.call_spans());
-    assert_eq!(ca.len(), 2 + 40 + 9, "{}", ca.len());
+    assert!(ca.len() >= 2 + 40 + 9, "{}", ca.len());
     assert!(!a.spin_spans().is_empty() && !b.spin_spans().is_empty());
     assert_eq!(overlaps(&ca, &b.spin_spans()), 0, "A ran while B spun");
     assert_eq!(overlaps(&cb, &a.spin_spans()), 0, "B ran while A spun");

@@ -784,6 +784,12 @@ fn compare_tab_runs_variants_and_excludes_a_layer() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("q.onnx");
     let save_as = |h: &mut Harness<'static, InferscopeApp>, path: &Path| {
+        // The row may be scrolled out of view (after Exclude, say): bring it back first.
+        h.get_all_by_label("Save…")
+            .next()
+            .expect("a Save button per variant")
+            .scroll_to_me();
+        h.run();
         h.get_all_by_label("Save…")
             .next()
             .expect("a Save button per variant")
@@ -820,6 +826,8 @@ fn compare_tab_runs_variants_and_excludes_a_layer() {
     );
     h.state_mut().errors.clear();
     // The chip under int8 puts it back.
+    h.get_by_label("MatMul1 ×").scroll_to_me();
+    h.run();
     h.get_by_label("MatMul1 ×").click();
     h.run();
     assert!(h.state().saved.compare.int8_options.exclude.is_empty());

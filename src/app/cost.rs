@@ -149,7 +149,7 @@ impl InferscopeApp {
         let new_run = self.cost_cache.as_ref().map(|c| c.key.1) != Some(key.1);
         if let (true, Some((_, r))) = (new_run, run) {
             let threads = r.threads.unwrap_or(1) as f64;
-            if threads > self.saved.cost.inputs.vcpus {
+            if threads > 1.0 && threads > self.saved.cost.inputs.vcpus {
                 self.saved.cost.inputs.vcpus = threads;
             }
         }

@@ -111,23 +111,15 @@ pub fn measure(
     kind: EngineKind,
     options: &EngineOptions,
     requests: &[(Option<usize>, Vec<Tensor>)],
+    cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<Isolated> {
     let exe = exe()?;
     let dir = tempfile::tempdir().context("cannot make a folder for the isolated run")?;
-    // The model as a file (a variant exists only in memory).
-    let model_path = match &model.info.path {
-        p if p.is_file()
-            && std::fs::metadata(p).map(|m| m.len()).ok() == Some(model.bytes.len() as u64) =>
-        {
-            p.clone()
-        }
-        _ => {
-            let p = dir.path().join("model.onnx");
-            std::fs::write(&p, model.bytes.as_slice())
-                .with_context(|| format!("cannot write {}", p.display()))?;
-            p
-        }
-    };
+    // The model as Inferscope holds it (a variant exists only in memory; external data is
+    // inlined), so the child measures exactly it.
+    let model_path = dir.path().join("model.onnx");
+    std::fs::write(&model_path, model.bytes.as_slice())
+        .with_context(|| format!("cannot write {}", model_path.display()))?;
     let mut options = options.clone();
     if kind == EngineKind::Ort {
         // The child loads the very library this process uses.
@@ -155,11 +147,11 @@ pub fn measure(
     };
     let spec_path = dir.path().join("spec.json");
     std::fs::write(&spec_path, serde_json::to_vec(&spec)?)?;
-    run_child(&exe, &spec_path)
+    run_child(&exe, &spec_path, cancel)
 }
 
 /// Starts the child, waits for it (at most [`CHILD_TIMEOUT`]) and reads what it printed.
-fn run_child(exe: &Path, spec: &Path) -> Result<Isolated> {
+fn run_child(exe: &Path, spec: &Path, cancel: &std::sync::atomic::AtomicBool) -> Result<Isolated> {
     use std::process::{Command, Stdio};
     let start = Instant::now();
     let mut child = Command::new(exe)
@@ -183,7 +175,8 @@ fn run_child(exe: &Path, spec: &Path) -> Result<Isolated> {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     all.extend_from_slice(&buf[..n]);
-                    if first.is_none() && all.contains(&b'\n') {
+                    if first.is_none() && String::from_utf8_lossy(&all).lines().any(|l| l == FIRST)
+                    {
                         first = Some(start.elapsed());
                     }
                 }
@@ -200,6 +193,11 @@ fn run_child(exe: &Path, spec: &Path) -> Result<Isolated> {
     let status = loop {
         if let Some(s) = child.try_wait()? {
             break s;
+        }
+        if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("cancelled");
         }
         if start.elapsed() > CHILD_TIMEOUT {
             let _ = child.kill();
@@ -230,10 +228,8 @@ fn run_child(exe: &Path, spec: &Path) -> Result<Isolated> {
                 .lines()
                 .rev()
                 .find(|l| !l.trim().is_empty())
-                .unwrap_or("it printed nothing")
-                .trim()
-                .trim_start_matches("Error: ")
-                .to_string();
+                .map(|l| l.trim().trim_start_matches("Error: ").to_string())
+                .unwrap_or_else(|| format!("it ended ({status}) without a word"));
             bail!("{why}")
         }
     }

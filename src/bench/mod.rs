@@ -290,7 +290,8 @@ impl RunResult {
     /// sampled one).
     pub fn peak_memory_mb(&self) -> f64 {
         match &self.own_process {
-            Some(OwnProcess::Measured { peak_rss_mb, .. }) => *peak_rss_mb,
+            // That process serves one session; concurrent clients each hold their own.
+            Some(OwnProcess::Measured { peak_rss_mb, .. }) if self.concurrency <= 1 => *peak_rss_mb,
             _ => self.peak_rss_mb.max(self.memory_mb),
         }
     }

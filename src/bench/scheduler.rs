@@ -105,7 +105,8 @@ fn own_process(
         return None;
     }
     let mut batches = plan.batch_sizes.clone();
-    batches.sort_by_key(|b| b.unwrap_or(0));
+    // Smallest first (the kernel's peak only grows); the data as given, whatever its size, last.
+    batches.sort_by_key(|b| b.unwrap_or(usize::MAX));
     let mut requests = Vec::new();
     for &b in &batches {
         // A batch the data cannot be cut into fails in the run itself, with its reason.
@@ -116,7 +117,7 @@ fn own_process(
         }
     }
     let found = crate::guard::catch("measuring in a process of its own", || {
-        super::isolated::measure(model, kind, options, &requests)
+        super::isolated::measure(model, kind, options, &requests, cancel)
     });
     Some(
         plan.batch_sizes
@@ -508,18 +509,19 @@ pub fn run_interleaved(
                 StopRule::MinTime { .. } => None,
             };
             for round in 0..ROUNDS {
-                // Every turn after the first starts with one unmeasured request: the other
-                // workloads' turns evicted this one's weights from the caches.
-                let round_plan = Plan {
-                    warmup: if round == 0 {
-                        plan.warmup
-                    } else {
-                        Warmup::Iterations(TURN_WARMUP)
-                    },
-                    stop: round_stop(plan.stop),
-                    ..plan.clone()
-                };
                 for wi in 0..workloads.len() {
+                    // Every turn after the first starts with unmeasured requests, as many as
+                    // take TURN_WARMUP by the first turn's median: the other workloads' turns
+                    // evicted this one's weights from the caches.
+                    let round_plan = Plan {
+                        warmup: if round == 0 {
+                            plan.warmup
+                        } else {
+                            Warmup::Iterations(turn_warmup(merged[wi].recorder.raw()))
+                        },
+                        stop: round_stop(plan.stop),
+                        ..plan.clone()
+                    };
                     let (Some(l), Some((p, _))) = (loaded[wi].as_mut(), prepared[wi].as_mut())
                     else {
                         continue;
@@ -636,9 +638,24 @@ pub fn run_interleaved(
     results
 }
 
-/// Unmeasured requests at the start of every turn of an interleaved run but the first (which
-/// has the plan's warm-up).
-pub const TURN_WARMUP: u64 = 1;
+/// Unmeasured work at the start of every turn of an interleaved run but the first (which has
+/// the plan's warm-up): requests until this long has passed, at least one (a model of
+/// microseconds needs many before its caches hold it again, one of milliseconds one).
+pub const TURN_WARMUP: Duration = Duration::from_millis(2);
+
+/// Unmeasured requests a later turn starts with: as many as take [`TURN_WARMUP`] at the median
+/// of `measured` (at least 1, at most 1000).
+fn turn_warmup(measured: &[u64]) -> u64 {
+    let mut v = measured.to_vec();
+    if v.is_empty() {
+        return 1;
+    }
+    let mid = v.len() / 2;
+    let (_, median, _) = v.select_nth_unstable(mid);
+    (TURN_WARMUP.as_nanos() as u64)
+        .div_ceil((*median).max(1))
+        .clamp(1, 1000)
+}
 
 /// How the turns of one interleaved engine x batch waited for quiet.
 #[derive(Default)]
@@ -685,7 +702,10 @@ impl QuietTally {
                 }
             )
         };
-        format!("; each turn {wait}, and with {TURN_WARMUP} unmeasured request")
+        format!(
+            "; each turn {wait}, and with {} ms of unmeasured requests (at least one)",
+            TURN_WARMUP.as_millis()
+        )
     }
 }
 

@@ -105,7 +105,7 @@ pub fn run(a: &CostArgs) -> Result<()> {
             served = Some(crate::report::doc::ServedRun::of(&run, doc.model.as_ref()));
             let (service, mut source) = inputs.serve_run(&run);
             let threads = inputs.threads_per_inference as f64;
-            if threads > inputs.vcpus {
+            if threads > 1.0 && threads > inputs.vcpus {
                 if let Some(v) = a.inputs.vcpus {
                     bail!(
                         "run {} of {} was measured with {threads} threads per inference, more than the {v} vCPU(s) per instance asked for: its latency needs {threads} cores. Measure at {n} thread(s) (inferscope bench MODEL --threads {n} --json results.json) or price --vcpus {threads}",

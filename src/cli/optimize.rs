@@ -93,6 +93,9 @@ pub fn run(a: &OptimizeArgs) -> Result<()> {
     crate::optimize::save(&model, &rewrite, &a.output)?;
     let cov = &rewrite.coverage;
     println!("{variant}: {}", variant.describe());
+    if cov.synthesized_data {
+        println!("{}", crate::optimize::SYNTHESIZED_WARNING);
+    }
     for c in &cov.changed {
         println!("  changed  {} ({}): {}", c.node, c.op, c.note);
     }

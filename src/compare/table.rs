@@ -155,6 +155,12 @@ impl VariantReport {
             return out;
         }
         if let Some(cov) = &self.coverage {
+            if cov.synthesized_data {
+                out.push((
+                    DetailKind::Note,
+                    crate::optimize::SYNTHESIZED_WARNING.to_string(),
+                ));
+            }
             out.push((DetailKind::Info, cov.summary()));
             for n in &cov.notes {
                 out.push((DetailKind::Note, format!("note: {n}")));

@@ -323,7 +323,7 @@ pub(super) fn price<'a>(
     // Each inference takes the cores it was measured on; an instance with fewer has none to
     // give it (judged below), and is priced as if it served one.
     let threads = inputs.threads_per_inference.max(1) as f64;
-    let fits = vcpus + 1e-9 >= threads;
+    let fits = threads <= 1.0 || vcpus + 1e-9 >= threads;
     let per_instance = (vcpus / threads).floor().max(1.0);
     // Erlangs of work at peak: inferences per second times seconds per inference.
     let busy = inputs.peak_inferences_per_s() * svc.mean_ms / 1000.0;

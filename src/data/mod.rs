@@ -85,6 +85,9 @@ pub struct SampleSet {
     /// Dims nobody gave a size that synthesis set to 1, as notes say them: the shapes are a
     /// guess there (FLOPs at them would mean little).
     pub guessed_dims: Vec<String>,
+    /// Made up from the model's shapes, not read from the user's data: what is judged on it
+    /// (fidelity, int8 ranges) says little about real inputs.
+    pub synthesized: bool,
 }
 
 /// Default size of a symbolic dim nobody set: sequence-like names get 128, image sides 224.
@@ -261,6 +264,7 @@ fn from_npy(model: &Model, path: &Path) -> Result<SampleSet> {
         notes: vec![],
         feature_names: None,
         guessed_dims: Vec::new(),
+        synthesized: false,
     })
 }
 
@@ -303,6 +307,7 @@ fn from_npz(model: &Model, path: &Path) -> Result<SampleSet> {
         notes: vec![],
         feature_names: None,
         guessed_dims: Vec::new(),
+        synthesized: false,
     })
 }
 
@@ -431,6 +436,7 @@ fn from_csv(model: &Model, path: &Path, label_column: Option<&str>) -> Result<Sa
         notes: vec![],
         feature_names,
         guessed_dims: Vec::new(),
+        synthesized: false,
     })
 }
 
@@ -585,6 +591,7 @@ pub fn synthesize(model: &Model, opts: &SynthOptions) -> Result<SampleSet> {
         notes,
         feature_names: None,
         guessed_dims,
+        synthesized: true,
     })
 }
 
@@ -634,7 +641,7 @@ pub fn vocabulary(model: &Model, input: &str) -> Option<Vec<String>> {
                 }
             }
             "Identity" | "Reshape" | "Squeeze" | "Unsqueeze" | "Flatten" | "Slice" | "Gather"
-            | "Concat" | "Split" => reached.extend(n.output.iter().map(String::as_str)),
+            | "Concat" | "Split" | "Cast" => reached.extend(n.output.iter().map(String::as_str)),
             _ => {}
         }
     }

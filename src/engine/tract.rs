@@ -26,6 +26,8 @@ enum Compiled {
     Guarded {
         plan: Arc<Plan>,
         per_shape: Arc<PerShape>,
+        /// Whether the symbolic plan ran each set of input shapes tried so far.
+        tried: Arc<std::sync::Mutex<std::collections::HashMap<Vec<Vec<usize>>, bool>>>,
     },
     PerShape(Arc<PerShape>),
 }
@@ -252,6 +254,7 @@ impl TractEngine {
                         ),
                         plans: Default::default(),
                     }),
+                    tried: Default::default(),
                 },
                 None => Compiled::Symbolic(plan),
             },
@@ -378,10 +381,23 @@ impl Engine for TractEngine {
         let values = inputs.iter().map(to_tvalue).collect::<Result<TVec<_>>>()?;
         let plan = match &self.compiled {
             Compiled::Symbolic(p) => p.clone(),
-            Compiled::Guarded { plan, per_shape } => match plan.run(values.clone()) {
-                Ok(_) => plan.clone(),
-                Err(_) => per_shape.plan(inputs)?,
-            },
+            Compiled::Guarded {
+                plan,
+                per_shape,
+                tried,
+            } => {
+                let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.clone()).collect();
+                let known = tried.lock().ok().and_then(|t| t.get(&shapes).copied());
+                let runs = known.unwrap_or_else(|| plan.run(values.clone()).is_ok());
+                if let Ok(mut t) = tried.lock() {
+                    t.insert(shapes, runs);
+                }
+                if runs {
+                    plan.clone()
+                } else {
+                    per_shape.plan(inputs)?
+                }
+            }
             Compiled::PerShape(c) => c.plan(inputs)?,
         };
         Ok(Prepared(Box::new(TractInputs { plan, values })))

@@ -151,6 +151,7 @@ pub fn inline(m: &mut pb::ModelProto, model_path: &Path, model_file: &[u8]) -> R
     let mut files: BTreeMap<String, (PathBuf, Vec<u8>)> = BTreeMap::new();
     let mut tensors = 0usize;
     let mut bytes = 0u64;
+    let mut on_disk = 0u64;
     let mut failure: Option<anyhow::Error> = None;
     let mut fill = |t: &mut pb::TensorProto| -> Result<()> {
         if t.data_location != Some(EXTERNAL) {
@@ -159,6 +160,15 @@ pub fn inline(m: &mut pb::ModelProto, model_path: &Path, model_file: &[u8]) -> R
         let p = place(t)?;
         if !files.contains_key(&p.location) {
             let path = resolve(dir, &p.location, &t.name)?;
+            // Refused before it is read: a model that cannot be held is not loaded whole.
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            on_disk = on_disk.saturating_add(size);
+            if on_disk.saturating_add(model_file.len() as u64) > PROTO_LIMIT {
+                bail!(
+                    "{} keeps over 2 GB of weights in external data: more than one ONNX file can hold, which is how Inferscope holds a model",
+                    model_path.display()
+                );
+            }
             let data = std::fs::read(&path)
                 .with_context(|| format!("tensor {}: cannot read {}", t.name, path.display()))?;
             files.insert(p.location.clone(), (path, data));

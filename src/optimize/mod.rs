@@ -50,11 +50,19 @@ pub struct Coverage {
     /// that per-layer drift compares like with like. Not written out.
     #[serde(skip)]
     pub reordered: Vec<Reordered>,
+    /// The sample data int8 was calibrated and judged on was synthesized from the model's
+    /// shapes (none was given): its fidelity rests on made-up inputs, which the report says
+    /// first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub synthesized_data: bool,
     /// What the int8 chooser measured of the float model and of the form it kept (median
     /// time per request, microseconds), when it chose by measuring.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chosen_timing: Option<ChosenTiming>,
 }
+
+/// What a variant built without sample data says first.
+pub const SYNTHESIZED_WARNING: &str = "warning: no sample data was given, so this variant was calibrated and its fidelity judged on inputs synthesized from the model's shapes, which say little about real ones: check it with --data before using it";
 
 /// The int8 chooser's own timing of the float model and of the form it kept.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -182,8 +190,12 @@ fn calibration_requests(
 ) -> Result<quantize::Samples> {
     let synthesized;
     let set = match data {
-        Some(d) => d,
+        Some(d) => {
+            cov.synthesized_data |= d.synthesized;
+            d
+        }
         None => {
+            cov.synthesized_data = true;
             synthesized = crate::data::synthesize(
                 model,
                 &crate::data::SynthOptions {
@@ -216,6 +228,7 @@ fn calibration_requests(
             .as_ref()
             .map(|l| l.to_f64_vec().iter().map(|&v| v as i64).collect()),
         batch: batch.or(one).or_else(|| model.fixed_batch()),
+        synthesized: set.synthesized,
     })
 }
 

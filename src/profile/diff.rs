@@ -924,4 +924,39 @@ mod tests {
         let d = diff(&before, &after, "int8:static", &Layers::of(&graph()), &[]);
         assert_eq!(d.reasons, vec!["conv1 (Conv+Relu) 0.050 ms -> 0.022 ms"]);
     }
+
+    /// A fused node named after nothing in the graph still lands in its layer through the
+    /// tensors it writes (or, failing that, reads); when most of the time matches no layer,
+    /// the diff says so instead of listing layers.
+    #[test]
+    fn nodes_match_layers_through_their_tensors_and_an_unmatched_diff_says_so() {
+        let layers = Layers::of(&graph());
+        let mut fused = prof(&[("FusedConv_122", "FusedConv", 40.0)], 45.0);
+        fused.nodes[0].output_tensors = vec!["r1".into()];
+        assert_eq!(layers.layer_of_node(&fused.nodes[0]), Some("conv1"));
+        fused.nodes[0].output_tensors = vec!["r1_nchwc".into()];
+        fused.nodes[0].input_tensors = vec!["p1".into()];
+        assert_eq!(layers.layer_of_node(&fused.nodes[0]), Some("conv2"));
+
+        let before = prof(&[("Conv_0", "Conv", 50.0), ("conv2", "Conv", 5.0)], 60.0);
+        let after = prof(&[("Conv_0", "Conv", 45.0), ("conv2", "Conv", 5.0)], 55.0);
+        let d = diff(&before, &after, "int8", &layers, &[]);
+        assert!(!d.layers_matched(), "{:?}", d.unmatched_share);
+        assert!((d.unmatched_share[0] - 50.0 / 55.0).abs() < 1e-9);
+        let table = d.layers_table(12);
+        assert_eq!(table.len(), 1);
+        assert!(
+            table[0].contains("not shown") && table[0].contains("91%"),
+            "{table:?}"
+        );
+        let matched = diff(
+            &prof(&[("conv1", "Conv", 50.0)], 55.0),
+            &prof(&[("conv1", "Conv", 40.0)], 45.0),
+            "int8",
+            &layers,
+            &[],
+        );
+        assert!(matched.layers_matched());
+        assert!(!matched.layers_table(12)[0].contains("not shown"));
+    }
 }

@@ -88,10 +88,30 @@ fn profile_with(
 fn named_nodes(model: &Model) -> Result<Option<Model>> {
     let mut m = crate::model::decode_proto(&model.bytes, &model.info.path)?;
     let mut changed = false;
+    let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
+    if let Some(g) = m.graph.as_ref() {
+        crate::optimize::graph::visit(g, &mut |g: &tract_onnx::pb::GraphProto| {
+            taken.extend(
+                g.node
+                    .iter()
+                    .filter(|n| !n.name.is_empty())
+                    .map(|n| n.name.clone()),
+            );
+        });
+    }
     if let Some(g) = m.graph.as_mut() {
         crate::optimize::graph::visit_mut(g, &mut |g: &mut tract_onnx::pb::GraphProto| {
             for n in g.node.iter_mut().filter(|n| n.name.is_empty()) {
-                n.name = crate::optimize::node_id(n);
+                // Its first output, as `node_id` calls it; a name another node has gets a suffix.
+                let base = crate::optimize::node_id(n);
+                let mut name = base.clone();
+                let mut k = 1;
+                while taken.contains(&name) {
+                    name = format!("{base}_{k}");
+                    k += 1;
+                }
+                taken.insert(name.clone());
+                n.name = name;
                 changed = true;
             }
         });

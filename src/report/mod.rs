@@ -87,7 +87,8 @@ fn model_of(doc: &Document) -> Option<(&str, &str)> {
         Document::Cost(d) => d
             .served
             .as_ref()
-            .and_then(|s| Some((s.model_sha256.as_deref()?, s.model_name.as_str()))),
+            .and_then(|s| Some((s.model_sha256.as_deref()?, s.model_name.as_str())))
+            .filter(|(sha, _)| !sha.is_empty()),
     }
 }
 
@@ -108,9 +109,9 @@ impl Study {
                     Some((first, first_name, first_path)) if first != sha => anyhow::bail!(
                         "{} is about {name} (sha256 {}), but {} is about {first_name} (sha256 {}): a report covers one model and one set of measurements; make one report per model",
                         p.display(),
-                        &sha[..sha.len().min(12)],
+                        sha.get(..12).unwrap_or(sha),
                         first_path.display(),
-                        &first[..first.len().min(12)]
+                        first.get(..12).unwrap_or(first)
                     ),
                     Some(_) => {}
                     None => about = Some((sha.to_string(), name.to_string(), p.to_path_buf())),

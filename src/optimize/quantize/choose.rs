@@ -576,6 +576,16 @@ pub fn chosen(
             Err(e) => why_not.push(format!("{name}: {e:#}")),
         }
     }
+    // Without sample data, static ranges would be calibrated on made-up inputs that do not
+    // look like real ones: the form that needs no calibration is kept where it holds.
+    if data.synthesized && candidates.iter().any(|c| c.0 == "dynamic") {
+        for (name, ..) in candidates.iter().filter(|c| c.0 != "dynamic") {
+            why_not.push(format!(
+                "{name}: not chosen without sample data (its activation ranges would be calibrated on inputs synthesized from the model's shapes, which do not fit real ones; give --data)"
+            ));
+        }
+        candidates.retain(|c| c.0 == "dynamic");
+    }
     if candidates.is_empty() {
         // Nothing changed: the rewrite's caller says "does not apply" with these reasons.
         for w in &why_not {

@@ -29,6 +29,9 @@ pub struct Samples {
     /// The batch of the timing request: the serving batch, 1, or the model's fixed batch
     /// (`None`: the data as given).
     pub batch: Option<usize>,
+    /// The data was synthesized from the model's shapes (no sample data was given): ranges
+    /// calibrated on it are guesses, and fidelity judged on it says little.
+    pub synthesized: bool,
 }
 
 /// One output of a candidate against the float model's.
@@ -385,7 +388,8 @@ fn interleaved_p50(
     for _ in 0..TURNS {
         for (k, e) in engines.iter_mut().enumerate() {
             clock.quiet();
-            for _ in 0..crate::bench::scheduler::TURN_WARMUP as usize * block {
+            // One unmeasured block, about the scheduler's turn warm-up of work.
+            for _ in 0..block {
                 e.run_prepared(&prepared[k])?;
             }
             for _ in 0..per_turn {
