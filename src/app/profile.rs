@@ -495,8 +495,8 @@ impl InferscopeApp {
             header(ui, "p99 ms [95% CI]", "99% of requests finished within this; needs several hundred samples to be bounded");
             header(ui, "Mean ± std ms", "Exact mean and standard deviation of all measured latencies");
             header(ui, "Samples/s", "Throughput: requests per second x batch size, over the measured window");
-            header(ui, "Memory MB", "Peak resident memory of the process during the run, sampled every 10 ms (the memory plot)");
-            header(ui, "Peak MB", "The kernel's peak resident memory (VmHWM) from the model load to the end of the run: what a server must hold; the cost planner uses it");
+            header(ui, "Memory MB", "Peak resident memory of this process (the window included) during the run, sampled every 10 ms (the memory plot)");
+            header(ui, "Peak MB", "The peak resident memory (VmHWM) of a process serving only this model at this batch, measured in a process of its own (the runtime included): what a server must hold; the cost planner uses it");
             ui.end_row();
             for r in &results {
                 let warn_for = |metric: &str| r.warnings.iter().filter(|w| w.metric == metric).map(|w| w.message.clone()).collect::<Vec<_>>();

@@ -58,14 +58,14 @@ pub fn evaluate(
     items.push(
         match results
             .iter()
-            .map(|r| r.memory_mb)
+            .map(|r| r.peak_memory_mb())
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
         {
             Some(mb) if mb > 0.0 => Item {
                 title: "Memory measured".into(),
                 status: Status::Pass,
                 detail: format!(
-                    "Peak resident memory {mb:.0} MB: size functions or instances above it."
+                    "Peak resident memory {mb:.0} MB (a process serving only this model, where it was measured in one of its own): size functions or instances above it."
                 ),
             },
             _ => Item {
