@@ -275,35 +275,44 @@ pub fn child_main(spec_path: &Path) -> Result<()> {
     let mut non_finite_outputs = Vec::new();
     let mut batches = Vec::new();
     for (i, (batch, path)) in spec.requests.iter().enumerate() {
-        let arrays = crate::data::npy::read_npz(path)?;
-        let inputs: Vec<Tensor> = model
-            .inputs()
-            .iter()
-            .map(|s| {
-                arrays
-                    .iter()
-                    .find(|(n, _)| *n == s.name)
-                    .map(|(_, t)| t.clone())
-                    .with_context(|| format!("the request has no input {}", s.name))
-            })
-            .collect::<Result<_>>()?;
-        let prepared = e.prepare(&inputs)?;
-        let t = Instant::now();
-        let outputs = e.run_prepared_outputs(&prepared)?;
-        if i == 0 {
-            first_run_ms = t.elapsed().as_secs_f64() * 1e3;
-            non_finite_outputs = non_finite(&model, &outputs);
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "{FIRST}")?;
-            out.flush()?;
+        let mut one = || -> Result<()> {
+            let arrays = crate::data::npy::read_npz(path)?;
+            let inputs: Vec<Tensor> = model
+                .inputs()
+                .iter()
+                .map(|s| {
+                    arrays
+                        .iter()
+                        .find(|(n, _)| *n == s.name)
+                        .map(|(_, t)| t.clone())
+                        .with_context(|| format!("the request has no input {}", s.name))
+                })
+                .collect::<Result<_>>()?;
+            let prepared = e.prepare(&inputs)?;
+            let t = Instant::now();
+            let outputs = e.run_prepared_outputs(&prepared)?;
+            if i == 0 {
+                first_run_ms = t.elapsed().as_secs_f64() * 1e3;
+                non_finite_outputs = non_finite(&model, &outputs);
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{FIRST}")?;
+                out.flush()?;
+            }
+            for _ in 0..spec.runs {
+                e.run_prepared(&prepared)?;
+            }
+            Ok(())
+        };
+        match one() {
+            Ok(()) => batches.push(BatchMemory {
+                batch: *batch,
+                peak_rss_mb: kernel_peak_bytes() as f64 / 1e6,
+            }),
+            // The smaller batches measured stand; this one and the larger ones say why in
+            // their own runs.
+            Err(_) if !batches.is_empty() => break,
+            Err(e) => return Err(e),
         }
-        for _ in 0..spec.runs {
-            e.run_prepared(&prepared)?;
-        }
-        batches.push(BatchMemory {
-            batch: *batch,
-            peak_rss_mb: kernel_peak_bytes() as f64 / 1e6,
-        });
     }
     let found = Isolated {
         idle_rss_mb: idle as f64 / 1e6,
