@@ -138,13 +138,19 @@ fn drop_a_model_run_a_benchmark_and_read_the_results() {
     }
     h.step();
     click_run(&mut h);
-    // Mid-run: the progress bar shows what is measured.
+    // While it runs: the MLP's runs take milliseconds, but each engine's model is first
+    // measured in a process of its own, and the progress bar says so meanwhile.
+    step_until(&mut h, Duration::from_secs(60), |a| {
+        finished(a) || a.session.as_ref().is_some_and(|s| s.progress.is_some())
+    });
+    if !finished(h.state()) {
+        screenshot(&mut h, "profile_running");
+    }
     step_until(&mut h, Duration::from_secs(60), |a| {
         a.session
             .as_ref()
             .is_some_and(|s| s.runs.values().any(|r| !r.measure_ms.is_empty()))
     });
-    screenshot(&mut h, "profile_running");
     step_until(&mut h, Duration::from_secs(120), finished);
     let app = h.state();
     let session = app.session.as_ref().unwrap();
