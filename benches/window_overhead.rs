@@ -110,6 +110,7 @@ fn frame_time(samples: usize) -> f64 {
         cancelled: false,
         finished: true,
         notice: None,
+        skipped: Vec::new(),
     });
     h.step();
     h.render().unwrap();

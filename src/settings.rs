@@ -296,6 +296,7 @@ impl BenchSettings {
             },
             max_raw_samples: 1_000_000,
             max_distinct_requests: 64,
+            skip_slow_batches: self.batch_sizes.is_empty() && !has_data_file,
         }
     }
 

@@ -79,6 +79,7 @@ fn profile_checks(id: &str, model: &str, data: &str, engine: &str) {
 fn every_corpus_model_inspects_benches_on_onnx_runtime_and_tract_runs_or_says_why() {
     let models = common::corpus_manifest();
     assert!(models.len() >= 15, "{} models", models.len());
+    let theirs = common::onnxruntime_runs(&models);
     let mut tract_ok = Vec::new();
     let mut tract_no = Vec::new();
     for m in &models {
@@ -99,6 +100,14 @@ fn every_corpus_model_inspects_benches_on_onnx_runtime_and_tract_runs_or_says_wh
                 .unwrap()
         };
         let o = bench("ort");
+        // Where ONNX Runtime runs the file on its data, so do we, and the other way round.
+        assert_eq!(
+            o.status.success(),
+            theirs[id].is_none(),
+            "{id}: inferscope bench and Python's ONNX Runtime disagree on whether it runs; Python: {:?}\ninferscope:\n{}",
+            theirs[id],
+            text(&o)
+        );
         assert!(
             o.status.success(),
             "{id}: ONNX Runtime failed:\n{}",

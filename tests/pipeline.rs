@@ -629,16 +629,41 @@ fn interleaved_turns_start_after_the_other_sessions_stop_spinning() {
 /// The default study on a model that takes a second per request stays near a minute over the
 /// default four batch sizes: warm-up and measurement are capped in time, and each run says
 /// when the cap cut it short.
+/// A default study of a one-second model: batch 1 runs to its caps, and the larger batches of
+/// the default sweep, predicted at 8 s a request and more, are skipped and said; asked for
+/// by the user, every batch runs to the same caps.
 #[test]
-fn a_default_study_on_a_one_second_model_takes_about_a_minute_and_says_so() {
+fn a_default_study_on_a_one_second_model_stops_at_its_caps_and_says_so() {
     let clock = Arc::new(FakeClock::default());
     let engine = FakeEngine::new(vec![1_000_000_000], FakeTime::Scripted(clock.clone()));
     let p = inferscope::settings::BenchSettings::default()
         .to_plan(vec![EngineKind::Tract], false, None)
         .unwrap();
     assert_eq!(p.batch_sizes.len(), 4);
+    let (results, events) = run_fake(&p, engine.clone(), clock.clone(), &AtomicBool::new(false));
+    assert_eq!(results.len(), 1, "batch 1 only");
+    let skipped: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Skipped { why, .. } => Some(why),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(skipped.len(), 3, "{skipped:?}");
+    assert!(
+        skipped[0].contains("batch 8 skipped: a request would take about 8")
+            && skipped[0].contains("10 s time cap")
+            && skipped[0].contains("--batch 8"),
+        "{}",
+        skipped[0]
+    );
+    let asked = inferscope::settings::BenchSettings {
+        batch_sizes: vec![1, 8, 32, 64],
+        ..Default::default()
+    };
+    let p = asked.to_plan(vec![EngineKind::Tract], false, None).unwrap();
     let (results, _) = run_fake(&p, engine, clock, &AtomicBool::new(false));
-    assert_eq!(results.len(), 4);
+    assert_eq!(results.len(), 4, "the user's batches all run");
     // What the study spends: warm-up (1 s a request) and the measured span of every run.
     let total_s: f64 = results
         .iter()
@@ -1117,6 +1142,24 @@ fn a_model_that_takes_strings_runs_on_text_from_a_file_or_from_its_vocabulary() 
         samples.inputs[0], s,
         "numpy's fixed-width strings read back"
     );
+    // The same text from a CSV column headed with the input's name; the other column feeds
+    // nothing and is said.
+    let csv = dir.path().join("text.csv");
+    std::fs::write(&csv, "row,s\n1,red\n2,blue\n3,plaid\n4,green\n5,red\n").unwrap();
+    let from_csv = data::load(
+        &model,
+        &DataSource::File {
+            path: csv,
+            label_column: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(from_csv.inputs[0], s, "the CSV column 's'");
+    assert!(
+        from_csv.notes.iter().any(|n| n.contains("columns row of")),
+        "{:?}",
+        from_csv.notes
+    );
     for kind in [EngineKind::Ort, EngineKind::Tract] {
         let out = engine::load(kind, &model, &EngineOptions::default())
             .unwrap()
@@ -1146,4 +1189,38 @@ fn a_model_that_takes_strings_runs_on_text_from_a_file_or_from_its_vocabulary() 
     // Text outputs compare by agreement.
     let f = inferscope::compare::fidelity::compare_output("echo", &s, &s, None, None);
     assert_eq!(f.top1_agreement, Some(1.0));
+}
+
+/// The process of its own keeps to the run's time cap: a larger batch whose first request,
+/// predicted from the last, would not fit is not run (its memory is then not measured), and
+/// without a cap every batch is.
+#[test]
+fn the_process_of_its_own_stops_at_the_larger_batches_when_the_time_cap_is_spent() {
+    use_the_real_binary();
+    let model = Model::load(&asset("assets/cnn.onnx")).unwrap();
+    let samples = data::synthesize(&model, &SynthOptions::default()).unwrap();
+    let requests: Vec<(Option<usize>, Vec<Tensor>)> = [1, 8]
+        .iter()
+        .map(|&b| {
+            let r = data::requests(&model, &samples, Some(b), 1).unwrap();
+            (Some(b), r[0].clone())
+        })
+        .collect();
+    let measure = |budget| {
+        inferscope::bench::isolated::measure(
+            &model,
+            EngineKind::Tract,
+            &EngineOptions::default(),
+            &requests,
+            budget,
+            &AtomicBool::new(false),
+        )
+        .unwrap()
+    };
+    let all = measure(None);
+    assert_eq!(all.batches.len(), 2, "{all:?}");
+    let capped = measure(Some(Duration::ZERO));
+    assert_eq!(capped.batches.len(), 1, "{capped:?}");
+    assert_eq!(capped.batches[0].batch, Some(1));
+    assert!(capped.first_run_ms > 0.0 && capped.peak_at(Some(8)).is_none());
 }

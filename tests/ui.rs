@@ -412,6 +412,7 @@ fn a_panicking_worker_ends_its_job_and_the_app_runs_again() {
         cancelled: false,
         finished: false,
         notice: None,
+        skipped: Vec::new(),
     });
     step_until(&mut h, Duration::from_secs(60), finished);
     assert!(!h.state().is_running());

@@ -298,6 +298,7 @@ impl InferscopeApp {
                 n.lines().last().unwrap_or_default().to_string()
                     + " (no compatible ONNX Runtime found)"
             }),
+            skipped: Vec::new(),
         });
     }
 
@@ -451,6 +452,7 @@ impl InferscopeApp {
                     session.runs.entry(run).or_default().result = Some(*result)
                 }
                 Event::Cancelled { .. } => session.cancelled = true,
+                Event::Skipped { why, .. } => session.skipped.push(why),
                 Event::Failed { run, error } => {
                     if let Some(r) = run {
                         session.runs.entry(r).or_default().failed = Some(error.clone());

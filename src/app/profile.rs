@@ -243,6 +243,9 @@ impl InferscopeApp {
                 if let Some(n) = &session.notice {
                     ui.label(RichText::new(n).weak());
                 }
+                for why in &session.skipped {
+                    ui.label(RichText::new(why).weak());
+                }
                 if running && self.software_rendering {
                     ui.label(RichText::new("Drawing without a GPU: plots refresh every 2 s").weak())
                         .on_hover_text("This window is rendered on the CPU. Each frame of plots takes CPU time that a model using every core would measure, so the live views refresh slowly during a run. `inferscope bench` measures with no window at all.");

@@ -121,6 +121,8 @@ pub struct Session {
     pub cancelled: bool,
     pub finished: bool,
     pub notice: Option<String>,
+    /// Runs of the default batch sweep skipped as too slow for the time cap, and why.
+    pub skipped: Vec<String>,
 }
 
 impl Session {

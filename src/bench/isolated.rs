@@ -38,6 +38,11 @@ pub struct ChildSpec {
     /// One request per batch, each an `.npz` of the model's inputs, in the order to run.
     pub requests: Vec<(Option<usize>, PathBuf)>,
     pub runs: usize,
+    /// How long the requests may take in all (the plan's time cap), ms: a larger batch whose
+    /// first request, predicted from the last one, would not fit is not run, and fewer runs
+    /// follow a slow request. `None`: no limit but [`CHILD_TIMEOUT`].
+    #[serde(default)]
+    pub budget_ms: Option<f64>,
 }
 
 /// The memory of one batch in a process serving only this model.
@@ -111,6 +116,7 @@ pub fn measure(
     kind: EngineKind,
     options: &EngineOptions,
     requests: &[(Option<usize>, Vec<Tensor>)],
+    budget: Option<Duration>,
     cancel: &std::sync::atomic::AtomicBool,
 ) -> Result<Isolated> {
     let exe = exe()?;
@@ -144,6 +150,7 @@ pub fn measure(
         options,
         requests: files,
         runs: RUNS,
+        budget_ms: budget.map(|b| b.as_secs_f64() * 1e3),
     };
     let spec_path = dir.path().join("spec.json");
     std::fs::write(&spec_path, serde_json::to_vec(&spec)?)?;
@@ -274,7 +281,16 @@ pub fn child_main(spec_path: &Path) -> Result<()> {
     let mut first_run_ms = 0.0;
     let mut non_finite_outputs = Vec::new();
     let mut batches = Vec::new();
+    let started = Instant::now();
+    // The last batch run and its first request's time, ms: what predicts the next one.
+    let mut last: Option<(usize, f64)> = None;
     for (i, (batch, path)) in spec.requests.iter().enumerate() {
+        let spent = started.elapsed().as_secs_f64() * 1e3;
+        if let (Some(budget), Some((lb, lms)), Some(b)) = (spec.budget_ms, last, *batch) {
+            if spent + lms / lb.max(1) as f64 * b as f64 > budget {
+                break;
+            }
+        }
         let mut one = || -> Result<()> {
             let arrays = crate::data::npy::read_npz(path)?;
             let inputs: Vec<Tensor> = model
@@ -291,6 +307,10 @@ pub fn child_main(spec_path: &Path) -> Result<()> {
             let prepared = e.prepare(&inputs)?;
             let t = Instant::now();
             let outputs = e.run_prepared_outputs(&prepared)?;
+            let this_ms = t.elapsed().as_secs_f64() * 1e3;
+            if let Some(b) = batch {
+                last = Some((*b, this_ms));
+            }
             if i == 0 {
                 first_run_ms = t.elapsed().as_secs_f64() * 1e3;
                 non_finite_outputs = non_finite(&model, &outputs);
@@ -298,7 +318,11 @@ pub fn child_main(spec_path: &Path) -> Result<()> {
                 writeln!(out, "{FIRST}")?;
                 out.flush()?;
             }
-            for _ in 0..spec.runs {
+            let left = spec
+                .budget_ms
+                .map_or(f64::INFINITY, |b| b - started.elapsed().as_secs_f64() * 1e3);
+            let runs = spec.runs.min((left / this_ms.max(1e-3)).max(0.0) as usize);
+            for _ in 0..runs {
                 e.run_prepared(&prepared)?;
             }
             Ok(())

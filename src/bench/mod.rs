@@ -69,6 +69,10 @@ pub struct Plan {
     pub max_raw_samples: usize,
     /// Distinct request batches cut from the data, cycled through.
     pub max_distinct_requests: usize,
+    /// The batch sizes are the defaults, not the user's: a batch whose requests would take
+    /// too long for the time cap (predicted from the smaller batches) is skipped, and said.
+    #[serde(default)]
+    pub skip_slow_batches: bool,
 }
 
 impl Plan {
@@ -166,6 +170,12 @@ pub enum Event {
     Failed {
         run: Option<RunId>,
         error: String,
+    },
+    /// A run of the default batch sweep that was not started: its requests would take too
+    /// long for the time cap. `why` says by how much, from which run.
+    Skipped {
+        run: RunId,
+        why: String,
     },
 }
 

@@ -15,7 +15,13 @@ pub struct StudyProgress {
     latency_n: u64,
     phase: Phase,
     finished: Vec<Duration>,
+    /// The last sign of life: a run's start or its latest requests.
+    last_answer: Option<Instant>,
 }
+
+/// Silence longer than this (and than three requests' time) is said: a request, a load or a
+/// compilation that has run this long gets its own clock in the text.
+const STALL: Duration = Duration::from_secs(5);
 
 impl StudyProgress {
     pub fn new(plan: &Plan, total_runs: usize) -> StudyProgress {
@@ -28,6 +34,7 @@ impl StudyProgress {
             latency_n: 0,
             phase: Phase::Loading,
             finished: Vec::new(),
+            last_answer: None,
         }
     }
 
@@ -39,14 +46,22 @@ impl StudyProgress {
     fn event_at(&mut self, e: &Event, now: Instant) {
         match e {
             Event::Started { .. } => {
+                self.last_answer = Some(now);
                 self.run_started = Some(now);
                 self.latency_sum_ns = 0;
                 self.latency_n = 0;
             }
-            Event::Progress { phase, .. } => self.phase = *phase,
+            Event::Progress { phase, .. } => {
+                self.phase = *phase;
+                self.last_answer = Some(now);
+            }
             Event::Samples { latencies_ns, .. } => {
+                self.last_answer = Some(now);
                 self.latency_sum_ns += latencies_ns.iter().map(|&v| v as u128).sum::<u128>();
                 self.latency_n += latencies_ns.len() as u64;
+            }
+            Event::Skipped { .. } => {
+                self.runs_done = (self.runs_done + 1).min(self.total_runs);
             }
             Event::RunDone { .. } | Event::Failed { run: Some(_), .. } => {
                 if let Some(s) = self.run_started.take() {
@@ -119,16 +134,42 @@ impl StudyProgress {
         } else {
             self.finished.iter().sum::<Duration>() / self.finished.len() as u32
         };
-        let current_left = current
-            .map(|(expected, spent)| expected.saturating_sub(spent))
-            .unwrap_or_default();
+        // A run with nothing measured yet is expected to take as long as the finished ones.
+        let current_left = match (current, self.run_started) {
+            (Some((expected, spent)), _) => expected.saturating_sub(spent),
+            (None, Some(start)) => per_run.saturating_sub(now.saturating_duration_since(start)),
+            (None, None) => Duration::ZERO,
+        };
         Some(current_left + per_run * left_after_current as u32)
     }
 
-    /// `run 3 of 8, about 40 s left`.
+    /// How long nothing has been heard of the current run, once that is longer than
+    /// [`STALL`] and than three of its requests so far: a slow request, load or compilation.
+    fn stalled_at(&self, now: Instant) -> Option<Duration> {
+        let quiet = now.saturating_duration_since(self.last_answer?);
+        let mean = match self.latency_n {
+            0 => Duration::ZERO,
+            n => Duration::from_nanos((self.latency_sum_ns / n as u128) as u64),
+        };
+        (quiet > STALL.max(mean * 3)).then_some(quiet)
+    }
+
+    /// `run 3 of 8, about 40 s left`; when the run has been silent a while, `run 3 of 8, 1 min
+    /// 5 s without an answer` (an estimate then would be a guess).
     pub fn text(&self) -> String {
+        self.text_at(Instant::now())
+    }
+
+    fn text_at(&self, now: Instant) -> String {
         let run = (self.runs_done + 1).min(self.total_runs);
-        match self.remaining() {
+        if let Some(quiet) = self.stalled_at(now) {
+            return format!(
+                "run {run} of {}, {} without an answer",
+                self.total_runs,
+                crate::format::duration(quiet)
+            );
+        }
+        match self.remaining_at(now) {
             Some(r) => format!(
                 "run {run} of {}, about {} left",
                 self.total_runs,
@@ -185,6 +226,24 @@ mod tests {
         assert_eq!(
             p.remaining_at(t0 + Duration::from_secs(20)),
             Some(Duration::from_secs(60))
+        );
+        // The next run's first request takes minutes: the text says how long it has been
+        // silent instead of an estimate that no longer moves.
+        let spec = RunSpec {
+            engine: EngineKind::Tract,
+            variant: "original".into(),
+            batch_size: Some(32),
+            concurrency: 1,
+        };
+        let t1 = t0 + Duration::from_secs(20);
+        p.event_at(&Event::Started { run: 1, spec }, t1);
+        assert_eq!(
+            p.text_at(t1 + Duration::from_secs(3)),
+            "run 2 of 4, about 57 s left"
+        );
+        assert_eq!(
+            p.text_at(t1 + Duration::from_secs(65)),
+            "run 2 of 4, 1 min 5 s without an answer"
         );
     }
 }

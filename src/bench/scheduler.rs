@@ -117,7 +117,7 @@ fn own_process(
         }
     }
     let found = crate::guard::catch("measuring in a process of its own", || {
-        super::isolated::measure(model, kind, options, &requests, cancel)
+        super::isolated::measure(model, kind, options, &requests, plan.max_time(), cancel)
     });
     Some(
         plan.batch_sizes
@@ -261,6 +261,10 @@ pub fn run_plan(
             if cancel.load(Ordering::Relaxed) {
                 break 'engines;
             }
+            if let Some(why) = too_slow(plan, &results, kind, batch) {
+                sink(Event::Skipped { run, why });
+                continue;
+            }
             let spec = RunSpec {
                 engine: kind,
                 variant: workload.variant.clone(),
@@ -350,6 +354,45 @@ pub fn run_plan(
     }
     sink(Event::Finished);
     results
+}
+
+/// Requests a run of the default batch sweep must fit in its time cap to be started.
+pub const MIN_REQUESTS_IN_CAP: f64 = 3.0;
+
+/// Why the default batch sweep skips `batch` on `kind`: a request there, predicted from the
+/// largest smaller batch already run (its median time per sample, times `batch`), is so slow
+/// that fewer than [`MIN_REQUESTS_IN_CAP`] would fit in the time cap. `None`: run it.
+pub fn too_slow(
+    plan: &Plan,
+    done: &[RunResult],
+    kind: EngineKind,
+    batch: Option<usize>,
+) -> Option<String> {
+    if !plan.skip_slow_batches {
+        return None;
+    }
+    let (b, cap) = (batch?, plan.max_time()?);
+    let last = done
+        .iter()
+        .filter(|r| r.engine == kind && r.batch_size < b && r.batch_size > 0)
+        .max_by_key(|r| r.batch_size)?;
+    let predicted_ms = last.latency_p50 / last.batch_size as f64 * b as f64;
+    let cap_ms = cap.as_secs_f64() * 1e3;
+    let time = |ms: f64| match ms {
+        ms if ms < 1e3 => crate::format::ms(ms),
+        ms if ms < 60e3 => format!("{:.1} s", ms / 1e3),
+        ms => crate::format::duration(Duration::from_secs_f64(ms / 1e3)),
+    };
+    (predicted_ms * MIN_REQUESTS_IN_CAP > cap_ms).then(|| {
+        format!(
+            "batch {b} skipped: a request would take about {} (batch {}'s {} a request, times {}), so fewer than {MIN_REQUESTS_IN_CAP} would fit in the {} time cap. Ask for it with --batch {b}, with a higher --max-time",
+            time(predicted_ms),
+            last.batch_size,
+            time(last.latency_p50),
+            b as f64 / last.batch_size as f64,
+            crate::format::duration(cap),
+        )
+    })
 }
 
 /// Rounds an interleaved comparison splits each run into.

@@ -184,7 +184,8 @@ pub fn run(args: BenchArgs, ort_path: Option<PathBuf>) -> Result<()> {
     });
     progress.bar.finish_and_clear();
     say(&args, &bench::table::with_warnings(&results));
-    let doc = document(&s, &results, &progress.failures);
+    let mut doc = document(&s, &results, &progress.failures);
+    doc.notes.extend(progress.skipped.iter().cloned());
     write_outputs(&args, &doc)?;
     progress.result()?;
     check_baseline(&args, &doc)

@@ -4,13 +4,18 @@ use crate::bench::progress::StudyProgress;
 use crate::bench::{Event, Phase, Plan};
 use anyhow::{bail, Result};
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 /// A terminal progress bar fed by benchmark events; collects failures.
 pub struct Progress {
     pub bar: indicatif::ProgressBar,
     labels: BTreeMap<usize, String>,
     pub failures: Vec<String>,
-    study: StudyProgress,
+    /// Runs of the default batch sweep skipped as too slow for the time cap, and why.
+    pub skipped: Vec<String>,
+    /// Shared with the bar, which redraws its text four times a second: a request that runs
+    /// for minutes shows its clock while nothing else happens.
+    study: Arc<Mutex<StudyProgress>>,
 }
 
 impl Progress {
@@ -28,23 +33,37 @@ impl Progress {
 
     /// A bar for a study of `runs` runs of `plan`.
     pub fn new(plan: &Plan, runs: usize) -> Progress {
+        let study = Arc::new(Mutex::new(StudyProgress::new(plan, runs)));
+        let shown = study.clone();
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{spinner} {prefix:28} {msg:44} [{bar:24}] {pos}/{len}",
+                "{spinner} {prefix:28} {msg}, {study:44} [{bar:24}] {pos}/{len}",
             )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .with_key(
+                "study",
+                move |_: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    if let Ok(s) = shown.lock() {
+                        let _ = w.write_str(&s.text());
+                    }
+                },
+            ),
         );
+        bar.enable_steady_tick(std::time::Duration::from_millis(250));
         Progress {
             bar,
             labels: BTreeMap::new(),
             failures: Vec::new(),
-            study: StudyProgress::new(plan, runs),
+            skipped: Vec::new(),
+            study,
         }
     }
 
     pub fn event(&mut self, ev: Event) {
-        self.study.event(&ev);
+        if let Ok(mut s) = self.study.lock() {
+            s.event(&ev);
+        }
         match ev {
             Event::Started { run, spec } => {
                 let b = spec
@@ -68,8 +87,7 @@ impl Progress {
                     Phase::Warmup => "warming up",
                     Phase::Measure => "measuring",
                 };
-                self.bar
-                    .set_message(format!("{what}, {}", self.study.text()));
+                self.bar.set_message(what);
                 self.bar.set_length(total.unwrap_or(done.max(1)));
                 self.bar.set_position(done);
             }
@@ -79,6 +97,10 @@ impl Progress {
                     .map(|l| format!("{l}: "))
                     .unwrap_or_default();
                 self.failures.push(format!("{who}{error}"));
+            }
+            Event::Skipped { why, .. } => {
+                self.bar.suspend(|| eprintln!("note: {why}"));
+                self.skipped.push(why);
             }
             Event::Samples { .. }
             | Event::RunDone { .. }

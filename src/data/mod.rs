@@ -314,15 +314,18 @@ fn from_npz(model: &Model, path: &Path) -> Result<SampleSet> {
 /// Header names taken as the label column when the CSV has one column more than the model.
 const LABEL_NAMES: &[&str] = &["label", "labels", "target", "y", "class"];
 
+/// Fields read as a missing value in a float column (NaN), as pandas reads them.
+const MISSING: &[&str] = &["", "na", "n/a", "nan", "null", "none", "?"];
+
+fn is_label_name(s: &str) -> bool {
+    LABEL_NAMES.contains(&s.to_ascii_lowercase().as_str())
+}
+
+/// A CSV file feeds a model in one of two ways: one 2-D input takes every column but the
+/// label (a feature matrix), or each input takes the column headed with its name (skl2onnx
+/// pipelines with one input per feature, text and numbers side by side). Float columns read
+/// empty fields and `NA`/`nan` as missing (NaN); string inputs read fields as given.
 fn from_csv(model: &Model, path: &Path, label_column: Option<&str>) -> Result<SampleSet> {
-    let specs = model.inputs();
-    let spec = match specs {
-        [one] if one.shape().is_some_and(|s| s.len() == 2) && one.dtype().is_some_and(DType::is_float) => one,
-        _ => bail!(
-            "a CSV file feeds models with one 2-D float input; this model takes {}. Use an .npz instead",
-            specs.iter().map(|s| format!("{} {}", s.name, s.type_string())).collect::<Vec<_>>().join(", ")
-        ),
-    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(false)
@@ -336,7 +339,208 @@ fn from_csv(model: &Model, path: &Path, label_column: Option<&str>) -> Result<Sa
     if rows.is_empty() {
         bail!("{} is empty", path.display());
     }
-    let has_header = rows[0].iter().any(|f| f.parse::<f64>().is_err());
+    let specs = model.inputs();
+    // One column an input when every input heads a column and none takes a whole row.
+    let one_column = |s: &ValueSpec| match s.shape() {
+        Some([_]) | Some([_, Dim::Fixed(1)]) => true,
+        Some([_, _]) => specs.len() > 1,
+        _ => false,
+    };
+    let by_name = specs
+        .iter()
+        .all(|s| one_column(s) && rows[0].iter().any(|f| f == s.name));
+    if by_name {
+        return csv_by_name(model, path, &rows, label_column);
+    }
+    match specs {
+        [one] if one.shape().is_some_and(|s| s.len() == 2) && one.dtype().is_some() => {
+            csv_matrix(one, path, &rows, label_column)
+        }
+        _ => bail!(
+            "a CSV file feeds one 2-D input, or one column per input headed with its name ({}); this model takes {}. Use an .npz instead",
+            specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
+            specs.iter().map(|s| format!("{} {}", s.name, s.type_string())).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// The column `name`, or the 0-based index `name`, in `header`.
+fn column_named(path: &Path, header: Option<&[String]>, name: &str) -> Result<usize> {
+    header
+        .and_then(|h| h.iter().position(|c| c == name))
+        .or_else(|| name.parse::<usize>().ok())
+        .with_context(|| {
+            format!(
+                "{} has no column named '{name}' (give a header name or a 0-based index)",
+                path.display()
+            )
+        })
+}
+
+/// One CSV field as a value of `dtype`, into `out`.
+fn push_field(out: &mut TensorData, field: &str, at: impl Fn() -> String) -> Result<()> {
+    let missing = || MISSING.contains(&field.to_ascii_lowercase().as_str());
+    let number = |what: &str| anyhow::anyhow!("{}: '{field}' is not {what}", at());
+    match out {
+        TensorData::F32(v) => v.push(match field.parse() {
+            Ok(x) => x,
+            Err(_) if missing() => f32::NAN,
+            Err(_) => return Err(number("a number")),
+        }),
+        TensorData::F64(v) => v.push(match field.parse() {
+            Ok(x) => x,
+            Err(_) if missing() => f64::NAN,
+            Err(_) => return Err(number("a number")),
+        }),
+        TensorData::I64(v) => v.push(field.parse().map_err(|_| number("an integer"))?),
+        TensorData::I32(v) => v.push(field.parse().map_err(|_| number("a 32-bit integer"))?),
+        TensorData::I8(v) => v.push(field.parse().map_err(|_| number("an 8-bit integer"))?),
+        TensorData::U8(v) => v.push(field.parse().map_err(|_| number("a byte (0 to 255)"))?),
+        TensorData::Bool(v) => v.push(match field.to_ascii_lowercase().as_str() {
+            "1" | "true" => true,
+            "0" | "false" => false,
+            _ => return Err(number("true, false, 1 or 0")),
+        }),
+        TensorData::Str(v) => v.push(field.to_string()),
+    }
+    Ok(())
+}
+
+fn empty_data(dtype: DType) -> TensorData {
+    match dtype {
+        DType::F32 => TensorData::F32(Vec::new()),
+        DType::F64 => TensorData::F64(Vec::new()),
+        DType::I64 => TensorData::I64(Vec::new()),
+        DType::I32 => TensorData::I32(Vec::new()),
+        DType::I8 => TensorData::I8(Vec::new()),
+        DType::U8 => TensorData::U8(Vec::new()),
+        DType::Bool => TensorData::Bool(Vec::new()),
+        DType::Str => TensorData::Str(Vec::new()),
+    }
+}
+
+/// Labels from a CSV column: integers as classes, else numbers; text is not a label.
+fn csv_labels(path: &Path, fields: &[&str], first_line: usize) -> Result<Tensor> {
+    let mut v = Vec::with_capacity(fields.len());
+    for (r, f) in fields.iter().enumerate() {
+        v.push(f.parse::<f64>().map_err(|_| {
+            anyhow::anyhow!(
+                "{}: line {}: label '{f}' is not a number",
+                path.display(),
+                first_line + r
+            )
+        })?);
+    }
+    Ok(if v.iter().all(|x| x.fract() == 0.0) {
+        Tensor {
+            shape: vec![v.len()],
+            data: TensorData::I64(v.iter().map(|&x| x as i64).collect()),
+        }
+    } else {
+        Tensor {
+            shape: vec![v.len()],
+            data: TensorData::F64(v),
+        }
+    })
+}
+
+/// Each input takes the column headed with its name: `[rows]` for a 1-D input, `[rows, 1]`
+/// for a 2-D one.
+fn csv_by_name(
+    model: &Model,
+    path: &Path,
+    rows: &[csv::StringRecord],
+    label_column: Option<&str>,
+) -> Result<SampleSet> {
+    let header: Vec<String> = rows[0].iter().map(str::to_string).collect();
+    let body = &rows[1..];
+    if body.is_empty() {
+        bail!("{} has a header but no rows", path.display());
+    }
+    let mut inputs = Vec::new();
+    let mut used = Vec::new();
+    for spec in model.inputs() {
+        let c = header.iter().position(|h| *h == spec.name).unwrap_or(0);
+        used.push(c);
+        let dtype = spec.dtype().unwrap_or(DType::F32);
+        let shape = match spec.shape().map(<[Dim]>::len) {
+            Some(1) => vec![body.len()],
+            Some(2) if !matches!(spec.shape().and_then(|s| s.get(1)), Some(Dim::Fixed(w)) if *w != 1) => {
+                vec![body.len(), 1]
+            }
+            _ => bail!(
+                "input '{}' is {}: a CSV column holds one value a row, for inputs shaped [N] or [N, 1]. Use an .npz instead",
+                spec.name,
+                spec.type_string()
+            ),
+        };
+        let mut data = empty_data(dtype);
+        for (r, row) in body.iter().enumerate() {
+            push_field(&mut data, &row[c], || {
+                format!("{}: line {}, column '{}'", path.display(), r + 2, spec.name)
+            })?;
+        }
+        inputs.push(Tensor::new(shape, data)?);
+    }
+    let label_ix = match label_column {
+        Some(name) => Some(column_named(path, Some(&header), name)?),
+        None => header
+            .iter()
+            .enumerate()
+            .position(|(i, h)| !used.contains(&i) && is_label_name(h)),
+    };
+    let labels = match label_ix {
+        Some(ix) => {
+            let fields: Vec<&str> = body.iter().map(|r| &r[ix]).collect();
+            Some(csv_labels(path, &fields, 2)?)
+        }
+        None => None,
+    };
+    let unused: Vec<&str> = header
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !used.contains(i) && Some(*i) != label_ix)
+        .map(|(_, h)| h.as_str())
+        .collect();
+    let mut notes = Vec::new();
+    if !unused.is_empty() {
+        notes.push(format!(
+            "columns {} of {} feed no input of the model: not used",
+            unused.join(", "),
+            path.display()
+        ));
+    }
+    Ok(SampleSet {
+        n_samples: Some(body.len()),
+        inputs,
+        labels,
+        description: path.display().to_string(),
+        notes,
+        feature_names: None,
+        guessed_dims: Vec::new(),
+        synthesized: false,
+    })
+}
+
+/// One 2-D input takes every column but the label.
+fn csv_matrix(
+    spec: &ValueSpec,
+    path: &Path,
+    rows: &[csv::StringRecord],
+    label_column: Option<&str>,
+) -> Result<SampleSet> {
+    let dtype = spec.dtype().unwrap_or(DType::F32);
+    // A header: a field that is no value of the input's type (for text inputs, a field
+    // named like the label).
+    let has_header = if dtype == DType::Str {
+        rows[0]
+            .iter()
+            .any(|f| is_label_name(f) || Some(f) == label_column)
+    } else {
+        rows[0].iter().any(|f| {
+            f.parse::<f64>().is_err() && !MISSING.contains(&f.to_ascii_lowercase().as_str())
+        })
+    };
     let header: Option<Vec<String>> =
         has_header.then(|| rows[0].iter().map(str::to_string).collect());
     let body = &rows[has_header as usize..];
@@ -345,18 +549,7 @@ fn from_csv(model: &Model, path: &Path, label_column: Option<&str>) -> Result<Sa
     }
     let label_ix = match label_column {
         None => None,
-        Some(name) => {
-            let ix = header
-                .as_ref()
-                .and_then(|h| h.iter().position(|c| c == name))
-                .or_else(|| name.parse::<usize>().ok());
-            Some(ix.with_context(|| {
-                format!(
-                    "{} has no column named '{name}' (give a header name or a 0-based index)",
-                    path.display()
-                )
-            })?)
-        }
+        Some(name) => Some(column_named(path, header.as_deref(), name)?),
     };
     let width = body[0].len();
     let want = match spec.shape().and_then(|s| s.get(1)) {
@@ -367,10 +560,10 @@ fn from_csv(model: &Model, path: &Path, label_column: Option<&str>) -> Result<Sa
     // window has no --label-column).
     let label_ix = label_ix.or_else(|| {
         let spare = want.is_some() && want == width.checked_sub(1);
-        header.as_ref().filter(|_| spare).and_then(|h| {
-            h.iter()
-                .position(|c| LABEL_NAMES.contains(&c.to_ascii_lowercase().as_str()))
-        })
+        header
+            .as_ref()
+            .filter(|_| spare)
+            .and_then(|h| h.iter().position(|c| is_label_name(c)))
     });
     let features = width - label_ix.is_some() as usize;
     if let Some(want) = want {
@@ -387,40 +580,27 @@ fn from_csv(model: &Model, path: &Path, label_column: Option<&str>) -> Result<Sa
             );
         }
     }
-    let mut values = Vec::with_capacity(body.len() * features);
-    let mut labels = Vec::new();
+    // Floats are read as f64 and narrowed, as before; other types as themselves.
+    let read_as = if dtype.is_float() { DType::F64 } else { dtype };
+    let mut values = empty_data(read_as);
+    let mut label_fields = Vec::new();
     for (r, row) in body.iter().enumerate() {
         let line = r + 1 + has_header as usize;
         for (c, field) in row.iter().enumerate() {
-            let v: f64 = field.parse().map_err(|_| {
-                anyhow::anyhow!(
-                    "{}: line {line}, column {}: '{field}' is not a number",
-                    path.display(),
-                    c + 1
-                )
-            })?;
             if Some(c) == label_ix {
-                labels.push(v);
+                label_fields.push(field);
             } else {
-                values.push(v);
+                push_field(&mut values, field, || {
+                    format!("{}: line {line}, column {}", path.display(), c + 1)
+                })?;
             }
         }
     }
-    let x = Tensor::new(vec![body.len(), features], TensorData::F64(values))?
-        .cast_to(spec.dtype().unwrap_or(DType::F32))?;
-    let labels = label_ix.map(|_| {
-        if labels.iter().all(|v| v.fract() == 0.0) {
-            Tensor {
-                shape: vec![labels.len()],
-                data: TensorData::I64(labels.iter().map(|&v| v as i64).collect()),
-            }
-        } else {
-            Tensor {
-                shape: vec![labels.len()],
-                data: TensorData::F64(labels),
-            }
-        }
-    });
+    let x = Tensor::new(vec![body.len(), features], values)?.cast_to(dtype)?;
+    let labels = match label_ix {
+        Some(_) => Some(csv_labels(path, &label_fields, 1 + has_header as usize)?),
+        None => None,
+    };
     let feature_names = header.map(|h| {
         h.into_iter()
             .enumerate()

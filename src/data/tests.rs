@@ -140,3 +140,85 @@ fn a_batch_larger_than_the_data_is_said_to_repeat_it() {
     assert!(batch_notes(&set, &[Some(1)], true).is_empty());
     assert!(batch_notes(&set, &[Some(8)], false).is_empty());
 }
+
+/// A model with one input per feature (as skl2onnx writes pipelines over a data frame): each
+/// input takes the column headed with its name, text as text, and an empty or `NA` field in a
+/// float column is a missing value (NaN), said in the notes.
+#[test]
+fn csv_columns_feed_the_inputs_named_like_them_with_missing_values_as_nan() {
+    use crate::optimize::graph::{model_of, node};
+    use pb::tensor_shape_proto::{dimension::Value as D, Dimension};
+    use tract_onnx::pb;
+    let typed = |name: &str, elem: i32| pb::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(pb::TypeProto {
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type: elem,
+                shape: Some(pb::TensorShapeProto {
+                    dim: vec![
+                        Dimension {
+                            value: Some(D::DimParam("N".into())),
+                            ..Default::default()
+                        },
+                        Dimension {
+                            value: Some(D::DimValue(1)),
+                            ..Default::default()
+                        },
+                    ],
+                }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut g = pb::GraphProto::default();
+    g.input.push(typed("colour", 8));
+    g.input.push(typed("size", 1));
+    g.input.push(typed("count", 7));
+    g.output.push(typed("size_out", 1));
+    g.node
+        .push(node("Identity", "id", &["size"], &["size_out"], vec![]));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("frame.onnx");
+    std::fs::write(&path, prost::Message::encode_to_vec(&model_of(g, 17))).unwrap();
+    let m = Model::load(&path).unwrap();
+    let csv = dir.path().join("frame.csv");
+    std::fs::write(
+        &csv,
+        "size,colour,label,count\n1.5,red,0,3\n,blue,1,4\nNA,\"dark green\",1,5\n2,red,0,6\n",
+    )
+    .unwrap();
+    let src = DataSource::File {
+        path: csv.clone(),
+        label_column: None,
+    };
+    let set = load(&m, &src).unwrap();
+    assert_eq!(set.inputs[0].shape, vec![4, 1]);
+    assert_eq!(
+        set.inputs[0].strings().unwrap(),
+        &["red", "blue", "dark green", "red"]
+    );
+    let size = set.inputs[1].to_f64_vec();
+    assert_eq!((size[0], size[3]), (1.5, 2.0));
+    assert!(size[1].is_nan() && size[2].is_nan(), "{size:?}");
+    assert_eq!(set.inputs[2].data, TensorData::I64(vec![3, 4, 5, 6]));
+    assert_eq!(set.labels.unwrap().data, TensorData::I64(vec![0, 1, 1, 0]));
+    assert!(
+        set.notes
+            .iter()
+            .any(|n| n.contains("input 'size' holds 2 NaN (50.0%")),
+        "{:?}",
+        set.notes
+    );
+    // A text field in an integer column names its line and column.
+    std::fs::write(&csv, "size,colour,count\n1,red,three\n").unwrap();
+    let e = format!("{:#}", load(&m, &src).unwrap_err());
+    assert!(
+        e.contains("line 2, column 'count': 'three' is not an integer"),
+        "{e}"
+    );
+    // A column missing for an input: the error names the inputs.
+    std::fs::write(&csv, "size,colour\n1,red\n").unwrap();
+    let e = format!("{:#}", load(&m, &src).unwrap_err());
+    assert!(e.contains("colour, size, count"), "{e}");
+}

@@ -127,3 +127,42 @@ print(max(med, key=med.get))
     );
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
+
+/// Runs each corpus model in Python's ONNX Runtime on its own .npz, fed as the file holds
+/// it (as `inferscope bench --data` feeds it): per model id, `None` where it ran, else
+/// ONNX Runtime's error.
+#[allow(dead_code)]
+pub fn onnxruntime_runs(
+    models: &[serde_json::Value],
+) -> std::collections::BTreeMap<String, Option<String>> {
+    let list: Vec<(String, String, String)> = models
+        .iter()
+        .map(|m| {
+            let s = |k: &str| m[k].as_str().unwrap().to_string();
+            (s("id"), s("model"), s("data"))
+        })
+        .collect();
+    let script = r#"
+import json, sys, numpy as np, onnxruntime as ort
+out = {}
+for id, model, data in json.loads(sys.argv[1]):
+    try:
+        s = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+        d = np.load(data, allow_pickle=False)
+        s.run(None, {i.name: d[i.name] for i in s.get_inputs()})
+        out[id] = None
+    except Exception as e:
+        out[id] = str(e)[:500]
+print(json.dumps(out))
+"#;
+    let o = Command::new("python3")
+        .args(["-c", script, &serde_json::to_string(&list).unwrap()])
+        .output()
+        .expect("python3 with onnxruntime (installed by .ci/run)");
+    assert!(
+        o.status.success(),
+        "ONNX Runtime from Python failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).expect("the script's JSON")
+}
