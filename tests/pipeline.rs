@@ -1224,3 +1224,105 @@ fn the_process_of_its_own_stops_at_the_larger_batches_when_the_time_cap_is_spent
     assert_eq!(capped.batches[0].batch, Some(1));
     assert!(capped.first_run_ms > 0.0 && capped.peak_at(Some(8)).is_none());
 }
+
+/// An skl2onnx-style front end (`Imputer` then `Scaler`, `Binarizer`, `FeatureVectorizer`,
+/// all ONNX-ML operators tract lacks) runs on tract as the standard operators it is defined
+/// by, and gives what ONNX Runtime gives, missing values included.
+#[test]
+fn onnx_ml_preprocessing_runs_on_tract_as_onnx_runtime_runs_it() {
+    use inferscope::optimize::graph::{attr_int, node};
+    use inferscope::tensor::TensorData;
+    use tract_onnx::pb;
+    let floats = |name: &str, v: &[f32]| pb::AttributeProto {
+        name: name.into(),
+        r#type: pb::attribute_proto::AttributeType::Floats as i32,
+        floats: v.to_vec(),
+        ..Default::default()
+    };
+    let ml = |mut n: pb::NodeProto, attrs: Vec<pb::AttributeProto>| {
+        n.domain = "ai.onnx.ml".into();
+        n.attribute = attrs;
+        n
+    };
+    let mut g = pb::GraphProto::default();
+    g.input.push(value_info("x", &[-1, 3]));
+    g.input.push(value_info("z", &[-1, 1]));
+    for o in ["scaled", "bits", "joined"] {
+        g.output.push(value_info(o, &[-1, -1]));
+    }
+    g.node.push(ml(
+        node("Imputer", "impute", &["x"], &["filled"], vec![]),
+        vec![
+            floats("imputed_value_floats", &[10.0, 20.0, 30.0]),
+            pb::AttributeProto {
+                name: "replaced_value_float".into(),
+                r#type: pb::attribute_proto::AttributeType::Float as i32,
+                f: f32::NAN,
+                ..Default::default()
+            },
+        ],
+    ));
+    g.node.push(ml(
+        node("Scaler", "", &["filled"], &["scaled"], vec![]),
+        vec![
+            floats("offset", &[1.0, 0.0, -1.0]),
+            floats("scale", &[2.0, 2.0, 2.0]),
+        ],
+    ));
+    g.node.push(ml(
+        node("Binarizer", "bin", &["scaled"], &["bits"], vec![]),
+        vec![pb::AttributeProto {
+            name: "threshold".into(),
+            r#type: pb::attribute_proto::AttributeType::Float as i32,
+            f: 5.0,
+            ..Default::default()
+        }],
+    ));
+    let mut fv = ml(
+        node(
+            "FeatureVectorizer",
+            "fv",
+            &["scaled", "z"],
+            &["joined"],
+            vec![],
+        ),
+        vec![],
+    );
+    let mut dims = attr_int("inputdimensions", 0);
+    dims.r#type = pb::attribute_proto::AttributeType::Ints as i32;
+    dims.ints = vec![3, 1];
+    fv.attribute.push(dims);
+    g.node.push(fv);
+    let mut m = inferscope::optimize::graph::model_of(g, 17);
+    m.opset_import.push(pb::OperatorSetIdProto {
+        domain: "ai.onnx.ml".into(),
+        version: 3,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("front.onnx");
+    std::fs::write(&path, prost::Message::encode_to_vec(&m)).unwrap();
+    let model = Model::load(&path).unwrap();
+    let x = Tensor::new(
+        vec![2, 3],
+        TensorData::F32(vec![1.0, f32::NAN, 3.0, f32::NAN, 2.0, 0.5]),
+    )
+    .unwrap();
+    let z = Tensor::new(vec![2, 1], TensorData::F32(vec![7.0, 8.0])).unwrap();
+    let want = [
+        vec![0.0, 40.0, 8.0, 18.0, 4.0, 3.0],
+        vec![0.0, 1.0, 1.0, 1.0, 0.0, 0.0],
+        vec![0.0, 40.0, 8.0, 7.0, 18.0, 4.0, 3.0, 8.0],
+    ];
+    for kind in [EngineKind::Ort, EngineKind::Tract] {
+        let out = engine::load(kind, &model, &EngineOptions::default())
+            .unwrap_or_else(|e| panic!("{kind}: {e:#}"))
+            .run(&[x.clone(), z.clone()])
+            .unwrap_or_else(|e| panic!("{kind}: {e:#}"));
+        for (o, w) in out.iter().zip(&want) {
+            match o {
+                Output::Tensor(t) => assert_eq!(&t.to_f64_vec(), w, "{kind}"),
+                other => panic!("{kind}: {other:?}"),
+            }
+        }
+    }
+}

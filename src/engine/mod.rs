@@ -1,6 +1,7 @@
 //! Inference engines behind one trait: ONNX Runtime (located at run time) and tract (built in).
 
 pub mod fake;
+mod lower;
 pub mod ort;
 pub mod runtime;
 pub mod tract;

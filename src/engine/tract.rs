@@ -144,6 +144,9 @@ fn without_declared_shapes(model: &Model) -> Result<Vec<u8>> {
 }
 
 fn parse_bytes(model: &Model, bytes: &[u8]) -> Result<InferenceModel> {
+    let lowered = super::lower::lower_ml_ops(bytes)
+        .with_context(|| format!("tract cannot read {}", model.info.path.display()))?;
+    let bytes = lowered.as_deref().unwrap_or(bytes);
     let parsed = tract_onnx::onnx()
         .model_for_read(&mut &bytes[..])
         .with_context(|| format!("tract cannot read {}", model.info.path.display()))?;
