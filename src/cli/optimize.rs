@@ -96,11 +96,10 @@ pub fn run(a: &OptimizeArgs) -> Result<()> {
     if cov.synthesized_data {
         println!("{}", crate::optimize::SYNTHESIZED_WARNING);
     }
-    for c in &cov.changed {
-        println!("  changed  {} ({}): {}", c.node, c.op, c.note);
-    }
-    for c in &cov.skipped {
-        println!("  left     {} ({}): {}", c.node, c.op, c.note);
+    for (what, notes) in [("changed", &cov.changed), ("left   ", &cov.skipped)] {
+        for line in crate::optimize::NodeNote::lines(notes) {
+            println!("  {what}  {line}");
+        }
     }
     println!("{}", cov.summary());
     for n in &cov.notes {

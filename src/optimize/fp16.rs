@@ -34,6 +34,83 @@ const NON_FLOAT_OUT: &[&str] = &[
     "IsInf",
 ];
 
+/// Ops kept in float32 inside the float16 graph (their float inputs cast up, their first
+/// output cast back), as ONNX Runtime's own float16 converter keeps them by default
+/// (`onnxruntime.transformers.float16.DEFAULT_OP_BLOCK_LIST`): coordinates, sizes and
+/// selections that float16's 11-bit mantissa would move.
+const KEEP_FLOAT32: &[&str] = &[
+    "NonMaxSuppression",
+    "TopK",
+    "RoiAlign",
+    "Resize",
+    "Range",
+    "CumSum",
+    "Min",
+    "Max",
+    "Upsample",
+];
+
+/// Wraps every [`KEEP_FLOAT32`] node of `g` in casts: float16 inputs to float32 before it, its
+/// float output back to float16 after it. Says each in `cov`.
+fn keep_in_float32(
+    g: &mut pb::GraphProto,
+    floats: &HashSet<String>,
+    names: &mut Names,
+    cov: &mut Coverage,
+) {
+    let mut out = Vec::with_capacity(g.node.len());
+    for mut n in std::mem::take(&mut g.node) {
+        if !is_default_domain(&n) || !KEEP_FLOAT32.contains(&n.op_type.as_str()) {
+            out.push(n);
+            continue;
+        }
+        let id = node_id(&n);
+        // Sizes and scales kept float32 (see `keeps_float`) are cast too: where they were
+        // computed in the graph they are now float16, and a cast of float32 is a no-op.
+        let slots: Vec<usize> = (0..n.input.len())
+            .filter(|&s| !n.input[s].is_empty() && floats.contains(&n.input[s]))
+            .collect();
+        for s in slots {
+            let wide = names.fresh(&format!("{}_fp32", n.input[s]));
+            out.push(node(
+                "Cast",
+                &names.fresh(&format!("{id}_in{s}_to_fp32")),
+                &[&n.input[s]],
+                &[&wide],
+                vec![attr_int("to", FLOAT as i64)],
+            ));
+            n.input[s] = wide;
+        }
+        // The first output is the float one (TopK's second is its indices; NonMaxSuppression
+        // gives indices only).
+        let mut after = None;
+        if let Some(o) = n.output.first_mut().filter(|o| floats.contains(o.as_str())) {
+            if n.op_type != "NonMaxSuppression" {
+                let wide = names.fresh(&format!("{o}_fp32"));
+                after = Some(node(
+                    "Cast",
+                    &names.fresh(&format!("{id}_out_to_fp16")),
+                    &[&wide],
+                    &[o],
+                    vec![attr_int("to", FLOAT16 as i64)],
+                ));
+                *o = wide;
+            }
+        }
+        cov.skip(
+            &id,
+            &n.op_type,
+            format!(
+                "kept in float32, as ONNX Runtime's float16 conversion keeps {}: cast to float32 on the way in and back after",
+                n.op_type
+            ),
+        );
+        out.push(n);
+        out.extend(after);
+    }
+    g.node = out;
+}
+
 fn elem_type_mut(v: &mut pb::ValueInfoProto) -> Option<&mut i32> {
     let pb::type_proto::Value::TensorType(t) = v.r#type.as_mut()?.value.as_mut()?;
     Some(&mut t.elem_type)
@@ -240,6 +317,17 @@ pub fn convert(m: &mut pb::ModelProto, cov: &mut Coverage) -> Result<()> {
     let mut names = Names::of(g);
     gemm_to_matmul(g, &mut names);
     let (before, after) = convert_graph(g, cov);
+    keep_in_float32(g, &floats, &mut names, cov);
+    // Every other node with a float input now computes in float16.
+    for n in &g.node {
+        let computes = is_default_domain(n)
+            && !matches!(n.op_type.as_str(), "Cast" | "Constant")
+            && !KEEP_FLOAT32.contains(&n.op_type.as_str())
+            && n.input.iter().any(|i| floats.contains(i));
+        if computes {
+            cov.change(&node_id(n), &n.op_type, "computes in float16".into(), 0, 0);
+        }
+    }
     // Graph boundary: float32 in, float16 inside, float32 out.
     let mut head = Vec::new();
     for i in &mut g.input {

@@ -141,6 +141,45 @@ impl Coverage {
     }
 }
 
+impl NodeNote {
+    /// Notes as lines, `node (Op): note`; beyond [`NodeNote::LISTED`] of them, one line per op
+    /// type and note with a count and the first nodes, `60 Conv (conv1, conv2, ...): note`.
+    pub fn lines(notes: &[NodeNote]) -> Vec<String> {
+        if notes.len() <= Self::LISTED {
+            return notes
+                .iter()
+                .map(|c| format!("{} ({}): {}", c.node, c.op, c.note))
+                .collect();
+        }
+        let mut groups: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+        for c in notes {
+            match groups
+                .iter_mut()
+                .find(|(op, note, _)| *op == c.op && *note == c.note)
+            {
+                Some(g) => g.2.push(&c.node),
+                None => groups.push((&c.op, &c.note, vec![&c.node])),
+            }
+        }
+        groups.sort_by_key(|g| std::cmp::Reverse(g.2.len()));
+        groups
+            .into_iter()
+            .map(|(op, note, nodes)| match nodes.as_slice() {
+                [one] => format!("{one} ({op}): {note}"),
+                many => format!(
+                    "{} {op} ({}{}): {note}",
+                    many.len(),
+                    many[..3.min(many.len())].join(", "),
+                    if many.len() > 3 { ", ..." } else { "" }
+                ),
+            })
+            .collect()
+    }
+
+    /// Notes listed one by one, at most.
+    pub const LISTED: usize = 12;
+}
+
 /// How a node is named in coverage reports and exclusions: its name, or its first output.
 pub fn node_id(n: &pb::NodeProto) -> String {
     if !n.name.is_empty() {
