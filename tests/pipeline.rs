@@ -386,7 +386,7 @@ fn onnx_runtime_and_tract_agree_on_the_assets() {
         let a = ort.run(&set.inputs).unwrap();
         let b = tract.run(&set.inputs).unwrap();
         assert_eq!(a.len(), b.len());
-        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        for (x, y) in a.iter().zip(&b) {
             let (Output::Tensor(x), Output::Tensor(y)) = (x, y) else {
                 panic!("{name}: non-tensor output {x:?} {y:?}")
             };
@@ -397,11 +397,6 @@ fn onnx_runtime_and_tract_agree_on_the_assets() {
                 .zip(y.to_f64_vec())
                 .map(|(p, q)| (p - q).abs())
                 .fold(0.0, f64::max);
-            if name == "forest" && i == 0 {
-                // tract 0.23's TreeEnsembleClassifier gets the *label* of binary classifiers
-                // wrong (its probabilities are right): see the next test.
-                continue;
-            }
             assert!(max_err < 1e-4, "{name}: engines differ by {max_err}");
         }
         // The predictions are good: these are real models on held-out data. Every asset's
@@ -448,11 +443,13 @@ fn sequence_outputs_are_reported_not_compared() {
     );
 }
 
-/// tract 0.23 labels every sample of a binary TreeEnsembleClassifier with class 0 although its
-/// probabilities match ONNX Runtime's. When this test fails, tract fixed it: drop the exception
-/// in `onnx_runtime_and_tract_agree_on_the_assets`.
+/// tract 0.23 itself labels every sample of a binary TreeEnsembleClassifier with class 0
+/// although its probabilities match ONNX Runtime's; Inferscope's tract engine takes the label
+/// from the probabilities (engine/lower.rs), so the previous test holds. When this test fails,
+/// tract fixed it: drop `BINARY_LABELS` there.
 #[test]
 fn tract_binary_tree_ensemble_labels_are_still_wrong_upstream() {
+    use tract_onnx::prelude::*;
     let model = Model::load(&asset("assets/forest.onnx")).unwrap();
     let set = data::load(
         &model,
@@ -462,17 +459,40 @@ fn tract_binary_tree_ensemble_labels_are_still_wrong_upstream() {
         },
     )
     .unwrap();
-    let mut tract = engine::load(EngineKind::Tract, &model, &EngineOptions::default()).unwrap();
-    let out = tract.run(&set.inputs).unwrap();
-    let (Output::Tensor(labels), Output::Tensor(probs)) = (&out[0], &out[1]) else {
-        panic!()
-    };
-    let from_probs: Vec<f64> = probs
-        .to_f64_vec()
-        .chunks(2)
-        .map(|p| if p[1] > p[0] { 1.0 } else { 0.0 })
+    let x = set.inputs[0].to_f64_vec();
+    let n = set.inputs[0].shape[0];
+    let input = tract_ndarray::Array2::from_shape_vec(
+        (n, set.inputs[0].shape[1]),
+        x.iter().map(|&v| v as f32).collect(),
+    )
+    .unwrap();
+    let plan = tract_onnx::onnx()
+        .model_for_path(asset("assets/forest.onnx"))
+        .unwrap()
+        .with_input_fact(0, f32::fact([n, set.inputs[0].shape[1]]).into())
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap();
+    let out = plan.run(tvec!(Tensor::from(input).into())).unwrap();
+    let labels: Vec<i64> = out[0]
+        .to_plain_array_view::<i64>()
+        .unwrap()
+        .iter()
+        .copied()
         .collect();
-    assert_ne!(labels.to_f64_vec(), from_probs);
+    let probs: Vec<f32> = out[1]
+        .to_plain_array_view::<f32>()
+        .unwrap()
+        .iter()
+        .copied()
+        .collect();
+    let from_probs: Vec<i64> = probs
+        .chunks(2)
+        .map(|p| if p[1] > p[0] { 1 } else { 0 })
+        .collect();
+    assert_ne!(labels, from_probs);
 }
 
 /// Variants are measured interleaved: each run is cut into rounds that alternate between the

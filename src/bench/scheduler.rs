@@ -117,7 +117,10 @@ fn own_process(
         }
     }
     let found = crate::guard::catch("measuring in a process of its own", || {
-        super::isolated::measure(model, kind, options, &requests, plan.max_time(), cancel)
+        // Without a time cap (a fixed count of requests), a minute: the memory of the larger
+        // batches is not worth more of the user's time than the run itself.
+        let budget = plan.max_time().unwrap_or(Duration::from_secs(60));
+        super::isolated::measure(model, kind, options, &requests, Some(budget), cancel)
     });
     Some(
         plan.batch_sizes

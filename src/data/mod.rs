@@ -128,6 +128,7 @@ pub fn load(model: &Model, source: &DataSource) -> Result<SampleSet> {
     validate(model, &set.inputs)?;
     let mut set = set;
     set.notes.extend(non_finite_notes(model, &set.inputs));
+    set.notes.extend(unequal_batches(model, &set.inputs));
     Ok(set)
 }
 
@@ -206,24 +207,47 @@ pub fn non_finite_notes(model: &Model, inputs: &[Tensor]) -> Vec<String> {
     out
 }
 
+/// Samples along the batch axis; `None` without one, or where the inputs' lengths along it
+/// differ (see [`unequal_batches`]): such data is fed as given.
 fn count_samples(model: &Model, inputs: &[Tensor]) -> Result<Option<usize>> {
-    let mut n: Option<usize> = None;
-    for (spec, t) in model.inputs().iter().zip(inputs) {
-        if let Some(axis) = model.batch_axis(spec) {
-            let rows = t.shape.get(axis).copied().unwrap_or(0);
-            match n {
-                Some(prev) if prev != rows => bail!(
-                    "inputs disagree on the number of samples: '{}' has {rows}, another input has {prev}",
-                    spec.name
-                ),
-                _ => n = Some(rows),
-            }
-        }
+    if unequal_batches(model, inputs).is_some() {
+        return Ok(None);
     }
+    let n = model
+        .inputs()
+        .iter()
+        .zip(inputs)
+        .find_map(|(spec, t)| Some(t.shape.get(model.batch_axis(spec)?).copied().unwrap_or(0)));
     if n == Some(0) {
         bail!("the data holds no samples");
     }
     Ok(n)
+}
+
+/// Where inputs that share the batch dim hold different lengths along it (a model whose `N`
+/// is a sequence length, not a batch: phonemes and per-character counts), says so. ONNX
+/// Runtime runs such data as given; it cannot be cut into batches.
+pub fn unequal_batches(model: &Model, inputs: &[Tensor]) -> Option<String> {
+    let lengths: Vec<(String, usize)> = model
+        .inputs()
+        .iter()
+        .zip(inputs)
+        .filter_map(|(spec, t)| {
+            let axis = model.batch_axis(spec)?;
+            Some((spec.name.clone(), t.shape.get(axis).copied().unwrap_or(0)))
+        })
+        .collect();
+    let first = lengths.first()?.1;
+    lengths.iter().any(|(_, n)| *n != first).then(|| {
+        format!(
+            "the inputs that share the first dim hold different lengths along it ({}): it is not a batch, so the data is fed as given, whole, and cannot be cut into batches",
+            lengths
+                .iter()
+                .map(|(name, n)| format!("'{name}' {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
 }
 
 fn split_labels(
@@ -843,6 +867,9 @@ pub fn requests(
     };
     if b == 0 {
         bail!("a batch size must be at least 1");
+    }
+    if let Some(why) = unequal_batches(model, &set.inputs) {
+        bail!("cannot run batch size {b}: {why}; run it without --batch");
     }
     if model.batch_symbol().is_none() {
         let fixed = model.fixed_batch();

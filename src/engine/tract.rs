@@ -21,8 +21,9 @@ pub struct TractEngine {
 
 #[derive(Clone)]
 enum Compiled {
-    Symbolic(Arc<Plan>),
-    /// A symbolic plan that may not run every shape: each is tried on it when prepared.
+    /// A symbolic plan, which may not run every shape (a constant that keeps a symbol, an LSTM
+    /// whose state was planned at batch 1): each set of shapes is tried on it once, when
+    /// prepared, and compiled alone where it fails.
     Guarded {
         plan: Arc<Plan>,
         per_shape: Arc<PerShape>,
@@ -34,7 +35,11 @@ enum Compiled {
 
 /// What compiling for concrete shapes needs, and the plans made so far (shared by forks).
 struct PerShape {
-    parsed: InferenceModel,
+    /// The model as its file declares it.
+    declared: InferenceModel,
+    /// Without the exporter's declared shapes (see [`without_declared_shapes`]), parsed the
+    /// first time a shape needs compiling; `None` where that fails.
+    stripped: std::sync::OnceLock<Option<InferenceModel>>,
     model: Model,
     /// Why the symbolic path failed, for the error when the concrete one fails too.
     symbolic_error: String,
@@ -43,6 +48,29 @@ struct PerShape {
 }
 
 impl PerShape {
+    fn new(declared: InferenceModel, model: &Model, symbolic_error: String) -> Arc<PerShape> {
+        Arc::new(PerShape {
+            declared,
+            stripped: Default::default(),
+            model: model.clone(),
+            symbolic_error,
+            plans: Default::default(),
+        })
+    }
+
+    /// What concrete shapes compile from: the model without its declared shapes where tract
+    /// reads it so, else as declared.
+    fn parsed(&self) -> &InferenceModel {
+        self.stripped
+            .get_or_init(|| {
+                without_declared_shapes(&self.model)
+                    .and_then(|b| parse_bytes(&self.model, &b))
+                    .ok()
+            })
+            .as_ref()
+            .unwrap_or(&self.declared)
+    }
+
     /// The plan for requests like `inputs`: compiled at their shapes; where tract's analysis
     /// still fails (an `If` whose branches differ by a scalar input, such as a sample rate),
     /// compiled again with the scalar inputs fixed to the values the requests hold.
@@ -64,7 +92,7 @@ impl PerShape {
             return Ok(p);
         }
         let compile = |fixed: &[(usize, &Tensor)]| -> Result<Arc<Plan>> {
-            let mut m = with_input_facts(self.parsed.clone(), &self.model, Some(&shapes))?;
+            let mut m = with_input_facts(self.parsed().clone(), &self.model, Some(&shapes))?;
             for (ix, t) in fixed {
                 let value = to_tvalue(t)?.into_tensor();
                 m.set_input_fact(*ix, InferenceFact::from(value))?;
@@ -243,30 +271,23 @@ impl TractEngine {
             .and_then(|m| m.into_runnable().context("tract cannot plan the model"));
         let compiled = match symbolic {
             // A plan whose constants still hold symbols (a Resize to `Shape(x) * 2` folded to
-            // `[batch_size, 3, 2h, 2w]`) can fail when it runs, since some ops do not read the
-            // session's symbols: each shape is tried on it first, and compiled alone if it fails.
-            Ok(plan) => match symbolic_constant(&plan) {
-                Some(node) => Compiled::Guarded {
+            // `[batch_size, 3, 2h, 2w]`), or whose recurrent state was planned at one batch
+            // (an LSTM's Scan: "batch=3 != 1"), can fail when it runs: each shape is tried on
+            // it first, and compiled alone if it fails.
+            Ok(plan) => {
+                let why = match symbolic_constant(&plan) {
+                    Some(node) => format!(
+                        "node {node} keeps a symbolic dim in a constant, which tract resolves only at these shapes"
+                    ),
+                    None => "the plan for symbolic dims did not run these shapes".into(),
+                };
+                Compiled::Guarded {
                     plan,
-                    per_shape: Arc::new(PerShape {
-                        parsed: parse_bytes(model, &without_declared_shapes(model)?)
-                            .unwrap_or(parsed),
-                        model: model.clone(),
-                        symbolic_error: format!(
-                            "node {node} keeps a symbolic dim in a constant, which tract resolves only at these shapes"
-                        ),
-                        plans: Default::default(),
-                    }),
+                    per_shape: PerShape::new(parsed, model, why),
                     tried: Default::default(),
-                },
-                None => Compiled::Symbolic(plan),
-            },
-            Err(e) => Compiled::PerShape(Arc::new(PerShape {
-                parsed: parse_bytes(model, &without_declared_shapes(model)?).unwrap_or(parsed),
-                model: model.clone(),
-                symbolic_error: format!("{e:#}"),
-                plans: Default::default(),
-            })),
+                }
+            }
+            Err(e) => Compiled::PerShape(PerShape::new(parsed, model, format!("{e:#}"))),
         };
         let executor = match options.intra_threads {
             Some(n) if n > 1 => Executor::multithread(n),
@@ -383,7 +404,6 @@ impl Engine for TractEngine {
         }
         let values = inputs.iter().map(to_tvalue).collect::<Result<TVec<_>>>()?;
         let plan = match &self.compiled {
-            Compiled::Symbolic(p) => p.clone(),
             Compiled::Guarded {
                 plan,
                 per_shape,

@@ -144,6 +144,7 @@ pub fn onnxruntime_runs(
         .collect();
     let script = r#"
 import json, sys, numpy as np, onnxruntime as ort
+ort.set_default_logger_severity(3)
 out = {}
 for id, model, data in json.loads(sys.argv[1]):
     try:
