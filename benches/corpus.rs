@@ -107,14 +107,7 @@ fn main() {
         ) {
             Ok(r) => {
                 let c = &r.coverage;
-                let kept = c
-                    .notes
-                    .iter()
-                    .find_map(|n| {
-                        let k = n.split("; kept ").nth(1)?;
-                        k.split([',', ' ']).next().map(String::from)
-                    })
-                    .unwrap_or_default();
+                let kept = c.kept_form.map(|f| f.to_string()).unwrap_or_default();
                 format!(
                     "{kept}: {} of {} layers; {} -> {}",
                     c.changed.len(),

@@ -55,7 +55,7 @@ impl InferscopeApp {
         let data = self.saved.data_path.clone();
         let (tx, rx) = mpsc::channel();
         let ctx = self.ctx.clone();
-        let _ = std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("inferscope-flops".into())
             .spawn(move || {
                 let shapes = data.and_then(|path| {
@@ -74,7 +74,13 @@ impl InferscopeApp {
                     c.request_repaint();
                 }
             });
-        self.flops = Some(rx);
+        match spawned {
+            Ok(_) => self.flops = Some(rx),
+            Err(e) => {
+                m.info.flops_note = format!("not estimated: cannot start a thread ({e})");
+                self.flops = None;
+            }
+        }
     }
 
     /// Loads a preset file: its settings, cost inputs and prices, and the model and data it

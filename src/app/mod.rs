@@ -314,15 +314,15 @@ impl InferscopeApp {
                 let progress_tx = tx.clone();
                 let c2 = ctx.clone();
                 let result = runtime::install(&mut |m| {
-                    let _ = progress_tx.send(Ok(m.to_string()));
+                    let _ = progress_tx.send(InstallMsg::Progress(m.to_string()));
                     if let Some(c) = &c2 {
                         c.request_repaint();
                     }
                 });
-                let _ = tx.send(match result {
+                let _ = tx.send(InstallMsg::Done(match result {
                     Ok((p, v)) => Ok(format!("Installed ONNX Runtime {v} at {}", p.display())),
                     Err(e) => Err(format!("{e:#}")),
-                });
+                }));
                 if let Some(c) = &ctx {
                     c.request_repaint();
                 }
@@ -393,10 +393,9 @@ impl InferscopeApp {
             let mut finished = None;
             for m in inst.messages.try_iter() {
                 match m {
-                    Ok(line) if inst.done.is_none() && !line.starts_with("Installed") => {
-                        inst.log.push(line)
-                    }
-                    other => finished = Some(other),
+                    InstallMsg::Progress(line) if inst.done.is_none() => inst.log.push(line),
+                    InstallMsg::Progress(_) => {}
+                    InstallMsg::Done(result) => finished = Some(result),
                 }
             }
             if let Some(f) = finished {

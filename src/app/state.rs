@@ -182,8 +182,14 @@ pub enum Command {
 }
 
 /// The state of `runtime install` started from the window.
+/// What the install job sends: a line of its log, then how it ended.
+pub enum InstallMsg {
+    Progress(String),
+    Done(Result<String, String>),
+}
+
 pub struct Install {
-    pub messages: Receiver<Result<String, String>>,
+    pub messages: Receiver<InstallMsg>,
     pub log: Vec<String>,
     pub done: Option<Result<String, String>>,
 }

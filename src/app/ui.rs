@@ -275,6 +275,8 @@ impl InferscopeApp {
             }
             Some(m) => {
                 let i = &m.info;
+                // The estimate runs on a thread of its own until its answer arrives.
+                let flops_pending = self.flops.is_some();
                 ui.label(RichText::new(&i.name).strong().size(16.0));
                 ui.label(RichText::new(super::short_path(&i.path)).weak().small())
                     .on_hover_text(i.path.display().to_string());
@@ -292,7 +294,7 @@ impl InferscopeApp {
                     ui.label("FLOPs").on_hover_text("2 x multiply-adds per inference (MatMul, Gemm, Conv...), from tract's cost model");
                     match i.flops {
                         Some(f) => ui.label(crate::format::count(f)).on_hover_text(&i.flops_note),
-                        None => ui.label(if i.flops_note.starts_with("estimating") { "…" } else { "unknown" }).on_hover_text(&i.flops_note),
+                        None => ui.label(if flops_pending { "…" } else { "unknown" }).on_hover_text(&i.flops_note),
                     };
                     ui.end_row();
                     ui.label("Producer");

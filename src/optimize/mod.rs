@@ -31,6 +31,10 @@ pub struct NodeNote {
     pub bytes_before: u64,
     #[serde(default)]
     pub bytes_after: u64,
+    /// Changed by static int8 (quantize and dequantize around it, ranges calibrated): what
+    /// per-layer refinement weighs. Not written out.
+    #[serde(skip)]
+    pub static_int8: bool,
 }
 
 /// What a rewrite did: the nodes changed, those left alone with the reason, and sizes.
@@ -59,6 +63,34 @@ pub struct Coverage {
     /// time per request, microseconds), when it chose by measuring.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chosen_timing: Option<ChosenTiming>,
+    /// The int8 form the chooser kept, when it chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_form: Option<Int8Form>,
+}
+
+/// The forms of int8 the chooser builds: weights int8 with activations quantized per request
+/// (dynamic), activations calibrated on the data (static), or convolutions static and matrix
+/// products dynamic (mix).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Int8Form {
+    Dynamic,
+    Static,
+    Mix,
+}
+
+impl Int8Form {
+    pub const ALL: [Int8Form; 3] = [Int8Form::Dynamic, Int8Form::Static, Int8Form::Mix];
+}
+
+impl std::fmt::Display for Int8Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Int8Form::Dynamic => "dynamic",
+            Int8Form::Static => "static",
+            Int8Form::Mix => "mix",
+        })
+    }
 }
 
 /// What a variant built without sample data says first.
@@ -113,7 +145,16 @@ impl Coverage {
             note,
             bytes_before: before,
             bytes_after: after,
+            static_int8: false,
         });
+    }
+
+    /// A node static int8 changed (see [`NodeNote::static_int8`]).
+    pub fn change_static(&mut self, node: &str, op: &str, note: String, before: u64, after: u64) {
+        self.change(node, op, note, before, after);
+        if let Some(n) = self.changed.last_mut() {
+            n.static_int8 = true;
+        }
     }
 
     pub fn skip(&mut self, node: &str, op: &str, note: String) {
@@ -123,6 +164,7 @@ impl Coverage {
             note,
             bytes_before: 0,
             bytes_after: 0,
+            static_int8: false,
         });
     }
 

@@ -530,8 +530,9 @@ pub fn chosen(
     calibrate::check_data(&data.requests)?;
     let judge = Judge::new(model, m, data, o.target.unwrap_or_default())?;
     let target = judge.target;
-    let mut why_not: Vec<String> = Vec::new();
-    let mut candidates: Vec<(&str, pb::ModelProto, Coverage, Reading)> = Vec::new();
+    // Each form not taken, and why.
+    let mut why_not: Vec<(Int8Form, String)> = Vec::new();
+    let mut candidates: Vec<(Int8Form, pb::ModelProto, Coverage, Reading)> = Vec::new();
     let dynamic_o = Int8Options {
         auto: false,
         calibration: None,
@@ -543,61 +544,62 @@ pub fn chosen(
         ..o.clone()
     };
     let (matmuls, has_conv) = matrix_layers(m, &static_o);
-    for name in ["dynamic", "static", "mix"] {
-        if name == "mix" && (matmuls.is_empty() || !has_conv) {
+    for form in Int8Form::ALL {
+        if form == Int8Form::Mix && (matmuls.is_empty() || !has_conv) {
             continue;
         }
         let mut p = m.clone();
         let mut c = Coverage::default();
-        let built = match name {
-            "dynamic" => dynamic(&mut p, &dynamic_o, &mut c),
-            "static" => static_layers(&judge, &mut p, &static_o, &mut c),
-            _ => mix(&judge, m, &static_o, &matmuls, &mut c).map(|q| p = q),
+        let built = match form {
+            Int8Form::Dynamic => dynamic(&mut p, &dynamic_o, &mut c),
+            Int8Form::Static => static_layers(&judge, &mut p, &static_o, &mut c),
+            Int8Form::Mix => mix(&judge, m, &static_o, &matmuls, &mut c).map(|q| p = q),
         };
         match built {
-            Ok(()) if c.changed.is_empty() => why_not.push(format!(
-                "{name}: {}",
+            Ok(()) if c.changed.is_empty() => why_not.push((
+                form,
                 c.skipped
                     .first()
                     .map(|s| format!("{} ({}): {}", s.node, s.op, s.note))
-                    .unwrap_or_else(|| "no layer with constant float weights it quantizes".into())
+                    .unwrap_or_else(|| "no layer with constant float weights it quantizes".into()),
             )),
             Ok(()) => {
                 let r = judge.reading(&p, usize::MAX)?;
                 if judge.meets(r) {
-                    candidates.push((name, p, c, r));
+                    candidates.push((form, p, c, r));
                 } else {
-                    why_not.push(format!(
-                        "{name}: {} misses the target {target}",
-                        judge.says(r)
+                    why_not.push((
+                        form,
+                        format!("{} misses the target {target}", judge.says(r)),
                     ));
                 }
             }
-            Err(e) => why_not.push(format!("{name}: {e:#}")),
+            Err(e) => why_not.push((form, format!("{e:#}"))),
         }
     }
     // Without sample data, static ranges would be calibrated on made-up inputs that do not
     // look like real ones: the form that needs no calibration is kept where it holds.
-    if data.synthesized && candidates.iter().any(|c| c.0 == "dynamic") {
-        for (name, ..) in candidates.iter().filter(|c| c.0 != "dynamic") {
-            why_not.push(format!(
-                "{name}: not chosen without sample data (its activation ranges would be calibrated on inputs synthesized from the model's shapes, which do not fit real ones; give --data)"
+    let dynamic_holds = candidates.iter().any(|c| c.0 == Int8Form::Dynamic);
+    if data.synthesized && dynamic_holds {
+        for (form, ..) in candidates.iter().filter(|c| c.0 != Int8Form::Dynamic) {
+            why_not.push((
+                *form,
+                "not chosen without sample data (its activation ranges would be calibrated on inputs synthesized from the model's shapes, which do not fit real ones; give --data)".into(),
             ));
         }
-        candidates.retain(|c| c.0 == "dynamic");
+        candidates.retain(|c| c.0 == Int8Form::Dynamic);
     }
     if candidates.is_empty() {
         // Nothing changed: the rewrite's caller says "does not apply" with these reasons.
-        for w in &why_not {
-            let (form, why) = w.split_once(": ").unwrap_or(("int8", w));
-            cov.skip(form, "int8", why.to_string());
+        for (form, why) in &why_not {
+            cov.skip(&form.to_string(), "int8", why.clone());
         }
         return Ok(());
     }
     // Every form refined per layer by its profile before they are compared.
     if calibrate::engine_kind() == crate::engine::EngineKind::Ort {
-        for (name, p, c, r) in candidates.iter_mut() {
-            per_layer(&judge, m, &static_o, name, &matmuls, p, c)?;
+        for (form, p, c, r) in candidates.iter_mut() {
+            per_layer(&judge, m, &static_o, *form, &matmuls, p, c)?;
             *r = judge.reading(p, usize::MAX)?;
         }
     }
@@ -648,7 +650,14 @@ pub fn chosen(
         if why_not.is_empty() {
             String::new()
         } else {
-            format!("; not taken: {}", why_not.join("; "))
+            format!(
+                "; not taken: {}",
+                why_not
+                    .iter()
+                    .map(|(form, why)| format!("{form}: {why}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
         }
     ));
     with_recurrent(&judge, &mut p, &mut c)?;
@@ -660,6 +669,7 @@ pub fn chosen(
             float_us: p50[0],
             kept_us: p50[best + 1],
         }),
+        kept_form: Some(name),
         ..std::mem::take(cov)
     };
     *m = p;

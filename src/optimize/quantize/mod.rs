@@ -6,7 +6,7 @@
 use super::graph::*;
 use super::opset::raise_opset;
 use super::prune::Chains;
-use super::{node_id, Coverage, Int8Options, QuantFormat, Reordered};
+use super::{node_id, Coverage, Int8Form, Int8Options, QuantFormat, Reordered};
 use anyhow::{bail, Result};
 use std::collections::HashMap;
 use tract_onnx::pb;

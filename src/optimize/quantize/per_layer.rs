@@ -66,7 +66,7 @@ pub(super) fn per_layer(
     judge: &Judge,
     m: &pb::ModelProto,
     o: &Int8Options,
-    name: &str,
+    form: Int8Form,
     matmuls: &[String],
     best: &mut pb::ModelProto,
     cov: &mut Coverage,
@@ -74,9 +74,7 @@ pub(super) fn per_layer(
     let ids: Vec<String> = cov
         .changed
         .iter()
-        .filter(|c| {
-            c.note.starts_with("static int8") || matches!(c.op.as_str(), "Conv" | "MatMul" | "Gemm")
-        })
+        .filter(|c| c.static_int8 || matches!(c.op.as_str(), "Conv" | "MatMul" | "Gemm"))
         .map(|c| c.node.clone())
         .collect();
     let slow = slower_layers(judge, m, best, &ids)?;
@@ -90,9 +88,9 @@ pub(super) fn per_layer(
     };
     let mut c = Coverage::default();
     let mut p = m.clone();
-    let built = match name {
-        "mix" => mix(judge, m, &without, matmuls, &mut c).map(|q| p = q),
-        "dynamic" => dynamic(
+    let built = match form {
+        Int8Form::Mix => mix(judge, m, &without, matmuls, &mut c).map(|q| p = q),
+        Int8Form::Dynamic => dynamic(
             &mut p,
             &Int8Options {
                 calibration: None,
@@ -100,7 +98,7 @@ pub(super) fn per_layer(
             },
             &mut c,
         ),
-        _ => static_layers(judge, &mut p, &without, &mut c),
+        Int8Form::Static => static_layers(judge, &mut p, &without, &mut c),
     };
     let listed = slow
         .iter()
@@ -117,7 +115,7 @@ pub(super) fn per_layer(
     // Something must stay int8 (a table will do: it costs no time).
     if c.changed.is_empty() {
         cov.notes.push(format!(
-            "per layer: every layer ran slower in int8 by the profile ({listed}): {name} int8 does not pay on this model here"
+            "per layer: every layer ran slower in int8 by the profile ({listed}): {form} int8 does not pay on this model here"
         ));
         return Ok(());
     }
@@ -138,11 +136,10 @@ pub(super) fn per_layer(
             judge.timed(),
             judge.says(r)
         ));
-        let mut notes = std::mem::take(&mut cov.notes);
-        notes.retain(|n| !n.starts_with("static int8, activations") && !n.starts_with("the mix:"));
-        notes.append(&mut c.notes);
+        // The rebuilt form's notes describe it (its calibration, its fidelity), in place of
+        // the first build's.
         *cov = Coverage {
-            notes,
+            notes: std::mem::take(&mut c.notes),
             changed: c.changed,
             skipped: c.skipped,
             ..std::mem::take(cov)

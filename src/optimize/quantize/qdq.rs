@@ -452,7 +452,7 @@ pub(crate) fn rewrite(
                 )?;
                 dequantized.insert(l.out.clone(), l.out.clone());
             }
-            cov.change(
+            cov.change_static(
                 &l.id,
                 &l.op,
                 format!(
@@ -599,7 +599,7 @@ pub(crate) fn rewrite(
                 dequantized.insert(l.out.clone(), l.out.clone());
             }
             let (xr, or) = (range(&l.x)?, range(&l.out).ok());
-            cov.change(
+            cov.change_static(
                 &l.id,
                 &l.op,
                 format!(
