@@ -23,7 +23,7 @@ fn p50(model: &Model, data: &data::SampleSet, kind: EngineKind) -> Result<(f64, 
     let settings = BenchSettings {
         warmup_iterations: 3,
         stop: Stop::MinTime {
-            seconds: 0.0,
+            seconds: 0.01,
             min_iterations: 30,
             max_seconds: 20.0,
         },
