@@ -102,6 +102,8 @@ fn p50(c: &Comparison, variant: &str, batch: usize) -> String {
 }
 
 fn main() {
+    // Memory and cold start are measured in a process of the real binary, not of this bench.
+    std::env::set_var("INFERSCOPE_EXE", env!("CARGO_BIN_EXE_inferscope"));
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let o = Command::new("python3")
         .arg(root.join("corpus/corpus.py"))

@@ -147,6 +147,8 @@ fn p50(c: &Comparison, variant: &str, batch: usize) -> Option<f64> {
 }
 
 fn main() {
+    // Memory and cold start are measured in a process of the real binary, not of this bench.
+    std::env::set_var("INFERSCOPE_EXE", env!("CARGO_BIN_EXE_inferscope"));
     let dir = tempfile::tempdir().expect("tempdir");
     let big = dir.path().join("mlp_512x1024x1024x10.onnx");
     std::fs::write(&big, mlp(&[512, 1024, 1024, 10], false)).unwrap();

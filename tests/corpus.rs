@@ -126,6 +126,39 @@ fn engines_agree(id: &str, model: &str, data: &str) {
     }
 }
 
+/// A corpus model whose weights sit in an external data file: its variants build from those
+/// weights, are written (inline: they are under 2 GB), read back and run on ONNX Runtime.
+fn external_data_variants(id: &str, model: &str, data: &str) {
+    use inferscope::data::DataSource;
+    use inferscope::engine::{self, EngineKind, EngineOptions};
+    let m = inferscope::model::Model::load(std::path::Path::new(model)).unwrap();
+    let Some(e) = &m.info.external_data else {
+        return;
+    };
+    assert!(e.tensors > 0 && e.bytes > 0, "{id}: {e:?}");
+    let set = inferscope::data::load(
+        &m,
+        &DataSource::File {
+            path: data.into(),
+            label_column: None,
+        },
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for spelling in ["weight-int8", "fp16", "int8:dynamic"] {
+        let v: inferscope::optimize::Variant = spelling.parse().unwrap();
+        let built = inferscope::optimize::build_with(&m, &v, Some(&set))
+            .unwrap_or_else(|e| panic!("{id}: {spelling}: {e:#}"));
+        let out = dir.path().join(format!("{spelling}.onnx"));
+        std::fs::write(&out, built.model.bytes.as_slice()).unwrap();
+        let back = inferscope::model::Model::load(&out).unwrap();
+        engine::load(EngineKind::Ort, &back, &EngineOptions::default())
+            .and_then(|mut e| e.run(&set.inputs))
+            .unwrap_or_else(|e| panic!("{id}: {spelling} read back: {e:#}"));
+        eprintln!("{id}: {spelling} built from its external data, written and run");
+    }
+}
+
 #[test]
 fn every_corpus_model_inspects_benches_on_onnx_runtime_and_tract_runs_or_says_why() {
     let models = common::corpus_manifest();
@@ -168,6 +201,7 @@ fn every_corpus_model_inspects_benches_on_onnx_runtime_and_tract_runs_or_says_wh
         assert_eq!(j["runs"][0]["engine"], "ort", "{id}");
         assert!(j["runs"][0]["latency_p50"].as_f64().unwrap() > 0.0, "{id}");
         profile_checks(id, model, data, "ort");
+        external_data_variants(id, model, data);
         let o = bench("tract");
         let t = text(&o);
         if o.status.success() {

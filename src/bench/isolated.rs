@@ -106,7 +106,19 @@ pub fn exe() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("INFERSCOPE_EXE") {
         return Ok(PathBuf::from(p));
     }
-    std::env::current_exe().context("cannot tell which program this is, to start it again")
+    let me = std::env::current_exe().context("cannot tell which program this is, to start it again")?;
+    // A test or bench harness started again would run itself, not the measurement.
+    let ours = me
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("inferscope"));
+    if !ours {
+        anyhow::bail!(
+            "{} is not the inferscope program, so it cannot measure in a process of its own (set INFERSCOPE_EXE to the inferscope binary)",
+            me.display()
+        );
+    }
+    Ok(me)
 }
 
 /// Measures `model` on `kind` in a process of its own: one request per batch of `requests`
