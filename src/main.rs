@@ -1,6 +1,13 @@
 use clap::Parser;
 
 fn main() {
+    // Rust ignores SIGPIPE, so a write to a closed pipe (`inferscope compare ... | head -1`)
+    // would panic; as cat, grep and ripgrep do, the command then just ends.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     inferscope::guard::install_hook();
     let cli = inferscope::cli::Cli::parse();
     let result = inferscope::guard::catch("running the command", || {

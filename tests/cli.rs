@@ -2732,3 +2732,33 @@ fn int8_without_data_prefers_dynamic_and_says_its_fidelity_rests_on_made_up_inpu
         "{printed}"
     );
 }
+
+/// Output into a pipe that closed (`inferscope ... | head -1`) ends the command quietly, as cat
+/// and ripgrep end: no panic, no exit code 101.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    for args in [
+        vec!["compare", "assets/mlp.onnx", "--variant", "bogus"],
+        vec!["inspect", "assets/cnn.onnx"],
+    ] {
+        let mut child = bin()
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the command writes anything.
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        assert!(
+            status.code() != Some(101)
+                && (status.signal() == Some(13) || status.code().is_some_and(|c| c <= 1)),
+            "{args:?}: {status:?}"
+        );
+    }
+}

@@ -1346,3 +1346,70 @@ fn onnx_ml_preprocessing_runs_on_tract_as_onnx_runtime_runs_it() {
         }
     }
 }
+
+/// A model over 100 MB whose one weight (105 MB) sits in an external data file, as PyTorch
+/// writes large models: it loads with the data counted in its size, and runs on both engines
+/// with ONNX Runtime's and tract's answers equal to a direct product.
+#[test]
+fn a_model_over_100_mb_in_external_data_runs_on_both_engines() {
+    use inferscope::optimize::graph::node;
+    use prost::Message;
+    use tract_onnx::pb;
+    let (k, n) = (4096i64, 6400i64);
+    let w: Vec<f32> = (0..k * n).map(|i| ((i % 7) as f32 - 3.0) / 64.0).collect();
+    let bytes: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut g = pb::GraphProto::default();
+    g.input.push(value_info("x", &[-1, k]));
+    g.output.push(value_info("y", &[-1, n]));
+    let entry = |key: &str, v: String| pb::StringStringEntryProto {
+        key: key.into(),
+        value: v,
+    };
+    g.initializer.push(pb::TensorProto {
+        name: "w".into(),
+        dims: vec![k, n],
+        data_type: 1,
+        data_location: Some(1),
+        external_data: vec![
+            entry("location", "big.onnx.data".into()),
+            entry("offset", "0".into()),
+            entry("length", bytes.len().to_string()),
+        ],
+        ..Default::default()
+    });
+    g.node
+        .push(node("MatMul", "mm", &["x", "w"], &["y"], vec![]));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.onnx");
+    std::fs::write(
+        &path,
+        inferscope::optimize::graph::model_of(g, 17).encode_to_vec(),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("big.onnx.data"), &bytes).unwrap();
+    drop(bytes);
+    let model = Model::load(&path).unwrap();
+    assert!(model.info.file_size_bytes > 100_000_000);
+    assert_eq!(
+        model.info.external_data.as_ref().unwrap().bytes,
+        4 * (k * n) as u64
+    );
+    // x = e_0 + e_1: y is the sum of w's first two rows.
+    let mut x = vec![0f32; k as usize];
+    x[0] = 1.0;
+    x[1] = 1.0;
+    let x = Tensor::new(vec![1, k as usize], inferscope::tensor::TensorData::F32(x)).unwrap();
+    let want: Vec<f64> = (0..n as usize)
+        .map(|j| (w[j] + w[n as usize + j]) as f64)
+        .collect();
+    for kind in [EngineKind::Ort, EngineKind::Tract] {
+        let out = engine::load(kind, &model, &EngineOptions::default())
+            .unwrap_or_else(|e| panic!("{kind}: {e:#}"))
+            .run(std::slice::from_ref(&x))
+            .unwrap();
+        let Output::Tensor(y) = &out[0] else {
+            panic!("{kind}")
+        };
+        assert_eq!(y.to_f64_vec(), want, "{kind}");
+    }
+}

@@ -106,7 +106,8 @@ pub fn exe() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("INFERSCOPE_EXE") {
         return Ok(PathBuf::from(p));
     }
-    let me = std::env::current_exe().context("cannot tell which program this is, to start it again")?;
+    let me =
+        std::env::current_exe().context("cannot tell which program this is, to start it again")?;
     // A test or bench harness started again would run itself, not the measurement.
     let ours = me
         .file_name()
