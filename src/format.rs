@@ -83,8 +83,8 @@ pub fn usd_short(v: f64) -> String {
 }
 
 /// A 95% interval in ms, `1.234-1.456`, or `n/a` when there were too few samples to bound it.
-pub fn interval(ci: Option<&crate::bench::stats::Interval>) -> String {
-    ci.map(|c| format!("{:.3}-{:.3}", c.lo, c.hi))
+pub fn interval(ci: Option<(f64, f64)>) -> String {
+    ci.map(|(lo, hi)| format!("{lo:.3}-{hi:.3}"))
         .unwrap_or_else(|| "n/a".into())
 }
 

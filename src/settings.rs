@@ -300,6 +300,24 @@ impl BenchSettings {
         }
     }
 
+    /// Synthesized data for `plan`: these settings' dims, range and seed, and enough samples
+    /// for its largest batch (at least 64 distinct ones).
+    pub fn synth_options(&self, plan: &Plan) -> crate::data::SynthOptions {
+        crate::data::SynthOptions {
+            dims: self.dims.clone(),
+            int_range: self.int_range,
+            seed: self.seed,
+            samples: plan
+                .batch_sizes
+                .iter()
+                .flatten()
+                .copied()
+                .max()
+                .unwrap_or(1)
+                .max(64),
+        }
+    }
+
     /// Whether the batch sizes are the defaults (so a fixed-batch model may cut them).
     pub fn default_batches(&self) -> bool {
         self.batch_sizes.is_empty()

@@ -22,11 +22,8 @@ const LAYERS: &[&[&str]] = &[
 const UPWARD: &[(&str, &str)] = &[
     ("bench", "compare"),
     ("bench", "report"),
-    ("data", "bench"),
-    ("data", "settings"),
     ("engine", "bench"),
     ("engine", "profile"),
-    ("format", "bench"),
     ("model", "optimize"),
     ("optimize", "compare"),
     ("profile", "optimize"),

@@ -15,7 +15,7 @@ mod ui;
 pub use state::*;
 
 use crate::bench::{Event, Phase, Plan};
-use crate::data::{DataSource, SynthOptions};
+use crate::data::DataSource;
 use crate::engine::runtime::{self, Located};
 use crate::engine::EngineOptions;
 use crate::model::Model;
@@ -241,7 +241,7 @@ impl InferscopeApp {
                 path: p.clone(),
                 label_column: None,
             },
-            None => DataSource::Synthetic(SynthOptions::for_plan(s, &plan)),
+            None => DataSource::Synthetic(s.synth_options(&plan)),
         };
         Some((model, plan, source, notice))
     }

@@ -4,7 +4,7 @@
 use super::args::BenchArgs;
 use super::progress::Progress;
 use crate::bench::{self, Plan, RunResult};
-use crate::data::{self, DataSource, SynthOptions};
+use crate::data::{self, DataSource};
 use crate::engine::{self, runtime, EngineKind, EngineOptions};
 use crate::environment::Environment;
 use crate::model::Model;
@@ -94,7 +94,7 @@ pub fn setup(args: &BenchArgs, ort_path: Option<PathBuf>) -> Result<Setup> {
             path: p.clone(),
             label_column: args.label_column.clone(),
         },
-        None => DataSource::Synthetic(SynthOptions::for_plan(&settings, &plan)),
+        None => DataSource::Synthetic(settings.synth_options(&plan)),
     };
     let mut samples = data::load(&model, &source)?;
     samples.notes.extend(data::batch_notes(

@@ -27,26 +27,6 @@ pub struct SynthOptions {
 /// The most elements one synthesized input may have (8 GB of float32).
 const MAX_SYNTH_ELEMENTS: usize = 1 << 31;
 
-impl SynthOptions {
-    /// Synthesized data for a plan: the settings' dims, range and seed, and enough samples
-    /// for its largest batch (at least 64 distinct ones).
-    pub fn for_plan(settings: &crate::settings::BenchSettings, plan: &crate::bench::Plan) -> Self {
-        SynthOptions {
-            dims: settings.dims.clone(),
-            int_range: settings.int_range,
-            seed: settings.seed,
-            samples: plan
-                .batch_sizes
-                .iter()
-                .flatten()
-                .copied()
-                .max()
-                .unwrap_or(1)
-                .max(64),
-        }
-    }
-}
-
 impl Default for SynthOptions {
     fn default() -> Self {
         SynthOptions {
